@@ -1,0 +1,36 @@
+//! Convene's domain model: users, events, busy intervals, reminders and
+//! their per-recipient deliveries.
+//!
+//! This crate hides how the scheduling concepts are represented in memory
+//! and which invariants they keep (an interval ends after it starts, a
+//! reminder offset is never negative, an e-mail address has no control
+//! characters). It performs no I/O and knows nothing of JSON, SQL, HTTP or
+//! SMTP; every other Convene crate may depend on it, and it depends on none
+//! of them.
+//!
+//! Layout:
+//! - [`id`]: opaque identifiers for users, events and deliveries.
+//! - [`interval`]: half-open `[start, end)` time ranges and their overlap rule.
+//! - [`user`]: people who organize and attend events.
+//! - [`event`]: events and the commands that create or change them.
+//! - [`reminder`]: reminder offsets and the deliveries planned from them.
+//! - [`conflict`]: busy time reported when a booking would overlap.
+//! - [`error`]: validation errors that name the offending field.
+
+pub mod conflict;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod interval;
+pub mod reminder;
+pub mod user;
+
+pub use conflict::Conflict;
+pub use error::ValidationError;
+pub use event::{Event, NewEvent};
+pub use id::{DeliveryId, EventId, UserId};
+pub use interval::Interval;
+pub use reminder::{
+    Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset,
+};
+pub use user::{EmailAddress, NewUser, User};

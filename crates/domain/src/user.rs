@@ -1,0 +1,207 @@
+//! People who organize and attend events.
+
+use std::fmt;
+
+use crate::{UserId, ValidationError};
+
+/// The longest display name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// An e-mail address of the form `local@domain`.
+///
+/// Validation is deliberately shallow: it rejects what can never be
+/// delivered or could be used to inject protocol lines (whitespace, control
+/// characters, angle brackets, a missing local part or domain). Whether the
+/// mailbox exists is for the recipient's mail server to decide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(field: &str, value: &str) -> Result<EmailAddress, ValidationError> {
+        let invalid = |why: &str| {
+            ValidationError::new(
+                field,
+                format!("{value:?} is not a valid e-mail address: {why}"),
+            )
+        };
+        if value.len() > 254 {
+            return Err(invalid("longer than 254 octets"));
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+        {
+            return Err(invalid("contains whitespace, a control character or one of < > , ;"));
+        }
+        let Some((local, domain)) = value.rsplit_once('@') else {
+            return Err(invalid("expected local-part@domain"));
+        };
+        if local.is_empty() || local.len() > 64 {
+            return Err(invalid("the part before @ must have 1 to 64 octets"));
+        }
+        let labels_ok = !domain.is_empty()
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && label.len() <= 63);
+        if !labels_ok {
+            return Err(invalid("the domain after @ is empty or has an empty label"));
+        }
+        Ok(EmailAddress(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Returns the domain part, lowercased.
+    pub fn domain(&self) -> String {
+        let (_, domain) = self.0.rsplit_once('@').expect("validated on construction");
+        domain.to_ascii_lowercase()
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Validates an IANA time zone name such as `Europe/Berlin` against the
+/// bundled time zone database.
+pub fn validate_time_zone(field: &str, name: &str) -> Result<String, ValidationError> {
+    match jiff::tz::TimeZone::get(name) {
+        Ok(_) => Ok(name.to_owned()),
+        Err(_) => Err(ValidationError::new(
+            field,
+            format!("{name:?} is not a known IANA time zone name (for example Europe/Berlin or America/New_York)"),
+        )),
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: EmailAddress,
+    /// IANA time zone name used to show times to this user.
+    pub time_zone: Option<String>,
+}
+
+/// A validated request to create a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub name: String,
+    pub email: EmailAddress,
+    pub time_zone: Option<String>,
+}
+
+impl NewUser {
+    pub fn new(
+        name: &str,
+        email: &str,
+        time_zone: Option<&str>,
+    ) -> Result<NewUser, ValidationError> {
+        let name = validate_text("name", name, MAX_NAME_CHARS)?;
+        let email = EmailAddress::parse("email", email)?;
+        let time_zone = time_zone
+            .map(|tz| validate_time_zone("time_zone", tz))
+            .transpose()?;
+        Ok(NewUser {
+            name,
+            email,
+            time_zone,
+        })
+    }
+
+    /// Gives the new user its identifier.
+    pub fn into_user(self, id: UserId) -> User {
+        User {
+            id,
+            name: self.name,
+            email: self.email,
+            time_zone: self.time_zone,
+        }
+    }
+}
+
+/// Trims `value` and checks that it is non-empty, at most `max_chars` long
+/// and free of control characters (which would break mail headers).
+pub(crate) fn validate_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, ValidationError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max_chars} characters long"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters such as line breaks or tabs",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_accepts_ordinary_addresses() {
+        for ok in ["a@b.test", "first.last+tag@sub.example.test", "ü@münchen.test"] {
+            assert!(EmailAddress::parse("email", ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn email_rejects_injection_and_malformed() {
+        for bad in [
+            "",
+            "no-at-sign",
+            "@domain.test",
+            "local@",
+            "a@b..test",
+            "a b@c.test",
+            "a@b.test\r\nRCPT TO:<x@y.test>",
+            "a@b.test\0",
+            "<a@b.test>",
+        ] {
+            let err = EmailAddress::parse("email", bad).unwrap_err();
+            assert_eq!(err.field, "email", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn email_domain_is_lowercased() {
+        let email = EmailAddress::parse("email", "Ann@Alpha.TEST").unwrap();
+        assert_eq!(email.domain(), "alpha.test");
+    }
+
+    #[test]
+    fn new_user_rejects_unknown_time_zone() {
+        let err = NewUser::new("Ann", "ann@alpha.test", Some("Mars/Olympus")).unwrap_err();
+        assert_eq!(err.field, "time_zone");
+    }
+
+    #[test]
+    fn new_user_rejects_name_with_line_break() {
+        let err = NewUser::new("Ann\r\nBcc: x@y.test", "ann@alpha.test", None).unwrap_err();
+        assert_eq!(err.field, "name");
+    }
+
+    #[test]
+    fn new_user_trims_name() {
+        let user = NewUser::new("  Ann  ", "ann@alpha.test", Some("Europe/Berlin")).unwrap();
+        assert_eq!(user.name, "Ann");
+        assert_eq!(user.time_zone.as_deref(), Some("Europe/Berlin"));
+    }
+}
