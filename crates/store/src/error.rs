@@ -1,0 +1,36 @@
+//! Errors returned by every store.
+
+use convene_domain::Conflict;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The booking would overlap existing events of these attendees.
+    #[error("the requested time overlaps existing events of {} attendee(s)", .0.len())]
+    Busy(Vec<Conflict>),
+
+    /// A referenced row does not exist.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+
+    /// A value that must be unique is already taken.
+    #[error("{field} {value:?} is already in use")]
+    Duplicate { field: &'static str, value: String },
+
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL {url:?}: expected sqlite:PATH or memory:")]
+    UnsupportedUrl { url: String },
+
+    /// A stored row could not be turned back into a domain value.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+
+    /// The backend failed: I/O, a lock timeout, a broken connection.
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+
+    /// Running the schema migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}

@@ -1,0 +1,48 @@
+//! Storage for users, events and reminder deliveries.
+//!
+//! This crate hides the storage medium. Callers see one [`Store`] trait and
+//! pick an implementation once, at start-up, with [`open`]; nothing above
+//! this crate knows whether rows live in memory or in a SQLite file, how
+//! times are encoded, or how claims on due deliveries are made exclusive.
+//!
+//! The trait's contract, shared by every implementation and checked by one
+//! test suite that runs against each of them:
+//! - [`Store::book_event`] and [`Store::add_participant`] check for
+//!   overlapping events and write in one atomic step, so two concurrent
+//!   bookings can never double-book a person.
+//! - [`Store::claim_due_deliveries`] hands each due delivery to exactly one
+//!   caller until its lease expires; a caller that dies leaves the delivery
+//!   to be claimed again after the lease.
+//!
+//! Layout:
+//! - [`repository`]: the [`Store`] trait.
+//! - [`memory`]: an in-process store, for tests and throw-away instances.
+//! - [`sqlite`]: the embedded default, one SQLite file.
+//! - [`error`]: the error type and its backend-neutral kinds.
+
+pub mod error;
+pub mod memory;
+pub mod repository;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use repository::{ClaimRequest, Store};
+pub use sqlite::SqliteStore;
+
+use std::sync::Arc;
+
+/// Opens the store that `url` names: `memory:` for an in-process store, or
+/// `sqlite:PATH` (also `sqlite://PATH`) for a SQLite file, created when
+/// missing. Migrations run before this returns.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::open(url).await?));
+    }
+    Err(StoreError::UnsupportedUrl {
+        url: url.to_owned(),
+    })
+}

@@ -1,0 +1,288 @@
+//! An in-process store.
+//!
+//! Everything lives in one map guarded by a `std::sync::Mutex`: each trait
+//! method takes the lock once and never awaits while holding it, so every
+//! method is atomic and the lock is never held across a suspension point.
+//! Nothing survives the process.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use convene_domain::{
+    Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
+    EventId, Interval, User, UserId,
+};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::{ClaimRequest, Store, StoreError};
+
+/// A store that keeps everything in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<UserId, User>,
+    events: HashMap<EventId, Event>,
+    deliveries: HashMap<DeliveryId, StoredDelivery>,
+    attempts: HashMap<DeliveryId, Vec<DeliveryAttempt>>,
+}
+
+struct StoredDelivery {
+    delivery: Delivery,
+    not_before: Timestamp,
+    lease_until: Option<Timestamp>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied write,
+        // because every method validates before it mutates.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn busy(&self, user: UserId, window: &Interval, except: Option<EventId>) -> Vec<Interval> {
+        let mut busy: Vec<Interval> = self
+            .events
+            .values()
+            .filter(|event| Some(event.id) != except)
+            .filter(|event| event.attendees().contains(&user))
+            .map(|event| event.interval)
+            .filter(|interval| interval.overlaps(window))
+            .collect();
+        busy.sort();
+        busy
+    }
+
+    fn conflicts(&self, users: &[UserId], window: &Interval, except: Option<EventId>) -> Vec<Conflict> {
+        users
+            .iter()
+            .filter_map(|user| {
+                let busy = self.busy(*user, window, except);
+                (!busy.is_empty()).then_some(Conflict { user: *user, busy })
+            })
+            .collect()
+    }
+
+    fn require_users(&self, users: &[UserId]) -> Result<(), StoreError> {
+        match users.iter().find(|user| !self.users.contains_key(user)) {
+            Some(missing) => Err(StoreError::NotFound {
+                what: "user",
+                id: missing.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_deliveries(&mut self, deliveries: &[Delivery]) {
+        for delivery in deliveries {
+            let duplicate = self.deliveries.values().any(|stored| {
+                stored.delivery.event_id == delivery.event_id
+                    && stored.delivery.user_id == delivery.user_id
+                    && stored.delivery.offset == delivery.offset
+            });
+            if duplicate {
+                continue;
+            }
+            self.deliveries.insert(
+                delivery.id,
+                StoredDelivery {
+                    delivery: delivery.clone(),
+                    not_before: delivery.due_at,
+                    lease_until: None,
+                },
+            );
+        }
+    }
+}
+
+impl StoredDelivery {
+    fn view(&self, now: Timestamp) -> Delivery {
+        let mut delivery = self.delivery.clone();
+        if delivery.state == DeliveryState::Pending && self.lease_until.is_some_and(|until| until > now) {
+            delivery.state = DeliveryState::Sending;
+        }
+        delivery
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let email = user.email.as_str().to_lowercase();
+        if state.users.values().any(|other| other.email.as_str().to_lowercase() == email) {
+            return Err(StoreError::Duplicate {
+                field: "email",
+                value: user.email.to_string(),
+            });
+        }
+        state.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let state = self.lock();
+        Ok(ids.iter().filter_map(|id| state.users.get(id).cloned()).collect())
+    }
+
+    async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let attendees = event.attendees();
+        state.require_users(&attendees)?;
+        let conflicts = state.conflicts(&attendees, &event.interval, None);
+        if !conflicts.is_empty() {
+            return Err(StoreError::Busy(conflicts));
+        }
+        state.events.insert(event.id, event.clone());
+        state.insert_deliveries(deliveries);
+        Ok(())
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        Ok(self.lock().events.get(&id).cloned())
+    }
+
+    async fn add_participant(
+        &self,
+        event_id: EventId,
+        user: UserId,
+        deliveries: &[Delivery],
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.require_users(&[user])?;
+        let Some(event) = state.events.get(&event_id) else {
+            return Err(StoreError::NotFound {
+                what: "event",
+                id: event_id.to_string(),
+            });
+        };
+        if event.attendees().contains(&user) {
+            return Ok(());
+        }
+        let conflicts = state.conflicts(&[user], &event.interval, Some(event_id));
+        if !conflicts.is_empty() {
+            return Err(StoreError::Busy(conflicts));
+        }
+        if let Some(event) = state.events.get_mut(&event_id) {
+            event.participants.push(user);
+        }
+        state.insert_deliveries(deliveries);
+        Ok(())
+    }
+
+    async fn remove_participant(&self, event_id: EventId, user: UserId) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(event) = state.events.get_mut(&event_id) else {
+            return Err(StoreError::NotFound {
+                what: "event",
+                id: event_id.to_string(),
+            });
+        };
+        let before = event.participants.len();
+        event.participants.retain(|participant| *participant != user);
+        if event.participants.len() == before {
+            return Ok(false);
+        }
+        state.deliveries.retain(|_, stored| {
+            let delivery = &stored.delivery;
+            !(delivery.event_id == event_id
+                && delivery.user_id == user
+                && delivery.state == DeliveryState::Pending)
+        });
+        Ok(true)
+    }
+
+    async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, StoreError> {
+        Ok(self.lock().busy(user, &window, None))
+    }
+
+    async fn claim_due_deliveries(
+        &self,
+        request: ClaimRequest<'_>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut state = self.lock();
+        let now = request.now;
+        let lease = SignedDuration::try_from(request.lease)
+            .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?;
+        let lease_until = now
+            .checked_add(lease)
+            .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?;
+
+        let mut due: Vec<&mut StoredDelivery> = state
+            .deliveries
+            .values_mut()
+            .filter(|stored| {
+                stored.delivery.state == DeliveryState::Pending
+                    && stored.not_before <= now
+                    && stored.lease_until.is_none_or(|until| until <= now)
+            })
+            .collect();
+        due.sort_by_key(|stored| (stored.not_before, stored.delivery.id));
+        due.truncate(request.limit);
+
+        Ok(due
+            .into_iter()
+            .map(|stored| {
+                stored.lease_until = Some(lease_until);
+                stored.view(now)
+            })
+            .collect())
+    }
+
+    async fn record_attempt(
+        &self,
+        id: DeliveryId,
+        attempt: &DeliveryAttempt,
+        retry_at: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(stored) = state.deliveries.get_mut(&id) else {
+            return Ok(false);
+        };
+        if stored.delivery.state != DeliveryState::Pending {
+            return Ok(false);
+        }
+        stored.delivery.attempts += 1;
+        stored.delivery.last_attempt = Some(attempt.clone());
+        stored.lease_until = None;
+        match attempt.outcome {
+            DeliveryOutcome::Delivered => stored.delivery.state = DeliveryState::Delivered,
+            DeliveryOutcome::PermanentFailure => stored.delivery.state = DeliveryState::Failed,
+            DeliveryOutcome::TemporaryFailure => {
+                stored.not_before = retry_at.unwrap_or(attempt.at);
+            }
+        }
+        state.attempts.entry(id).or_default().push(attempt.clone());
+        Ok(true)
+    }
+
+    async fn deliveries(&self, event: EventId, now: Timestamp) -> Result<Vec<Delivery>, StoreError> {
+        let state = self.lock();
+        let mut deliveries: Vec<Delivery> = state
+            .deliveries
+            .values()
+            .filter(|stored| stored.delivery.event_id == event)
+            .map(|stored| stored.view(now))
+            .collect();
+        deliveries.sort_by_key(|delivery| (delivery.due_at, delivery.id));
+        Ok(deliveries)
+    }
+
+    async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        Ok(self.lock().attempts.get(&delivery).cloned().unwrap_or_default())
+    }
+}

@@ -1,0 +1,89 @@
+//! The storage interface.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use convene_domain::{
+    Delivery, DeliveryAttempt, DeliveryId, Event, EventId, Interval, User, UserId,
+};
+use jiff::Timestamp;
+
+use crate::StoreError;
+
+/// What [`Store::claim_due_deliveries`] should claim.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    /// The current time; deliveries due at or before it are claimed.
+    pub now: Timestamp,
+    /// The most deliveries to claim.
+    pub limit: usize,
+    /// How long the claim lasts. Another worker may claim the delivery
+    /// again once the lease has expired without a recorded attempt.
+    pub lease: Duration,
+    /// Identifies the claiming worker.
+    pub owner: &'a str,
+}
+
+/// Persistent state of Convene. Every method is atomic.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Inserts a user. Fails with [`StoreError::Duplicate`] when another
+    /// user has the same e-mail address, compared case-insensitively.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// Returns the users that exist among `ids`, in no particular order.
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
+
+    /// Inserts `event` and its planned `deliveries`, unless any attendee
+    /// already has an event overlapping it, in which case nothing is
+    /// written and [`StoreError::Busy`] lists each busy attendee.
+    async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError>;
+
+    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError>;
+
+    /// Adds `user` as a participant of `event` with the planned
+    /// `deliveries`, unless the user has another event overlapping it
+    /// ([`StoreError::Busy`]). Adding an existing attendee changes nothing.
+    async fn add_participant(
+        &self,
+        event: EventId,
+        user: UserId,
+        deliveries: &[Delivery],
+    ) -> Result<(), StoreError>;
+
+    /// Removes a participant and drops that person's pending deliveries for
+    /// the event. Returns whether the user was a participant.
+    async fn remove_participant(&self, event: EventId, user: UserId) -> Result<bool, StoreError>;
+
+    /// Returns the intervals of `user`'s events that overlap `window`,
+    /// sorted by start.
+    async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, StoreError>;
+
+    /// Claims up to `request.limit` pending deliveries that are due and not
+    /// claimed by a live lease, oldest due first.
+    async fn claim_due_deliveries(
+        &self,
+        request: ClaimRequest<'_>,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records an attempt on a claimed delivery and releases the claim.
+    ///
+    /// A delivered or permanently failed attempt settles the delivery. A
+    /// temporary failure puts it back to pending, due again at `retry_at`.
+    /// Returns false, recording nothing, when the delivery is no longer
+    /// pending (it was settled or its participant was removed).
+    async fn record_attempt(
+        &self,
+        id: DeliveryId,
+        attempt: &DeliveryAttempt,
+        retry_at: Option<Timestamp>,
+    ) -> Result<bool, StoreError>;
+
+    /// Returns every delivery of `event`, with each one's state as of `now`.
+    async fn deliveries(&self, event: EventId, now: Timestamp) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Returns the attempts made on one delivery, oldest first.
+    async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError>;
+}

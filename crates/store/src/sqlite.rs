@@ -1,0 +1,572 @@
+//! The embedded default: one SQLite file.
+//!
+//! Instants are stored as microseconds since the Unix epoch (UTC) and
+//! identifiers as text. The file runs in WAL mode so that readers never
+//! wait for the writer. Every write that must check before it writes (a
+//! booking, a claim) runs in a `BEGIN IMMEDIATE` transaction or as a single
+//! statement, because SQLite has no `SELECT ... FOR UPDATE`: the immediate
+//! transaction takes the write lock up front, so two writers serialize
+//! instead of both reading the same free slot.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use convene_domain::{
+    Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
+    EmailAddress, Event, EventId, Interval, ReminderOffset, User, UserId,
+};
+use jiff::{SignedDuration, Timestamp};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::{ClaimRequest, Store, StoreError};
+
+/// How long a statement waits for another connection's write lock before
+/// failing with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the file that `url` names, such as
+    /// `sqlite:convene.db`, and applies pending migrations.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn write_transaction(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let result = sqlx::query("INSERT INTO users (id, name, email, time_zone) VALUES (?, ?, ?, ?)")
+            .bind(user.id.to_string())
+            .bind(&user.name)
+            .bind(user.email.as_str())
+            .bind(user.time_zone.as_deref())
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Err(StoreError::Duplicate {
+                field: "email",
+                value: user.email.to_string(),
+            }),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, name, email, time_zone FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| user_from_row(&row)).transpose()
+    }
+
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, email, time_zone FROM users WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(id_list(ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let attendees = event.attendees();
+        require_users(&mut tx, &attendees).await?;
+        let conflicts = conflicts(&mut tx, &attendees, &event.interval, None).await?;
+        if !conflicts.is_empty() {
+            return Err(StoreError::Busy(conflicts));
+        }
+
+        sqlx::query(
+            "INSERT INTO events (id, title, description, location, start_us, end_us, time_zone, organizer) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.id.to_string())
+        .bind(&event.title)
+        .bind(event.description.as_deref())
+        .bind(event.location.as_deref())
+        .bind(micros(event.interval.start()))
+        .bind(micros(event.interval.end()))
+        .bind(&event.time_zone)
+        .bind(event.organizer.to_string())
+        .execute(&mut *tx)
+        .await?;
+        for (position, offset) in event.reminders.iter().enumerate() {
+            sqlx::query("INSERT INTO event_reminders (event_id, position, before) VALUES (?, ?, ?)")
+                .bind(event.id.to_string())
+                .bind(position as i64)
+                .bind(offset.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (position, user) in attendees.iter().enumerate() {
+            insert_attendee(&mut tx, event, *user, position as i64).await?;
+        }
+        insert_deliveries(&mut tx, deliveries).await?;
+
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT id, title, description, location, start_us, end_us, time_zone, organizer \
+             FROM events WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+
+        let organizer: UserId = parse_id(row.try_get("organizer")?)?;
+        let participants = sqlx::query(
+            "SELECT user_id FROM attendees WHERE event_id = ? AND user_id <> ? ORDER BY position",
+        )
+        .bind(id.to_string())
+        .bind(organizer.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| parse_id(row.try_get("user_id")?))
+        .collect::<Result<Vec<UserId>, StoreError>>()?;
+        let reminders = sqlx::query("SELECT before FROM event_reminders WHERE event_id = ? ORDER BY position")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| parse_offset(row.try_get("before")?))
+            .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
+
+        Ok(Some(Event {
+            id,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            location: row.try_get("location")?,
+            interval: interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?,
+            time_zone: row.try_get("time_zone")?,
+            organizer,
+            participants,
+            reminders,
+        }))
+    }
+
+    async fn add_participant(
+        &self,
+        event_id: EventId,
+        user: UserId,
+        deliveries: &[Delivery],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        require_users(&mut tx, &[user]).await?;
+        let Some(row) = sqlx::query("SELECT start_us, end_us FROM events WHERE id = ?")
+            .bind(event_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Err(StoreError::NotFound {
+                what: "event",
+                id: event_id.to_string(),
+            });
+        };
+        let interval = interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?;
+
+        let already: Option<i64> = sqlx::query_scalar("SELECT 1 FROM attendees WHERE event_id = ? AND user_id = ?")
+            .bind(event_id.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if already.is_some() {
+            return Ok(());
+        }
+        let conflicts = conflicts(&mut tx, &[user], &interval, Some(event_id)).await?;
+        if !conflicts.is_empty() {
+            return Err(StoreError::Busy(conflicts));
+        }
+
+        let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM attendees WHERE event_id = ?")
+            .bind(event_id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO attendees (event_id, user_id, position, start_us, end_us) VALUES (?, ?, ?, ?, ?)")
+            .bind(event_id.to_string())
+            .bind(user.to_string())
+            .bind(position)
+            .bind(micros(interval.start()))
+            .bind(micros(interval.end()))
+            .execute(&mut *tx)
+            .await?;
+        insert_deliveries(&mut tx, deliveries).await?;
+
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_participant(&self, event_id: EventId, user: UserId) -> Result<bool, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let organizer: Option<String> = sqlx::query_scalar("SELECT organizer FROM events WHERE id = ?")
+            .bind(event_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(organizer) = organizer else {
+            return Err(StoreError::NotFound {
+                what: "event",
+                id: event_id.to_string(),
+            });
+        };
+        if organizer == user.to_string() {
+            return Ok(false);
+        }
+
+        let removed = sqlx::query("DELETE FROM attendees WHERE event_id = ? AND user_id = ?")
+            .bind(event_id.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending'")
+            .bind(event_id.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+
+        tx.commit().await?;
+        Ok(removed > 0)
+    }
+
+    async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        busy(&mut conn, user, &window, None).await
+    }
+
+    async fn claim_due_deliveries(
+        &self,
+        request: ClaimRequest<'_>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let now = micros(request.now);
+        let lease = SignedDuration::try_from(request.lease)
+            .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?;
+        let lease_until = micros(
+            request
+                .now
+                .checked_add(lease)
+                .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?,
+        );
+
+        // One UPDATE statement both selects and claims, so no other
+        // connection can claim the same rows in between.
+        let rows = sqlx::query(
+            "UPDATE deliveries SET lease_owner = ?, lease_until_us = ? \
+             WHERE id IN ( \
+                 SELECT id FROM deliveries \
+                 WHERE state = 'pending' AND not_before_us <= ? \
+                   AND (lease_until_us IS NULL OR lease_until_us <= ?) \
+                 ORDER BY not_before_us, id LIMIT ? \
+             ) \
+             RETURNING id, event_id, user_id, before, due_us, state, attempts, lease_until_us",
+        )
+        .bind(request.owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(now)
+        .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut delivery = delivery_from_row(row, now)?;
+            delivery.last_attempt = last_attempt(&self.pool, delivery.id).await?;
+            claimed.push(delivery);
+        }
+        claimed.sort_by_key(|delivery| (delivery.due_at, delivery.id));
+        Ok(claimed)
+    }
+
+    async fn record_attempt(
+        &self,
+        id: DeliveryId,
+        attempt: &DeliveryAttempt,
+        retry_at: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let state = match attempt.outcome {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::PermanentFailure => "failed",
+            DeliveryOutcome::TemporaryFailure => "pending",
+        };
+        let not_before = micros(retry_at.unwrap_or(attempt.at));
+        let updated = sqlx::query(
+            "UPDATE deliveries SET state = ?, attempts = attempts + 1, lease_owner = NULL, \
+             lease_until_us = NULL, not_before_us = CASE WHEN ? = 'pending' THEN ? ELSE not_before_us END \
+             WHERE id = ? AND state = 'pending' RETURNING attempts",
+        )
+        .bind(state)
+        .bind(state)
+        .bind(not_before)
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = updated else {
+            return Ok(false);
+        };
+        let attempt_number: i64 = row.try_get("attempts")?;
+
+        sqlx::query(
+            "INSERT INTO delivery_attempts \
+             (delivery_id, attempt, at_us, outcome, destination, tls, reply_code, reply_text) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(attempt_number)
+        .bind(micros(attempt.at))
+        .bind(attempt.outcome.as_str())
+        .bind(attempt.destination.as_deref())
+        .bind(attempt.tls)
+        .bind(attempt.reply_code.map(i64::from))
+        .bind(&attempt.reply_text)
+        .execute(&mut *tx)
+        .await?;
+
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn deliveries(&self, event: EventId, now: Timestamp) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, event_id, user_id, before, due_us, state, attempts, lease_until_us \
+             FROM deliveries WHERE event_id = ? ORDER BY due_us, id",
+        )
+        .bind(event.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut deliveries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut delivery = delivery_from_row(row, micros(now))?;
+            delivery.last_attempt = last_attempt(&self.pool, delivery.id).await?;
+            deliveries.push(delivery);
+        }
+        Ok(deliveries)
+    }
+
+    async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at_us, outcome, destination, tls, reply_code, reply_text \
+             FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt",
+        )
+        .bind(delivery.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(attempt_from_row).collect()
+    }
+}
+
+async fn insert_attendee(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: &Event,
+    user: UserId,
+    position: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO attendees (event_id, user_id, position, start_us, end_us) VALUES (?, ?, ?, ?, ?)")
+        .bind(event.id.to_string())
+        .bind(user.to_string())
+        .bind(position)
+        .bind(micros(event.interval.start()))
+        .bind(micros(event.interval.end()))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_deliveries(
+    tx: &mut Transaction<'static, Sqlite>,
+    deliveries: &[Delivery],
+) -> Result<(), StoreError> {
+    for delivery in deliveries {
+        sqlx::query(
+            "INSERT INTO deliveries (id, event_id, user_id, before, due_us, state, not_before_us) \
+             VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (event_id, user_id, before) DO NOTHING",
+        )
+        .bind(delivery.id.to_string())
+        .bind(delivery.event_id.to_string())
+        .bind(delivery.user_id.to_string())
+        .bind(delivery.offset.as_str())
+        .bind(micros(delivery.due_at))
+        .bind(micros(delivery.due_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn require_users(tx: &mut Transaction<'static, Sqlite>, users: &[UserId]) -> Result<(), StoreError> {
+    for user in users {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?")
+            .bind(user.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound {
+                what: "user",
+                id: user.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn conflicts(
+    tx: &mut Transaction<'static, Sqlite>,
+    users: &[UserId],
+    window: &Interval,
+    except: Option<EventId>,
+) -> Result<Vec<Conflict>, StoreError> {
+    let mut conflicts = Vec::new();
+    for user in users {
+        let busy = busy(tx, *user, window, except).await?;
+        if !busy.is_empty() {
+            conflicts.push(Conflict { user: *user, busy });
+        }
+    }
+    Ok(conflicts)
+}
+
+async fn busy(
+    conn: &mut sqlx::SqliteConnection,
+    user: UserId,
+    window: &Interval,
+    except: Option<EventId>,
+) -> Result<Vec<Interval>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT start_us, end_us FROM attendees \
+         WHERE user_id = ? AND start_us < ? AND end_us > ? AND event_id IS NOT ? \
+         ORDER BY start_us, end_us",
+    )
+    .bind(user.to_string())
+    .bind(micros(window.end()))
+    .bind(micros(window.start()))
+    .bind(except.map(|id| id.to_string()))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| interval_from(row.try_get("start_us")?, row.try_get("end_us")?))
+        .collect()
+}
+
+async fn last_attempt(pool: &SqlitePool, delivery: DeliveryId) -> Result<Option<DeliveryAttempt>, StoreError> {
+    let row = sqlx::query(
+        "SELECT at_us, outcome, destination, tls, reply_code, reply_text \
+         FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT 1",
+    )
+    .bind(delivery.to_string())
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(attempt_from_row).transpose()
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    let email: String = row.try_get("email")?;
+    Ok(User {
+        id: parse_id(row.try_get("id")?)?,
+        name: row.try_get("name")?,
+        email: EmailAddress::parse("email", &email).map_err(|err| StoreError::Corrupt(err.to_string()))?,
+        time_zone: row.try_get("time_zone")?,
+    })
+}
+
+fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreError> {
+    let state: String = row.try_get("state")?;
+    let lease_until: Option<i64> = row.try_get("lease_until_us")?;
+    let state = match state.as_str() {
+        "pending" if lease_until.is_some_and(|until| until > now_us) => DeliveryState::Sending,
+        "pending" => DeliveryState::Pending,
+        "delivered" => DeliveryState::Delivered,
+        "failed" => DeliveryState::Failed,
+        other => return Err(StoreError::Corrupt(format!("unknown delivery state {other:?}"))),
+    };
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(Delivery {
+        id: parse_id(row.try_get("id")?)?,
+        event_id: parse_id(row.try_get("event_id")?)?,
+        user_id: parse_id(row.try_get("user_id")?)?,
+        offset: parse_offset(row.try_get("before")?)?,
+        due_at: timestamp(row.try_get("due_us")?)?,
+        state,
+        attempts: u32::try_from(attempts).map_err(|_| StoreError::Corrupt(format!("attempt count {attempts}")))?,
+        last_attempt: None,
+    })
+}
+
+fn attempt_from_row(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
+    let outcome: String = row.try_get("outcome")?;
+    let outcome = match outcome.as_str() {
+        "delivered" => DeliveryOutcome::Delivered,
+        "temporary_failure" => DeliveryOutcome::TemporaryFailure,
+        "permanent_failure" => DeliveryOutcome::PermanentFailure,
+        other => return Err(StoreError::Corrupt(format!("unknown attempt outcome {other:?}"))),
+    };
+    let reply_code: Option<i64> = row.try_get("reply_code")?;
+    Ok(DeliveryAttempt {
+        at: timestamp(row.try_get("at_us")?)?,
+        outcome,
+        destination: row.try_get("destination")?,
+        tls: row.try_get("tls")?,
+        reply_code: reply_code.and_then(|code| u16::try_from(code).ok()),
+        reply_text: row.try_get("reply_text")?,
+    })
+}
+
+fn id_list(ids: &[UserId]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    format!("[{}]", quoted.join(","))
+}
+
+fn micros(at: Timestamp) -> i64 {
+    at.as_microsecond()
+}
+
+fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(us).map_err(|err| StoreError::Corrupt(format!("timestamp {us}: {err}")))
+}
+
+fn interval_from(start_us: i64, end_us: i64) -> Result<Interval, StoreError> {
+    Interval::new(timestamp(start_us)?, timestamp(end_us)?, "end")
+        .map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+fn parse_id<T: FromStr>(text: String) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("invalid identifier {text:?}")))
+}
+
+fn parse_offset(text: String) -> Result<ReminderOffset, StoreError> {
+    ReminderOffset::parse("before", &text).map_err(|err| StoreError::Corrupt(err.to_string()))
+}

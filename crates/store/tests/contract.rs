@@ -1,0 +1,416 @@
+//! One contract suite, run against every store implementation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convene_domain::{
+    Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
+    EventId, Interval, ReminderOffset, User, UserId,
+};
+use convene_store::{ClaimRequest, MemoryStore, SqliteStore, Store, StoreError};
+use jiff::Timestamp;
+
+/// A store under test, with whatever keeps it alive (a temporary directory).
+struct Subject {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn memory() -> Subject {
+    Subject {
+        store: Arc::new(MemoryStore::new()),
+        _dir: None,
+    }
+}
+
+async fn sqlite() -> Subject {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("convene.db").display());
+    Subject {
+        store: Arc::new(SqliteStore::open(&url).await.unwrap()),
+        _dir: Some(dir),
+    }
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn interval(start: &str, end: &str) -> Interval {
+    Interval::new(at(start), at(end), "end").unwrap()
+}
+
+async fn user(store: &dyn Store, email: &str) -> UserId {
+    let user = User {
+        id: UserId::generate(),
+        name: email.split('@').next().unwrap().to_owned(),
+        email: EmailAddress::parse("email", email).unwrap(),
+        time_zone: Some("Europe/Berlin".to_owned()),
+    };
+    store.insert_user(&user).await.unwrap();
+    user.id
+}
+
+fn event(organizer: UserId, participants: &[UserId], start: &str, end: &str) -> Event {
+    Event {
+        id: EventId::generate(),
+        title: "Planning".to_owned(),
+        description: Some("Quarterly\nplanning".to_owned()),
+        location: Some("Room 1".to_owned()),
+        interval: interval(start, end),
+        time_zone: "Europe/Berlin".to_owned(),
+        organizer,
+        participants: participants.to_vec(),
+        reminders: vec![
+            ReminderOffset::parse("before", "PT15M").unwrap(),
+            ReminderOffset::parse("before", "P1D").unwrap(),
+        ],
+    }
+}
+
+fn plan(event: &Event, users: &[UserId], due: &str) -> Vec<Delivery> {
+    users
+        .iter()
+        .map(|user| Delivery {
+            id: DeliveryId::generate(),
+            event_id: event.id,
+            user_id: *user,
+            offset: event.reminders[0].clone(),
+            due_at: at(due),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            last_attempt: None,
+        })
+        .collect()
+}
+
+fn claim<'a>(now: &str, limit: usize, owner: &'a str) -> ClaimRequest<'a> {
+    ClaimRequest {
+        now: at(now),
+        limit,
+        lease: Duration::from_secs(60),
+        owner,
+    }
+}
+
+fn attempt(outcome: DeliveryOutcome, now: &str) -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: at(now),
+        outcome,
+        destination: Some("mx.alpha.test".to_owned()),
+        tls: true,
+        reply_code: Some(match outcome {
+            DeliveryOutcome::Delivered => 250,
+            DeliveryOutcome::TemporaryFailure => 451,
+            DeliveryOutcome::PermanentFailure => 550,
+        }),
+        reply_text: "2.0.0 Ok".to_owned(),
+    }
+}
+
+async fn user_round_trip(store: Arc<dyn Store>) {
+    let id = user(&*store, "ann@alpha.test").await;
+    let stored = store.user(id).await.unwrap().unwrap();
+    assert_eq!(stored.email.as_str(), "ann@alpha.test");
+    assert_eq!(stored.time_zone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(store.user(UserId::generate()).await.unwrap(), None);
+
+    let other = user(&*store, "bob@beta.test").await;
+    let mut found: Vec<UserId> = store
+        .users(&[id, UserId::generate(), other])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|user| user.id)
+        .collect();
+    found.sort();
+    let mut expected = vec![id, other];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+async fn duplicate_email_rejected(store: Arc<dyn Store>) {
+    user(&*store, "ann@alpha.test").await;
+    let again = User {
+        id: UserId::generate(),
+        name: "Ann again".to_owned(),
+        email: EmailAddress::parse("email", "ANN@alpha.test").unwrap(),
+        time_zone: None,
+    };
+    let err = store.insert_user(&again).await.unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { field: "email", .. }), "{err:?}");
+    assert_eq!(store.user(again.id).await.unwrap(), None);
+}
+
+async fn event_round_trip(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let cid = user(&*store, "cid@gamma.test").await;
+    let event = event(ann, &[cid, bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&event, &[]).await.unwrap();
+    assert_eq!(store.event(event.id).await.unwrap(), Some(event.clone()));
+    assert_eq!(store.event(EventId::generate()).await.unwrap(), None);
+}
+
+async fn overlap_rejected_without_writes(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let cid = user(&*store, "cid@gamma.test").await;
+    let first = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&first, &[]).await.unwrap();
+
+    let second = event(cid, &[bob], "2030-01-01T10:30:00Z", "2030-01-01T12:00:00Z");
+    let deliveries = plan(&second, &[cid, bob], "2030-01-01T10:15:00Z");
+    let err = store.book_event(&second, &deliveries).await.unwrap_err();
+    let StoreError::Busy(conflicts) = err else {
+        panic!("expected Busy, got {err:?}");
+    };
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].user, bob);
+    assert_eq!(conflicts[0].busy, vec![first.interval]);
+    assert_eq!(store.event(second.id).await.unwrap(), None);
+    assert!(store.deliveries(second.id, at("2030-01-01T00:00:00Z")).await.unwrap().is_empty());
+}
+
+async fn back_to_back_accepted(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let first = event(ann, &[], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&first, &[]).await.unwrap();
+    let after = event(ann, &[], "2030-01-01T11:00:00Z", "2030-01-01T12:00:00Z");
+    store.book_event(&after, &[]).await.unwrap();
+    let before = event(ann, &[], "2030-01-01T09:00:00Z", "2030-01-01T10:00:00Z");
+    store.book_event(&before, &[]).await.unwrap();
+}
+
+async fn unknown_attendee_rejected(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let ghost = UserId::generate();
+    let event = event(ann, &[ghost], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let err = store.book_event(&event, &[]).await.unwrap_err();
+    assert!(matches!(&err, StoreError::NotFound { what: "user", id } if *id == ghost.to_string()), "{err:?}");
+    assert_eq!(store.event(event.id).await.unwrap(), None);
+}
+
+async fn busy_lists_overlapping_sorted(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let late = event(bob, &[ann], "2030-01-01T15:00:00Z", "2030-01-01T16:00:00Z");
+    let early = event(ann, &[], "2030-01-01T09:00:00Z", "2030-01-01T10:00:00Z");
+    let outside = event(ann, &[], "2030-01-02T09:00:00Z", "2030-01-02T10:00:00Z");
+    for event in [&late, &early, &outside] {
+        store.book_event(event, &[]).await.unwrap();
+    }
+    let window = interval("2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z");
+    let busy = store.busy(ann, window).await.unwrap();
+    assert_eq!(busy, vec![early.interval, late.interval]);
+    let edge = interval("2030-01-01T10:00:00Z", "2030-01-01T15:00:00Z");
+    assert!(store.busy(ann, edge).await.unwrap().is_empty());
+}
+
+async fn add_participant_checks_conflicts(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let bobs = event(bob, &[], "2030-01-01T10:30:00Z", "2030-01-01T11:30:00Z");
+    store.book_event(&bobs, &[]).await.unwrap();
+    let anns = event(ann, &[], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&anns, &[]).await.unwrap();
+
+    let err = store.add_participant(anns.id, bob, &[]).await.unwrap_err();
+    let StoreError::Busy(conflicts) = err else {
+        panic!("expected Busy, got {err:?}");
+    };
+    assert_eq!(conflicts[0].user, bob);
+    assert_eq!(conflicts[0].busy, vec![bobs.interval]);
+    assert!(store.event(anns.id).await.unwrap().unwrap().participants.is_empty());
+
+    // An existing attendee is a no-op, not a conflict with the event itself.
+    store.add_participant(anns.id, ann, &[]).await.unwrap();
+    let cid = user(&*store, "cid@gamma.test").await;
+    let deliveries = plan(&anns, &[cid], "2030-01-01T09:45:00Z");
+    store.add_participant(anns.id, cid, &deliveries).await.unwrap();
+    store.add_participant(anns.id, cid, &deliveries).await.unwrap();
+    assert_eq!(store.event(anns.id).await.unwrap().unwrap().participants, vec![cid]);
+    assert_eq!(store.deliveries(anns.id, at("2030-01-01T00:00:00Z")).await.unwrap().len(), 1);
+
+    let err = store.add_participant(EventId::generate(), cid, &[]).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { what: "event", .. }), "{err:?}");
+}
+
+async fn remove_participant_drops_pending(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let cid = user(&*store, "cid@gamma.test").await;
+    let event = event(ann, &[bob, cid], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let deliveries = plan(&event, &[ann, bob, cid], "2030-01-01T09:45:00Z");
+    store.book_event(&event, &deliveries).await.unwrap();
+
+    // Cid's reminder was already delivered: that history stays.
+    let claimed = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w")).await.unwrap();
+    let cids = claimed.iter().find(|d| d.user_id == cid).unwrap();
+    store
+        .record_attempt(cids.id, &attempt(DeliveryOutcome::Delivered, "2030-01-01T09:45:01Z"), None)
+        .await
+        .unwrap();
+
+    assert!(store.remove_participant(event.id, bob).await.unwrap());
+    assert!(store.remove_participant(event.id, cid).await.unwrap());
+    assert!(!store.remove_participant(event.id, bob).await.unwrap());
+    assert!(!store.remove_participant(event.id, ann).await.unwrap(), "the organizer is not a participant");
+
+    assert!(store.event(event.id).await.unwrap().unwrap().participants.is_empty());
+    let left: Vec<(UserId, DeliveryState)> = store
+        .deliveries(event.id, at("2030-01-01T10:00:00Z"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.user_id, d.state))
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.contains(&(cid, DeliveryState::Delivered)));
+    assert!(!left.iter().any(|(user, _)| *user == bob));
+}
+
+async fn claim_is_exclusive_until_lease_expires(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let event = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let deliveries = plan(&event, &[ann, bob], "2030-01-01T09:45:00Z");
+    store.book_event(&event, &deliveries).await.unwrap();
+
+    assert!(store.claim_due_deliveries(claim("2030-01-01T09:44:59Z", 10, "a")).await.unwrap().is_empty());
+    let first = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 1, "a")).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let second = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "b")).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_ne!(first[0].id, second[0].id);
+    assert!(store.claim_due_deliveries(claim("2030-01-01T09:45:30Z", 10, "c")).await.unwrap().is_empty());
+
+    let states: Vec<DeliveryState> = store
+        .deliveries(event.id, at("2030-01-01T09:45:30Z"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.state)
+        .collect();
+    assert_eq!(states, vec![DeliveryState::Sending, DeliveryState::Sending]);
+
+    // The 60-second leases have expired: a crashed worker's claims return.
+    let again = store.claim_due_deliveries(claim("2030-01-01T09:46:00Z", 10, "c")).await.unwrap();
+    assert_eq!(again.len(), 2);
+}
+
+async fn attempts_settle_or_retry(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let cid = user(&*store, "cid@gamma.test").await;
+    let event = event(ann, &[bob, cid], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&event, &plan(&event, &[ann, bob, cid], "2030-01-01T09:45:00Z")).await.unwrap();
+    let claimed = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w")).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    let by_user = |user: UserId| claimed.iter().find(|d| d.user_id == user).unwrap().id;
+
+    let delivered = attempt(DeliveryOutcome::Delivered, "2030-01-01T09:45:01Z");
+    let temporary = attempt(DeliveryOutcome::TemporaryFailure, "2030-01-01T09:45:01Z");
+    let permanent = attempt(DeliveryOutcome::PermanentFailure, "2030-01-01T09:45:01Z");
+    assert!(store.record_attempt(by_user(ann), &delivered, None).await.unwrap());
+    assert!(store.record_attempt(by_user(bob), &temporary, Some(at("2030-01-01T09:50:00Z"))).await.unwrap());
+    assert!(store.record_attempt(by_user(cid), &permanent, None).await.unwrap());
+    assert!(!store.record_attempt(by_user(ann), &delivered, None).await.unwrap(), "settled twice");
+
+    // Only the temporary failure comes back, and only at its retry time.
+    assert!(store.claim_due_deliveries(claim("2030-01-01T09:49:59Z", 10, "w")).await.unwrap().is_empty());
+    let retry = store.claim_due_deliveries(claim("2030-01-01T09:50:00Z", 10, "w")).await.unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].user_id, bob);
+    assert_eq!(retry[0].attempts, 1);
+    assert_eq!(retry[0].last_attempt.as_ref(), Some(&temporary));
+    assert!(store.record_attempt(retry[0].id, &delivered, None).await.unwrap());
+
+    let states: Vec<(UserId, DeliveryState, u32)> = store
+        .deliveries(event.id, at("2030-01-01T10:00:00Z"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.user_id, d.state, d.attempts))
+        .collect();
+    assert!(states.contains(&(ann, DeliveryState::Delivered, 1)));
+    assert!(states.contains(&(bob, DeliveryState::Delivered, 2)));
+    assert!(states.contains(&(cid, DeliveryState::Failed, 1)));
+
+    let history = store.attempts(by_user(bob)).await.unwrap();
+    assert_eq!(history, vec![temporary, delivered]);
+}
+
+async fn concurrent_bookings_never_double_book(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let mut tasks = Vec::new();
+    for minute in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let start = format!("2030-01-01T10:{:02}:00Z", minute * 5);
+            let end = format!("2030-01-01T11:{:02}:00Z", minute * 5);
+            let event = event(ann, &[], &start, &end);
+            store.book_event(&event, &[]).await
+        }));
+    }
+    let mut booked = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => booked += 1,
+            Err(StoreError::Busy(_)) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(booked, 1);
+}
+
+macro_rules! contract {
+    ($backend:ident: $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let subject = super::$backend().await;
+                    super::$case(subject.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! contract_for_all {
+    ($($case:ident),* $(,)?) => {
+        contract!(memory: $($case),*);
+        contract!(sqlite: $($case),*);
+    };
+}
+
+contract_for_all!(
+    user_round_trip,
+    duplicate_email_rejected,
+    event_round_trip,
+    overlap_rejected_without_writes,
+    back_to_back_accepted,
+    unknown_attendee_rejected,
+    busy_lists_overlapping_sorted,
+    add_participant_checks_conflicts,
+    remove_participant_drops_pending,
+    claim_is_exclusive_until_lease_expires,
+    attempts_settle_or_retry,
+    concurrent_bookings_never_double_book,
+);
+
+#[tokio::test]
+async fn sqlite_keeps_data_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("convene.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let ann = user(&store, "ann@alpha.test").await;
+    let event = event(ann, &[], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&event, &plan(&event, &[ann], "2030-01-01T09:45:00Z")).await.unwrap();
+    drop(store);
+
+    let reopened = SqliteStore::open(&url).await.unwrap();
+    assert_eq!(reopened.event(event.id).await.unwrap(), Some(event.clone()));
+    assert_eq!(reopened.deliveries(event.id, at("2030-01-01T09:00:00Z")).await.unwrap().len(), 1);
+}
