@@ -15,8 +15,10 @@
 //! - [`event`]: events and the commands that create or change them.
 //! - [`reminder`]: reminder offsets and the deliveries planned from them.
 //! - [`conflict`]: busy time reported when a booking would overlap.
+//! - [`command`]: requests that interfaces hand to the Scheduler.
 //! - [`error`]: validation errors that name the offending field.
 
+pub mod command;
 pub mod conflict;
 pub mod error;
 pub mod event;
@@ -25,9 +27,10 @@ pub mod interval;
 pub mod reminder;
 pub mod user;
 
+pub use command::{AddParticipant, CreateEvent};
 pub use conflict::Conflict;
 pub use error::ValidationError;
-pub use event::{Event, NewEvent};
+pub use event::{Event, NewEvent, NewEventParts};
 pub use id::{DeliveryId, EventId, UserId};
 pub use interval::Interval;
 pub use reminder::{

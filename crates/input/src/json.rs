@@ -1,0 +1,292 @@
+//! `application/json` request bodies.
+//!
+//! Bodies are read into a `serde_json::Value` first and then taken apart
+//! field by field, instead of deserializing straight into structs, so that
+//! every error can name the exact field and say what was expected. Unknown
+//! fields are rejected, because a misspelt optional field (`"reminder"`)
+//! would otherwise be dropped without a word.
+
+use convene_domain::{AddParticipant, CreateEvent, NewUser, ReminderOffset, UserId};
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::{InputError, RequestParser};
+
+/// Parses JSON request bodies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonParser;
+
+impl RequestParser for JsonParser {
+    fn parse_new_user(&self, body: &[u8]) -> Result<NewUser, InputError> {
+        let object = Object::parse(body, &["name", "email", "time_zone"])?;
+        let name = object.required_str("name")?;
+        let email = object.required_str("email")?;
+        let time_zone = object.optional_str("time_zone")?;
+        Ok(NewUser::new(name, email, time_zone)?)
+    }
+
+    fn parse_create_event(&self, body: &[u8]) -> Result<CreateEvent, InputError> {
+        let object = Object::parse(
+            body,
+            &[
+                "title",
+                "description",
+                "location",
+                "start",
+                "end",
+                "time_zone",
+                "organizer",
+                "participants",
+                "reminders",
+            ],
+        )?;
+        Ok(CreateEvent {
+            title: object.required_str("title")?.to_owned(),
+            description: object.optional_str("description")?.map(str::to_owned),
+            location: object.optional_str("location")?.map(str::to_owned),
+            start: parse_timestamp("start", object.required_str("start")?)?,
+            end: parse_timestamp("end", object.required_str("end")?)?,
+            time_zone: object.optional_str("time_zone")?.map(str::to_owned),
+            organizer: parse_user_id("organizer", object.required_str("organizer")?)?,
+            participants: object.participants()?,
+            reminders: object.reminders()?,
+        })
+    }
+
+    fn parse_add_participant(&self, body: &[u8]) -> Result<AddParticipant, InputError> {
+        let object = Object::parse(body, &["user"])?;
+        let user = parse_user_id("user", object.required_str("user")?)?;
+        Ok(AddParticipant { user })
+    }
+}
+
+/// A JSON object whose fields have been checked against an allow-list.
+struct Object(Map<String, Value>);
+
+impl Object {
+    fn parse(body: &[u8], allowed: &[&str]) -> Result<Object, InputError> {
+        let value: Value = serde_json::from_slice(body).map_err(|err| {
+            InputError::malformed(format!("the request body is not valid JSON: {err}"))
+        })?;
+        let Value::Object(map) = value else {
+            return Err(InputError::malformed(format!(
+                "the request body must be a JSON object, not {}",
+                describe(&value)
+            )));
+        };
+        if let Some(unknown) = map.keys().find(|key| !allowed.contains(&key.as_str())) {
+            return Err(InputError::invalid(
+                unknown.clone(),
+                format!("unknown field; the allowed fields are {}", allowed.join(", ")),
+            ));
+        }
+        Ok(Object(map))
+    }
+
+    fn required_str(&self, field: &str) -> Result<&str, InputError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Err(InputError::invalid(field, "is required")),
+            Some(Value::String(text)) => Ok(text),
+            Some(other) => Err(expected(field, "a string", other)),
+        }
+    }
+
+    fn optional_str(&self, field: &str) -> Result<Option<&str>, InputError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(other) => Err(expected(field, "a string or null", other)),
+        }
+    }
+
+    fn optional_array(&self, field: &str) -> Result<&[Value], InputError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(other) => Err(expected(field, "an array", other)),
+        }
+    }
+
+    fn participants(&self) -> Result<Vec<UserId>, InputError> {
+        self.optional_array("participants")?
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let field = format!("participants/{i}");
+                match item {
+                    Value::String(text) => parse_user_id(&field, text),
+                    other => Err(expected(&field, "a user id string", other)),
+                }
+            })
+            .collect()
+    }
+
+    fn reminders(&self) -> Result<Vec<ReminderOffset>, InputError> {
+        self.optional_array("reminders")?
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let field = format!("reminders/{i}");
+                let Value::Object(reminder) = item else {
+                    return Err(expected(&field, "an object such as {\"before\": \"PT15M\"}", item));
+                };
+                if let Some(unknown) = reminder.keys().find(|key| key.as_str() != "before") {
+                    return Err(InputError::invalid(
+                        format!("{field}/{unknown}"),
+                        "unknown field; a reminder has only \"before\"",
+                    ));
+                }
+                let field = format!("{field}/before");
+                match reminder.get("before") {
+                    None | Some(Value::Null) => Err(InputError::invalid(field, "is required")),
+                    Some(Value::String(text)) => Ok(ReminderOffset::parse(&field, text)?),
+                    Some(other) => Err(expected(&field, "an ISO 8601 duration string such as PT15M", other)),
+                }
+            })
+            .collect()
+    }
+}
+
+fn parse_timestamp(field: &str, text: &str) -> Result<Timestamp, InputError> {
+    let timestamp: Timestamp = text.parse().map_err(|_| {
+        InputError::invalid(
+            field,
+            format!("{text:?} is not an RFC 3339 time with an offset (for example 2030-01-15T09:00:00+01:00)"),
+        )
+    })?;
+    if timestamp.subsec_nanosecond() % 1_000 != 0 {
+        return Err(InputError::invalid(
+            field,
+            format!("{text:?} is more precise than a microsecond; round it to whole microseconds"),
+        ));
+    }
+    Ok(timestamp)
+}
+
+fn parse_user_id(field: &str, text: &str) -> Result<UserId, InputError> {
+    text.parse()
+        .map_err(|err| InputError::invalid(field, format!("{text:?} is {err}")))
+}
+
+fn expected(field: &str, what: &str, found: &Value) -> InputError {
+    InputError::invalid(field, format!("expected {what}, found {}", describe(found)))
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InputErrorKind;
+
+    const ORGANIZER: &str = "0190f5d2-7c4e-7b9a-8f3e-1a2b3c4d5e6f";
+    const GUEST: &str = "0190f5d2-7c4e-7b9a-8f3e-1a2b3c4d5e70";
+
+    fn event_json(overrides: &[(&str, Value)]) -> Vec<u8> {
+        let mut body = serde_json::json!({
+            "title": "Planning",
+            "start": "2030-01-15T09:00:00+01:00",
+            "end": "2030-01-15T10:00:00+01:00",
+            "organizer": ORGANIZER,
+            "participants": [GUEST],
+            "reminders": [{"before": "PT15M"}],
+        });
+        for (field, value) in overrides {
+            if value.is_null() {
+                body.as_object_mut().unwrap().remove(*field);
+            } else {
+                body[*field] = value.clone();
+            }
+        }
+        serde_json::to_vec(&body).unwrap()
+    }
+
+    #[test]
+    fn ok_parse_event() {
+        let command = JsonParser.parse_create_event(&event_json(&[])).unwrap();
+        assert_eq!(command.title, "Planning");
+        assert_eq!(command.start, "2030-01-15T08:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(command.organizer.to_string(), ORGANIZER);
+        assert_eq!(command.participants[0].to_string(), GUEST);
+        assert_eq!(command.reminders[0].as_str(), "PT15M");
+        assert_eq!(command.time_zone, None);
+    }
+
+    #[test]
+    fn err_parse_event_names_field() {
+        let rows: Vec<(&str, Value, &str)> = vec![
+            ("title", Value::Null, "title"),
+            ("title", serde_json::json!(5), "title"),
+            ("start", serde_json::json!("2030-01-15 09:00"), "start"),
+            ("end", serde_json::json!("2030-01-15T10:00:00"), "end"),
+            ("organizer", serde_json::json!("42"), "organizer"),
+            ("participants", serde_json::json!([GUEST, 7]), "participants/1"),
+            ("participants", serde_json::json!("everyone"), "participants"),
+            ("reminders", serde_json::json!([{"before": "15m"}]), "reminders/0/before"),
+            ("reminders", serde_json::json!([{"before": "-PT5M"}]), "reminders/0/before"),
+            ("reminders", serde_json::json!([{}]), "reminders/0/before"),
+            ("reminders", serde_json::json!([{"after": "PT5M"}]), "reminders/0/after"),
+            ("reminders", serde_json::json!(["PT5M"]), "reminders/0"),
+            ("reminder", serde_json::json!([]), "reminder"),
+            ("start", serde_json::json!("2030-01-15T09:00:00.0000001Z"), "start"),
+        ];
+        for (field, value, expected_field) in rows {
+            let err = JsonParser
+                .parse_create_event(&event_json(&[(field, value.clone())]))
+                .unwrap_err();
+            assert_eq!(err.kind, InputErrorKind::Invalid, "{field} = {value}");
+            assert_eq!(err.field.as_deref(), Some(expected_field), "{field} = {value}: {err}");
+        }
+    }
+
+    #[test]
+    fn err_parse_malformed_body() {
+        for body in [&b"{"[..], b"[]", b"\"text\"", b"", b"{\"title\": \"a\",}"] {
+            let err = JsonParser.parse_create_event(body).unwrap_err();
+            assert_eq!(err.kind, InputErrorKind::Malformed, "{body:?}");
+            assert_eq!(err.field, None);
+        }
+    }
+
+    #[test]
+    fn ok_parse_user_with_optional_zone() {
+        let user = JsonParser
+            .parse_new_user(br#"{"name": "Ann", "email": "ann@alpha.test", "time_zone": null}"#)
+            .unwrap();
+        assert_eq!(user.name, "Ann");
+        assert_eq!(user.time_zone, None);
+    }
+
+    #[test]
+    fn err_parse_user_names_field() {
+        let rows: [(&[u8], &str); 4] = [
+            (br#"{"email": "ann@alpha.test"}"#, "name"),
+            (br#"{"name": "Ann", "email": "not-an-address"}"#, "email"),
+            (br#"{"name": "Ann", "email": "ann@alpha.test", "time_zone": "Nowhere/City"}"#, "time_zone"),
+            (br#"{"name": "Ann", "email": "ann@alpha.test", "admin": true}"#, "admin"),
+        ];
+        for (body, field) in rows {
+            let err = JsonParser.parse_new_user(body).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn parse_add_participant() {
+        let command = JsonParser
+            .parse_add_participant(format!("{{\"user\": \"{GUEST}\"}}").as_bytes())
+            .unwrap();
+        assert_eq!(command.user.to_string(), GUEST);
+        let err = JsonParser.parse_add_participant(b"{\"user\": 3}").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("user"));
+    }
+}

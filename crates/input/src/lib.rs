@@ -1,0 +1,23 @@
+//! Request parsing: turns a request body into a Scheduler command.
+//!
+//! This crate hides the input formats. Each format is one [`RequestParser`]
+//! implementation, chosen by media type through [`parser_for`]; the
+//! Scheduler only ever sees the commands of `convene_domain::command`, so a
+//! new format is one new module here and no change anywhere else.
+//!
+//! Every parser reports problems as an [`InputError`] that names the field
+//! (as a JSON-pointer-like path such as `reminders/0/before`) and says what
+//! a valid value looks like.
+//!
+//! Layout:
+//! - [`parser`]: the [`RequestParser`] trait and the media-type lookup.
+//! - [`json`]: `application/json`.
+//! - [`error`]: [`InputError`].
+
+pub mod error;
+pub mod json;
+pub mod parser;
+
+pub use error::{InputError, InputErrorKind};
+pub use json::JsonParser;
+pub use parser::{RequestParser, parser_for};
