@@ -1,0 +1,40 @@
+//! Errors returned by the Scheduler.
+
+use convene_domain::{Conflict, ValidationError};
+use convene_store::StoreError;
+
+/// Why a Scheduler operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// A value in the command is invalid.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+
+    /// The resource named by the request itself (an event or a user in the
+    /// path) does not exist.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+
+    /// The requested time overlaps existing events of these attendees.
+    #[error("the requested time overlaps existing events of {} attendee(s)", .0.len())]
+    Busy(Vec<Conflict>),
+
+    /// A value that must be unique is already taken.
+    #[error("{field} {value:?} is already in use")]
+    Duplicate { field: &'static str, value: String },
+
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for SchedulerError {
+    fn from(err: StoreError) -> SchedulerError {
+        match err {
+            StoreError::Busy(conflicts) => SchedulerError::Busy(conflicts),
+            StoreError::NotFound { what, id } => SchedulerError::NotFound { what, id },
+            StoreError::Duplicate { field, value } => SchedulerError::Duplicate { field, value },
+            other => SchedulerError::Store(other),
+        }
+    }
+}

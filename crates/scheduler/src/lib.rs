@@ -1,0 +1,24 @@
+//! The Scheduler: books events, manages their participants and answers
+//! free/busy questions.
+//!
+//! This crate hides the booking rules: which attendees are checked for
+//! conflicts, which time zone an event falls back to, and which reminder
+//! deliveries an event plans for whom. It takes commands from any
+//! interface (`convene_domain::command`) and works through the
+//! `convene_store::Store` trait; it never parses requests, renders
+//! responses or sends messages.
+//!
+//! Every method takes `now` from its caller, so that tests and replays
+//! decide what time it is.
+//!
+//! Layout:
+//! - [`service`]: the [`Scheduler`] itself.
+//! - [`planning`]: which reminder deliveries an event produces.
+//! - [`error`]: [`SchedulerError`].
+
+pub mod error;
+pub mod planning;
+pub mod service;
+
+pub use error::SchedulerError;
+pub use service::Scheduler;

@@ -1,0 +1,37 @@
+//! Which reminder deliveries an event produces.
+
+use convene_domain::{Delivery, DeliveryId, DeliveryState, Event, UserId, ValidationError};
+use jiff::Timestamp;
+
+/// Plans one delivery per reminder offset for each of `recipients`.
+///
+/// Nothing is planned once the event has started. A reminder whose due
+/// time has already passed, for an event that has not started yet, is
+/// planned at its original due time and so goes out at the next poll:
+/// someone added ten minutes before a meeting still hears about it.
+pub fn plan_deliveries(
+    event: &Event,
+    recipients: &[UserId],
+    now: Timestamp,
+) -> Result<Vec<Delivery>, ValidationError> {
+    if event.interval.start() <= now {
+        return Ok(Vec::new());
+    }
+    let due_times = event.reminder_due_times()?;
+    let mut deliveries = Vec::with_capacity(due_times.len() * recipients.len());
+    for (offset, due_at) in due_times {
+        for user in recipients {
+            deliveries.push(Delivery {
+                id: DeliveryId::generate(),
+                event_id: event.id,
+                user_id: *user,
+                offset: offset.clone(),
+                due_at,
+                state: DeliveryState::Pending,
+                attempts: 0,
+                last_attempt: None,
+            });
+        }
+    }
+    Ok(deliveries)
+}
