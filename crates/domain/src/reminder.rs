@@ -45,6 +45,10 @@ impl ReminderOffset {
         &self.text
     }
 
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
     /// Computes when the reminder for an event starting at `start` is due.
     pub fn due_at(&self, start: Timestamp, time_zone: &TimeZone) -> Result<Timestamp, ValidationError> {
         start

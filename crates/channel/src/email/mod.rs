@@ -1,0 +1,121 @@
+//! Reminders as e-mail.
+//!
+//! Recipients who see times in the same time zone share one message, so
+//! everyone reads the event's time in their own zone; the Mail Broker then
+//! splits each message's recipients by domain and delivers to each MX.
+
+mod render;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use convene_domain::{DeliveryAttempt, DeliveryOutcome, User};
+use convene_mail::{Address, DeliveryStatus, Mailbox, Mailer, Message, RecipientResult};
+use jiff::Timestamp;
+
+use crate::{Channel, Reminder};
+
+/// Sends reminders as e-mail through the Mail Broker.
+pub struct EmailChannel {
+    mailer: Mailer,
+    from: Mailbox,
+}
+
+impl EmailChannel {
+    /// Creates a channel that sends as `from`, the envelope sender and
+    /// `From:` header of every reminder.
+    pub fn new(mailer: Mailer, from: Mailbox) -> EmailChannel {
+        EmailChannel { mailer, from }
+    }
+}
+
+#[async_trait]
+impl Channel for EmailChannel {
+    async fn send(&self, reminder: &Reminder, recipients: &[User]) -> Vec<DeliveryAttempt> {
+        let mut attempts: Vec<Option<DeliveryAttempt>> = vec![None; recipients.len()];
+
+        // Group recipients by the time zone they read times in. Addresses
+        // the Mail Broker rejects fail permanently here.
+        let mut by_zone: BTreeMap<&str, Vec<(usize, Address)>> = BTreeMap::new();
+        for (i, user) in recipients.iter().enumerate() {
+            match Address::parse(user.email.as_str()) {
+                Ok(address) => {
+                    let zone = user.time_zone.as_deref().unwrap_or(&reminder.event.time_zone);
+                    by_zone.entry(zone).or_default().push((i, address));
+                }
+                Err(err) => {
+                    attempts[i] = Some(local_failure(DeliveryOutcome::PermanentFailure, format!("invalid recipient address: {err}")));
+                }
+            }
+        }
+
+        for (zone, group) in by_zone {
+            let rendered = render::render(reminder, zone);
+            let to: Vec<Mailbox> = group
+                .iter()
+                .map(|(i, address)| Mailbox::new(recipients[*i].name.clone(), address.clone()))
+                .collect();
+            let message = Message {
+                from: self.from.clone(),
+                to,
+                subject: rendered.subject,
+                text: rendered.text,
+                html: rendered.html,
+                message_id_domain: Some(self.from.address.domain().to_owned()),
+            };
+            let bytes = match message.to_bytes() {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    tracing::error!(event.id = %reminder.event.id, error = %err, "building a reminder message failed");
+                    for (i, _) in &group {
+                        attempts[*i] = Some(local_failure(
+                            DeliveryOutcome::PermanentFailure,
+                            format!("building the message failed: {err}"),
+                        ));
+                    }
+                    continue;
+                }
+            };
+            let addresses: Vec<Address> = group.iter().map(|(_, address)| address.clone()).collect();
+            let results = self.mailer.send(&self.from.address, &addresses, &bytes).await;
+            for ((i, _), result) in group.iter().zip(results) {
+                attempts[*i] = Some(attempt_from(result));
+            }
+        }
+
+        attempts
+            .into_iter()
+            .map(|attempt| {
+                attempt.unwrap_or_else(|| {
+                    local_failure(DeliveryOutcome::TemporaryFailure, "the Mail Broker returned no result".to_owned())
+                })
+            })
+            .collect()
+    }
+}
+
+fn attempt_from(result: RecipientResult) -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: Timestamp::now(),
+        outcome: match result.status {
+            DeliveryStatus::Delivered => DeliveryOutcome::Delivered,
+            DeliveryStatus::TemporaryFailure => DeliveryOutcome::TemporaryFailure,
+            DeliveryStatus::PermanentFailure => DeliveryOutcome::PermanentFailure,
+        },
+        destination: result.mx_host,
+        tls: result.tls,
+        reply_code: result.reply_code,
+        reply_text: result.reply_text,
+    }
+}
+
+fn local_failure(outcome: DeliveryOutcome, reason: String) -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: Timestamp::now(),
+        outcome,
+        destination: None,
+        tls: false,
+        reply_code: None,
+        reply_text: reason,
+    }
+}

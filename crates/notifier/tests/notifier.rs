@@ -1,0 +1,241 @@
+//! The Notifier over a real SQLite store, with a scripted channel that
+//! injects the delivery outcomes.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use convene_channel::{Channel, Reminder};
+use convene_domain::{
+    CreateEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, NewUser, ReminderOffset, User,
+    UserId,
+};
+use convene_notifier::{Notifier, NotifierConfig};
+use convene_scheduler::Scheduler;
+use jiff::Timestamp;
+
+/// Records every send and answers with queued outcomes, then `Delivered`.
+#[derive(Default)]
+struct ScriptedChannel {
+    outcomes: Mutex<VecDeque<DeliveryOutcome>>,
+    sent: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl Channel for ScriptedChannel {
+    async fn send(&self, reminder: &Reminder, recipients: &[User]) -> Vec<DeliveryAttempt> {
+        recipients
+            .iter()
+            .map(|user| {
+                self.sent
+                    .lock()
+                    .unwrap()
+                    .push((reminder.event.title.clone(), user.email.to_string()));
+                let outcome = self.outcomes.lock().unwrap().pop_front().unwrap_or(DeliveryOutcome::Delivered);
+                DeliveryAttempt {
+                    at: Timestamp::now(),
+                    outcome,
+                    destination: Some("mx.test".to_owned()),
+                    tls: false,
+                    reply_code: Some(if outcome == DeliveryOutcome::Delivered { 250 } else { 451 }),
+                    reply_text: "scripted".to_owned(),
+                }
+            })
+            .collect()
+    }
+}
+
+struct Fixture {
+    scheduler: Scheduler,
+    store: Arc<dyn convene_store::Store>,
+    channel: Arc<ScriptedChannel>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("convene.db").display());
+    let store = convene_store::open(&url).await.unwrap();
+    Fixture {
+        scheduler: Scheduler::new(store.clone()),
+        store,
+        channel: Arc::new(ScriptedChannel::default()),
+        _dir: dir,
+    }
+}
+
+fn notifier(f: &Fixture, worker: &str) -> Notifier {
+    let config = NotifierConfig {
+        poll_interval: Duration::from_millis(50),
+        batch_size: 10,
+        lease: Duration::from_secs(60),
+        retry_initial: Duration::from_secs(60),
+        retry_max: Duration::from_secs(600),
+        worker_id: worker.to_owned(),
+    };
+    Notifier::new(f.store.clone(), f.channel.clone(), config)
+}
+
+async fn user(scheduler: &Scheduler, email: &str) -> UserId {
+    scheduler.create_user(NewUser::new(email, email, None).unwrap()).await.unwrap().id
+}
+
+/// Books an event starting an hour after `now` with one PT15M reminder for
+/// three attendees.
+async fn book(f: &Fixture, now: Timestamp, end: &str) -> (convene_domain::EventId, Vec<UserId>) {
+    let ann = user(&f.scheduler, "ann@alpha.test").await;
+    let bob = user(&f.scheduler, "bob@beta.test").await;
+    let cid = user(&f.scheduler, "cid@gamma.test").await;
+    let event = f
+        .scheduler
+        .create_event(
+            CreateEvent {
+                title: "Planning".to_owned(),
+                description: None,
+                location: None,
+                start: "2030-01-01T10:00:00Z".parse().unwrap(),
+                end: end.parse().unwrap(),
+                time_zone: None,
+                organizer: ann,
+                participants: vec![bob, cid],
+                reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    (event.id, vec![ann, bob, cid])
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+#[tokio::test]
+async fn due_reminders_sent_once() {
+    let f = fixture().await;
+    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    let notifier = notifier(&f, "w1");
+
+    assert_eq!(notifier.run_once(at("2030-01-01T09:44:59Z")).await.unwrap(), 0);
+    assert_eq!(notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(), 3);
+    assert_eq!(notifier.run_once(at("2030-01-01T09:50:00Z")).await.unwrap(), 0);
+
+    let mut sent: Vec<String> = f.channel.sent.lock().unwrap().iter().map(|(_, to)| to.clone()).collect();
+    sent.sort();
+    assert_eq!(sent, vec!["ann@alpha.test", "bob@beta.test", "cid@gamma.test"]);
+    let deliveries = f.scheduler.deliveries(event, at("2030-01-01T09:50:00Z")).await.unwrap();
+    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Delivered), "{deliveries:?}");
+    assert!(deliveries.iter().all(|d| d.last_attempt.as_ref().unwrap().reply_code == Some(250)));
+}
+
+#[tokio::test]
+async fn temporary_failure_retried_after_backoff() {
+    let f = fixture().await;
+    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    f.channel.outcomes.lock().unwrap().push_back(DeliveryOutcome::TemporaryFailure);
+    let notifier = notifier(&f, "w1");
+
+    assert_eq!(notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(), 3);
+    let deliveries = f.scheduler.deliveries(event, Timestamp::now()).await.unwrap();
+    let pending: Vec<_> = deliveries.iter().filter(|d| d.state == DeliveryState::Pending).collect();
+    assert_eq!(pending.len(), 1, "{deliveries:?}");
+    assert_eq!(pending[0].attempts, 1);
+
+    // The retry is due within the first backoff (60 s minus jitter), which
+    // is measured from the real time of the failed attempt.
+    let later = Timestamp::now().checked_add(jiff::SignedDuration::from_secs(61)).unwrap();
+    assert_eq!(notifier.run_once(later).await.unwrap(), 1);
+    let deliveries = f.scheduler.deliveries(event, later).await.unwrap();
+    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Delivered), "{deliveries:?}");
+    assert_eq!(f.channel.sent.lock().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn temporary_failure_not_retried_past_event_end() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test").await;
+    // Attempts are stamped with the real clock, so the event is placed
+    // relative to it: it ends 20 seconds from now, well before the first
+    // retry (at least 48 seconds away) could happen.
+    let now = Timestamp::now();
+    let seconds = |s: i64| now.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+    let event = f
+        .scheduler
+        .create_event(
+            CreateEvent {
+                title: "Stand-up".to_owned(),
+                description: None,
+                location: None,
+                start: seconds(10),
+                end: seconds(20),
+                time_zone: None,
+                organizer: ann,
+                participants: vec![],
+                reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    f.channel.outcomes.lock().unwrap().push_back(DeliveryOutcome::TemporaryFailure);
+
+    assert_eq!(notifier(&f, "w1").run_once(now).await.unwrap(), 1);
+    let deliveries = f.scheduler.deliveries(event.id, now).await.unwrap();
+    assert_eq!(deliveries[0].state, DeliveryState::Failed);
+    let attempt = deliveries[0].last_attempt.as_ref().unwrap();
+    assert_eq!(attempt.outcome, DeliveryOutcome::PermanentFailure);
+    assert!(attempt.reply_text.contains("not retried"), "{}", attempt.reply_text);
+}
+
+#[tokio::test]
+async fn removed_participant_not_reminded() {
+    let f = fixture().await;
+    let (event, users) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    f.scheduler.remove_participant(event, users[1]).await.unwrap();
+    notifier(&f, "w1").run_once(at("2030-01-01T09:45:00Z")).await.unwrap();
+    let sent: Vec<String> = f.channel.sent.lock().unwrap().iter().map(|(_, to)| to.clone()).collect();
+    assert_eq!(sent.len(), 2);
+    assert!(!sent.contains(&"bob@beta.test".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_never_send_twice() {
+    let f = fixture().await;
+    let mut events = Vec::new();
+    for i in 0..5 {
+        let organizer = user(&f.scheduler, &format!("org{i}@alpha.test")).await;
+        let event = f
+            .scheduler
+            .create_event(
+                CreateEvent {
+                    title: format!("Meeting {i}"),
+                    description: None,
+                    location: None,
+                    start: "2030-01-01T10:00:00Z".parse().unwrap(),
+                    end: "2030-01-01T11:00:00Z".parse().unwrap(),
+                    time_zone: None,
+                    organizer,
+                    participants: vec![],
+                    reminders: vec![
+                        ReminderOffset::parse("before", "PT15M").unwrap(),
+                        ReminderOffset::parse("before", "PT10M").unwrap(),
+                    ],
+                },
+                at("2030-01-01T09:00:00Z"),
+            )
+            .await
+            .unwrap();
+        events.push(event.id);
+    }
+    let first = notifier(&f, "w1");
+    let second = notifier(&f, "w2");
+    let now = at("2030-01-01T09:55:00Z");
+    let (a, b) = tokio::join!(first.run_once(now), second.run_once(now));
+    let claimed = a.unwrap() + b.unwrap();
+    let (c, d) = tokio::join!(first.run_once(now), second.run_once(now));
+    let claimed = claimed + c.unwrap() + d.unwrap();
+    assert_eq!(claimed, 10);
+    assert_eq!(f.channel.sent.lock().unwrap().len(), 10);
+}
