@@ -1,0 +1,115 @@
+//! Command-line flags and environment variables.
+//!
+//! Every setting of `convene serve` is a flag and an environment variable
+//! of the same meaning, so that operators can use either and tests can set
+//! them per process.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Convene: a self-hosted scheduling service.
+#[derive(Debug, Parser)]
+#[command(name = "convene", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter in tracing's EnvFilter syntax, such as `info` or
+    /// `convene_mail=debug,info`. Logs go to standard error.
+    #[arg(long, env = "CONVENE_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the reminder Notifier until SIGINT or SIGTERM.
+    Serve(ServeSettings),
+}
+
+/// Settings of `convene serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address and port the HTTP API listens on.
+    #[arg(long, env = "CONVENE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Where data is stored: `sqlite:PATH` for a SQLite file (created when
+    /// missing) or `memory:` for an in-process store that is lost on exit.
+    #[arg(long, env = "CONVENE_DATABASE_URL", default_value = "sqlite:convene.db")]
+    pub database_url: String,
+
+    /// Nameserver (`host:port`) asked for MX and address records. Default:
+    /// the system resolver configuration (/etc/resolv.conf).
+    #[arg(long, env = "CONVENE_DNS_SERVER")]
+    pub dns_server: Option<SocketAddr>,
+
+    /// TCP port that reminders are delivered to on each MX host.
+    #[arg(long, env = "CONVENE_SMTP_PORT", default_value_t = 25)]
+    pub smtp_port: u16,
+
+    /// Sender address of reminders (envelope sender and From header).
+    /// Default: convene@ followed by the HELO name.
+    #[arg(long, env = "CONVENE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// Display name in the From header of reminders.
+    #[arg(long, env = "CONVENE_MAIL_FROM_NAME", default_value = "Convene")]
+    pub mail_from_name: String,
+
+    /// Host name sent in SMTP EHLO/HELO; it should be this host's fully
+    /// qualified domain name. Default: the system host name.
+    #[arg(long, env = "CONVENE_HELO_NAME")]
+    pub helo_name: Option<String>,
+
+    /// Time between polls for due reminders, such as `1s`, `500ms` or `1m`.
+    #[arg(long, env = "CONVENE_NOTIFIER_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub notifier_interval: Duration,
+
+    /// How long a claimed reminder is reserved for this process. After a
+    /// crash, its claimed reminders are sent by the next poll after this
+    /// time. It must exceed the longest SMTP transaction (10 minutes for
+    /// the final reply, RFC 5321 §4.5.3.2).
+    #[arg(long, env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_duration)]
+    pub notifier_lease: Duration,
+
+    /// The most reminder deliveries one poll claims.
+    #[arg(long, env = "CONVENE_NOTIFIER_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub notifier_batch: u32,
+
+    /// Delay before the first retry of a temporarily failed reminder; each
+    /// further retry doubles it, up to one hour.
+    #[arg(long, env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_duration)]
+    pub retry_initial: Duration,
+}
+
+/// Parses a duration such as `1s`, `250ms`, `2m`, `1h30m` or the ISO 8601
+/// form `PT1S`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; use a form such as 1s, 500ms, 2m or 1h"))?;
+    Duration::try_from(parsed).map_err(|_| format!("{text:?} is negative; use a positive duration such as 1s"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_duration_forms() {
+        let rows = [
+            ("1s", Duration::from_secs(1)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("PT1S", Duration::from_secs(1)),
+        ];
+        for (text, expected) in rows {
+            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+        }
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! `/v1/events` handlers.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use convene_domain::EventId;
+use convene_scheduler::Scheduler;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::Problem;
+use super::body::decode;
+use super::users::user_id;
+use super::views::{delivery_view, event_view};
+
+pub async fn create(
+    State(scheduler): State<Scheduler>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, Problem> {
+    let (parser, body) = decode(&headers, body)?;
+    let command = parser.parse_create_event(&body)?;
+    let event = scheduler.create_event(command, Timestamp::now()).await?;
+    let location = format!("/v1/events/{}", event.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(event_view(&event))))
+}
+
+pub async fn show(State(scheduler): State<Scheduler>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+    let event = scheduler.event(event_id(&id)?).await?;
+    Ok(Json(event_view(&event)))
+}
+
+pub async fn add_participant(
+    State(scheduler): State<Scheduler>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Problem> {
+    let id = event_id(&id)?;
+    let (parser, body) = decode(&headers, body)?;
+    let command = parser.parse_add_participant(&body)?;
+    let event = scheduler.add_participant(id, command, Timestamp::now()).await?;
+    Ok(Json(event_view(&event)))
+}
+
+pub async fn remove_participant(
+    State(scheduler): State<Scheduler>,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<Json<Value>, Problem> {
+    let id = event_id(&id)?;
+    let user = user_id(&user)?;
+    let event = scheduler.remove_participant(id, user).await?;
+    Ok(Json(event_view(&event)))
+}
+
+pub async fn reminders(State(scheduler): State<Scheduler>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+    let deliveries = scheduler.deliveries(event_id(&id)?, Timestamp::now()).await?;
+    Ok(Json(Value::Array(deliveries.iter().map(delivery_view).collect())))
+}
+
+fn event_id(text: &str) -> Result<EventId, Problem> {
+    text.parse().map_err(|_| Problem::not_found("event", text))
+}

@@ -1,0 +1,77 @@
+//! JSON views of domain values.
+//!
+//! Instants are written as RFC 3339. An event's own times use the offset of
+//! the event's time zone; busy intervals use UTC, because they may come
+//! from events in zones that are none of the reader's business.
+
+use convene_domain::{Conflict, Delivery, DeliveryAttempt, Event, Interval, User};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+
+pub fn user_view(user: &User) -> Value {
+    json!({
+        "id": user.id.to_string(),
+        "name": user.name,
+        "email": user.email.as_str(),
+        "time_zone": user.time_zone,
+    })
+}
+
+pub fn event_view(event: &Event) -> Value {
+    let tz = TimeZone::get(&event.time_zone).unwrap_or(TimeZone::UTC);
+    json!({
+        "id": event.id.to_string(),
+        "title": event.title,
+        "description": event.description,
+        "location": event.location,
+        "start": in_zone(event.interval.start(), &tz),
+        "end": in_zone(event.interval.end(), &tz),
+        "time_zone": event.time_zone,
+        "organizer": event.organizer.to_string(),
+        "participants": event.participants.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "reminders": event.reminders.iter().map(|offset| json!({"before": offset.as_str()})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn interval_view(interval: &Interval) -> Value {
+    json!({
+        "start": interval.start().to_string(),
+        "end": interval.end().to_string(),
+    })
+}
+
+pub fn conflict_view(conflict: &Conflict) -> Value {
+    json!({
+        "user": conflict.user.to_string(),
+        "busy": conflict.busy.iter().map(interval_view).collect::<Vec<_>>(),
+    })
+}
+
+pub fn delivery_view(delivery: &Delivery) -> Value {
+    json!({
+        "id": delivery.id.to_string(),
+        "user": delivery.user_id.to_string(),
+        "before": delivery.offset.as_str(),
+        "due_at": delivery.due_at.to_string(),
+        "status": delivery.state.as_str(),
+        "attempts": delivery.attempts,
+        "last_attempt": delivery.last_attempt.as_ref().map(attempt_view),
+    })
+}
+
+fn attempt_view(attempt: &DeliveryAttempt) -> Value {
+    json!({
+        "at": attempt.at.to_string(),
+        "result": attempt.outcome.as_str(),
+        "destination": attempt.destination,
+        "tls": attempt.tls,
+        "reply_code": attempt.reply_code,
+        "reply_text": attempt.reply_text,
+    })
+}
+
+fn in_zone(at: Timestamp, tz: &TimeZone) -> String {
+    let offset = tz.to_offset(at);
+    at.display_with_offset(offset).to_string()
+}
