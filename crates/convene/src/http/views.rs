@@ -73,5 +73,8 @@ fn attempt_view(attempt: &DeliveryAttempt) -> Value {
 
 fn in_zone(at: Timestamp, tz: &TimeZone) -> String {
     let offset = tz.to_offset(at);
+    if offset == jiff::tz::Offset::UTC {
+        return at.to_string();
+    }
     at.display_with_offset(offset).to_string()
 }
