@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use convene_channel::{Channel, Reminder};
 use convene_domain::{Delivery, DeliveryAttempt, DeliveryOutcome, EventId, User};
@@ -12,6 +13,9 @@ use tokio::task::JoinSet;
 
 use crate::NotifierConfig;
 use crate::retry::retry_at;
+
+/// How long a stopping Notifier waits for sends in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Sends due reminders from a store through a channel.
 #[derive(Clone)]
@@ -30,8 +34,13 @@ impl Notifier {
         }
     }
 
-    /// Polls until `shutdown` completes. A poll in progress finishes first,
-    /// so no claimed delivery is abandoned by a clean shutdown.
+    /// Polls until `shutdown` completes.
+    ///
+    /// Sends run in the background, so a slow destination never delays
+    /// the next poll; at most `batch_size` messages are in flight at once.
+    /// On shutdown, sends in flight get [`SHUTDOWN_GRACE`] to finish; any
+    /// still running then are abandoned, and their claims expire so that
+    /// another poll sends them again.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tracing::info!(
             worker = %self.config.worker_id,
@@ -42,29 +51,72 @@ impl Notifier {
         tokio::pin!(shutdown);
         let mut ticker = tokio::time::interval(self.config.poll_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut in_flight = JoinSet::new();
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = ticker.tick() => {}
             }
-            // A full batch suggests more are due: poll again at once.
-            loop {
-                match self.run_once(Timestamp::now()).await {
-                    Ok(sent) if sent >= self.config.batch_size => continue,
-                    Ok(_) => break,
+            while let Some(joined) = in_flight.try_join_next() {
+                log_send_result(joined);
+            }
+            // Keep claiming while full batches come back and room is left.
+            while in_flight.len() < self.config.batch_size {
+                let groups = match self.claim(Timestamp::now()).await {
+                    Ok(groups) => groups,
                     Err(err) => {
                         tracing::error!(error = %err, "polling for due reminders failed");
                         break;
                     }
+                };
+                let claimed: usize = groups.iter().map(Vec::len).sum();
+                for group in groups {
+                    let notifier = self.clone();
+                    in_flight.spawn(async move { notifier.send_group(group).await });
                 }
+                if claimed < self.config.batch_size {
+                    break;
+                }
+            }
+        }
+
+        if !in_flight.is_empty() {
+            tracing::info!(in_flight = in_flight.len(), "waiting for reminders being sent");
+            let drain = async {
+                while let Some(joined) = in_flight.join_next().await {
+                    log_send_result(joined);
+                }
+            };
+            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+                tracing::warn!(
+                    abandoned = in_flight.len(),
+                    "reminders still being sent at shutdown were abandoned; they are sent again once their claims expire"
+                );
+                in_flight.abort_all();
             }
         }
         tracing::info!(worker = %self.config.worker_id, "notifier stopped");
     }
 
     /// Claims the deliveries due at `now`, sends them and records each
-    /// result. Returns how many deliveries were claimed.
+    /// result before returning. Returns how many deliveries were claimed.
     pub async fn run_once(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let groups = self.claim(now).await?;
+        let count = groups.iter().map(Vec::len).sum();
+        let mut tasks = JoinSet::new();
+        for group in groups {
+            let notifier = self.clone();
+            tasks.spawn(async move { notifier.send_group(group).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            log_send_result(joined);
+        }
+        Ok(count)
+    }
+
+    /// Claims due deliveries and groups them into one message each per
+    /// event and reminder offset.
+    async fn claim(&self, now: Timestamp) -> Result<Vec<Vec<Delivery>>, StoreError> {
         let claimed = self
             .store
             .claim_due_deliveries(ClaimRequest {
@@ -74,13 +126,9 @@ impl Notifier {
                 owner: &self.config.worker_id,
             })
             .await?;
-        if claimed.is_empty() {
-            return Ok(0);
+        if !claimed.is_empty() {
+            tracing::debug!(count = claimed.len(), "claimed due deliveries");
         }
-        let count = claimed.len();
-        tracing::debug!(count, "claimed due deliveries");
-
-        // One message per event and offset; groups go out concurrently.
         let mut groups: BTreeMap<(EventId, String), Vec<Delivery>> = BTreeMap::new();
         for delivery in claimed {
             groups
@@ -88,19 +136,7 @@ impl Notifier {
                 .or_default()
                 .push(delivery);
         }
-        let mut tasks = JoinSet::new();
-        for (_, group) in groups {
-            let notifier = self.clone();
-            tasks.spawn(async move { notifier.send_group(group).await });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::error!(error = %err, "recording a delivery result failed"),
-                Err(err) => tracing::error!(error = %err, "a reminder task panicked"),
-            }
-        }
-        Ok(count)
+        Ok(groups.into_values().collect())
     }
 
     async fn send_group(&self, group: Vec<Delivery>) -> Result<(), StoreError> {
@@ -189,6 +225,15 @@ impl Notifier {
         }
         self.store.record_attempt(delivery.id, &attempt, retry).await?;
         Ok(())
+    }
+}
+
+fn log_send_result(joined: Result<Result<(), StoreError>, tokio::task::JoinError>) {
+    match joined {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "recording a reminder result failed"),
+        Err(err) if err.is_cancelled() => {}
+        Err(err) => tracing::error!(error = %err, "a reminder task panicked"),
     }
 }
 

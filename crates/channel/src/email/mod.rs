@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use convene_domain::{DeliveryAttempt, DeliveryOutcome, User};
 use convene_mail::{Address, DeliveryStatus, Mailbox, Mailer, Message, RecipientResult};
 use jiff::Timestamp;
+use tokio::task::JoinSet;
 
 use crate::{Channel, Reminder};
 
@@ -36,12 +37,12 @@ impl Channel for EmailChannel {
 
         // Group recipients by the time zone they read times in. Addresses
         // the Mail Broker rejects fail permanently here.
-        let mut by_zone: BTreeMap<&str, Vec<(usize, Address)>> = BTreeMap::new();
+        let mut by_zone: BTreeMap<String, Vec<(usize, Address)>> = BTreeMap::new();
         for (i, user) in recipients.iter().enumerate() {
             match Address::parse(user.email.as_str()) {
                 Ok(address) => {
                     let zone = user.time_zone.as_deref().unwrap_or(&reminder.event.time_zone);
-                    by_zone.entry(zone).or_default().push((i, address));
+                    by_zone.entry(zone.to_owned()).or_default().push((i, address));
                 }
                 Err(err) => {
                     attempts[i] = Some(local_failure(DeliveryOutcome::PermanentFailure, format!("invalid recipient address: {err}")));
@@ -49,8 +50,11 @@ impl Channel for EmailChannel {
             }
         }
 
+        // Each time zone's message goes out concurrently, so a slow
+        // destination for one group does not hold up the others.
+        let mut sends = JoinSet::new();
         for (zone, group) in by_zone {
-            let rendered = render::render(reminder, zone);
+            let rendered = render::render(reminder, &zone);
             let to: Vec<Mailbox> = group
                 .iter()
                 .map(|(i, address)| Mailbox::new(recipients[*i].name.clone(), address.clone()))
@@ -76,8 +80,21 @@ impl Channel for EmailChannel {
                     continue;
                 }
             };
-            let addresses: Vec<Address> = group.iter().map(|(_, address)| address.clone()).collect();
-            let results = self.mailer.send(&self.from.address, &addresses, &bytes).await;
+            let mailer = self.mailer.clone();
+            let sender = self.from.address.clone();
+            sends.spawn(async move {
+                let addresses: Vec<Address> = group.iter().map(|(_, address)| address.clone()).collect();
+                let results = mailer.send(&sender, &addresses, &bytes).await;
+                (group, results)
+            });
+        }
+        while let Some(joined) = sends.join_next().await {
+            let Ok((group, results)) = joined else {
+                // The recipients of a panicked send keep no attempt and are
+                // reported as temporary failures below.
+                tracing::error!(event.id = %reminder.event.id, "a reminder send task panicked");
+                continue;
+            };
             for ((i, _), result) in group.iter().zip(results) {
                 attempts[*i] = Some(attempt_from(result));
             }

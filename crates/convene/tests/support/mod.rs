@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mail;
+pub mod world;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
