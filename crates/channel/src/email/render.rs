@@ -1,6 +1,6 @@
 //! The words and layout of a reminder e-mail.
 
-use jiff::fmt::friendly::{Designator, SpanPrinter};
+use jiff::fmt::friendly::{Designator, SpanPrinter, Spacing};
 use jiff::tz::TimeZone;
 
 use crate::Reminder;
@@ -30,6 +30,7 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
     let subject = format!("Reminder: {} on {}", event.title, start.strftime("%a %-d %b %Y %H:%M %Z"));
     let lead = SpanPrinter::new()
         .designator(Designator::Verbose)
+        .spacing(Spacing::BetweenUnitsAndDesignators)
         .span_to_string(&reminder.offset.span());
     let organizer = format!("{} <{}>", reminder.organizer.name, reminder.organizer.email);
 
