@@ -1,0 +1,48 @@
+//! Test support for Convene: real network peers on loopback, started and stopped by the test.
+//!
+//! Tests that need a DNS server or an SMTP server start the real programs rather than mocks:
+//!
+//! - [`Dnsmasq`] runs `dnsmasq` (Debian package `dnsmasq-base`) on `127.0.0.1` and a free
+//!   port, serving only the records in a [`DnsConfig`]. It never forwards a query upstream,
+//!   so tests do not depend on, or reach, the system resolver.
+//! - [`SmtpServer`] runs `aiosmtpd` (PyPI package `aiosmtpd`) through the script in
+//!   `peers/smtp_server.py`, optionally offering STARTTLS, and writes every accepted message
+//!   to a spool directory that [`SmtpServer::messages`] reads back.
+//! - [`SelfSignedCert`] writes a certificate and key in PEM form for the SMTP server.
+//! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
+//!   because a mailer connects to one port number on every host.
+//!
+//! Every peer is bound to a loopback address and is killed when its handle is dropped.
+//! A test first calls [`require_peers`], which skips the test when a program is missing and
+//! fails it instead when the environment variable `CONVENE_REQUIRE_PEERS=1` is set (as CI
+//! should do).
+//!
+//! ```no_run
+//! use convene_testkit::{require_peers, DnsConfig, Dnsmasq, Peer};
+//!
+//! if !require_peers("mx_lookup", &[Peer::Dnsmasq]) {
+//!     return;
+//! }
+//! let dns = Dnsmasq::start(
+//!     DnsConfig::new()
+//!         .mx("alpha.test", "mx.alpha.test", 10)
+//!         .host("mx.alpha.test", "127.0.0.2".parse().unwrap()),
+//! )
+//! .expect("dnsmasq starts");
+//! println!("DNS server at {}", dns.addr());
+//! ```
+//!
+//! This crate is for tests only: it panics on misuse and is never published.
+
+mod cert;
+mod dnsmasq;
+mod peers;
+mod ports;
+mod process;
+mod smtp_server;
+
+pub use cert::SelfSignedCert;
+pub use dnsmasq::{DnsConfig, Dnsmasq};
+pub use peers::{Peer, require_peers};
+pub use ports::free_port_on;
+pub use smtp_server::{SmtpServer, SpooledMessage};

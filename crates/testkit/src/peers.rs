@@ -1,0 +1,82 @@
+//! Detection of the external programs that the test peers run.
+
+use std::env;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// An external program that a test needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// The `dnsmasq` binary, from the Debian package `dnsmasq-base`.
+    Dnsmasq,
+    /// The Python package `aiosmtpd`, importable by `python3`.
+    Aiosmtpd,
+}
+
+impl Peer {
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Dnsmasq => "dnsmasq",
+            Peer::Aiosmtpd => "aiosmtpd",
+        }
+    }
+
+    fn install_hint(self) -> &'static str {
+        match self {
+            Peer::Dnsmasq => {
+                "install the Debian package dnsmasq-base: apt-get install dnsmasq-base"
+            }
+            Peer::Aiosmtpd => "install the PyPI package aiosmtpd: python3 -m pip install aiosmtpd",
+        }
+    }
+
+    fn is_installed(self) -> bool {
+        static DNSMASQ: OnceLock<bool> = OnceLock::new();
+        static AIOSMTPD: OnceLock<bool> = OnceLock::new();
+        match self {
+            Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
+            Peer::Aiosmtpd => {
+                *AIOSMTPD.get_or_init(|| runs_successfully("python3", &["-c", "import aiosmtpd"]))
+            }
+        }
+    }
+}
+
+/// Checks that every peer in `peers` is installed and returns whether the test can run.
+///
+/// When one is missing, this panics if the environment variable `CONVENE_REQUIRE_PEERS` is
+/// `1`, naming the package to install. Otherwise it prints
+/// `skipped: <test>: <peer> not installed (...)` to stderr and returns `false`, and the test
+/// should return at once.
+pub fn require_peers(test: &str, peers: &[Peer]) -> bool {
+    let required = env::var("CONVENE_REQUIRE_PEERS").is_ok_and(|value| value == "1");
+    for &peer in peers {
+        if peer.is_installed() {
+            continue;
+        }
+        if required {
+            panic!(
+                "{test}: {} is not installed and CONVENE_REQUIRE_PEERS=1; {}",
+                peer.name(),
+                peer.install_hint()
+            );
+        }
+        eprintln!(
+            "skipped: {test}: {} not installed ({})",
+            peer.name(),
+            peer.install_hint()
+        );
+        return false;
+    }
+    true
+}
+
+fn runs_successfully(program: &str, arguments: &[&str]) -> bool {
+    Command::new(program)
+        .args(arguments)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}

@@ -1,0 +1,167 @@
+//! An aiosmtpd SMTP server on loopback that stores every accepted message in a spool.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::process::PeerProcess;
+
+/// Maximum time to wait for the server to listen. A generous bound for a loaded machine:
+/// starting Python and importing aiosmtpd normally takes well under a second.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The server script, run with `python3`.
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/smtp_server.py");
+
+/// One message accepted by an [`SmtpServer`], as stored in its spool.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SpooledMessage {
+    /// The reverse path from `MAIL FROM`, without angle brackets.
+    pub mail_from: String,
+    /// The forward paths from every accepted `RCPT TO`, in the order received.
+    pub rcpt_tos: Vec<String>,
+    /// The message as received after `DATA`, with dot-stuffing removed and line endings
+    /// kept. Bytes that are not valid UTF-8 are replaced with U+FFFD.
+    pub data: String,
+    /// Whether the session had switched to TLS with STARTTLS before the message.
+    pub tls: bool,
+    /// The TLS protocol version, such as `TLSv1.3`, when `tls` is true.
+    pub tls_version: Option<String>,
+    /// The client's address, as `ip:port`.
+    pub peer: String,
+    /// The server's address that the client connected to, as `ip:port`.
+    pub local: String,
+}
+
+/// A running aiosmtpd server, killed when dropped.
+pub struct SmtpServer {
+    process: PeerProcess,
+    addr: SocketAddr,
+    spool_dir: PathBuf,
+}
+
+impl SmtpServer {
+    /// Starts an SMTP server on `ip:port` and waits until it accepts connections.
+    ///
+    /// With `tls` set to the paths of a PEM certificate and key, the server offers STARTTLS
+    /// without requiring it. Each accepted message becomes one JSON file in `spool_dir`,
+    /// which must exist.
+    pub fn start(
+        ip: IpAddr,
+        port: u16,
+        tls: Option<(&Path, &Path)>,
+        spool_dir: &Path,
+    ) -> io::Result<SmtpServer> {
+        let mut command = Command::new("python3");
+        command
+            .arg(SCRIPT)
+            .arg("--host")
+            .arg(ip.to_string())
+            .arg("--port")
+            .arg(port.to_string());
+        command.arg("--spool").arg(spool_dir);
+        if let Some((cert, key)) = tls {
+            command.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+
+        let mut process = PeerProcess::spawn("aiosmtpd", command, true)?;
+        let addr = SocketAddr::new(ip, port);
+        wait_until_listening(&mut process, addr)?;
+        Ok(SmtpServer {
+            process,
+            addr,
+            spool_dir: spool_dir.to_owned(),
+        })
+    }
+
+    /// Returns the address that the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Reads every message in the spool, oldest first.
+    pub fn messages(&self) -> io::Result<Vec<SpooledMessage>> {
+        let mut paths = Vec::new();
+        for entry in fs::read_dir(&self.spool_dir)? {
+            let path = entry?.path();
+            // Files still being written end in ".tmp" and are skipped.
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "json")
+            {
+                paths.push(path);
+            }
+        }
+        // File names start with the arrival time in nanoseconds, zero-padded.
+        paths.sort();
+
+        let mut messages = Vec::with_capacity(paths.len());
+        for path in paths {
+            let text = fs::read_to_string(&path)?;
+            let message = serde_json::from_str(&text).map_err(|error| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("invalid spool file {}: {error}", path.display()),
+                )
+            })?;
+            messages.push(message);
+        }
+        Ok(messages)
+    }
+
+    /// Returns the server's log so far (aiosmtpd's warnings and errors).
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+/// Waits for the script's "ready" line, which it prints once it has bound the port, and then
+/// for a TCP connection to succeed.
+///
+/// Waiting for the line first matters when another process has bound the port: a
+/// connection alone would reach that process while the script fails to bind.
+fn wait_until_listening(process: &mut PeerProcess, addr: SocketAddr) -> io::Result<()> {
+    let stdout = process.child_mut().stdout.take().expect("stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+        // The receiver is gone only if the start already failed.
+        let _ = sender.send(result);
+    });
+
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    match receiver.recv_timeout(STARTUP_TIMEOUT) {
+        Ok(Ok(line)) if line.trim() == "ready" => {}
+        Ok(Ok(line)) if line.is_empty() => {
+            return Err(process.startup_error("the process exited"));
+        }
+        Ok(Ok(line)) => {
+            return Err(process.startup_error(&format!("unexpected output {line:?}")));
+        }
+        Ok(Err(error)) => {
+            return Err(process.startup_error(&format!("reading its output failed: {error}")));
+        }
+        Err(_) => {
+            return Err(process.startup_error(&format!("not ready within {STARTUP_TIMEOUT:?}")));
+        }
+    }
+
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if process.exit_status().is_some() {
+            return Err(process.startup_error("the process exited"));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Err(process.startup_error(&format!("{addr} accepted no connection")))
+}
