@@ -37,7 +37,11 @@ pub struct ServeSettings {
 
     /// Where data is stored: `sqlite:PATH` for a SQLite file (created when
     /// missing) or `memory:` for an in-process store that is lost on exit.
-    #[arg(long, env = "CONVENE_DATABASE_URL", default_value = "sqlite:convene.db")]
+    #[arg(
+        long,
+        env = "CONVENE_DATABASE_URL",
+        default_value = "sqlite:convene.db"
+    )]
     pub database_url: String,
 
     /// Nameserver (`host:port`) asked for MX and address records. Default:
@@ -87,10 +91,11 @@ pub struct ServeSettings {
 /// Parses a duration such as `1s`, `250ms`, `2m`, `1h30m` or the ISO 8601
 /// form `PT1S`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let parsed: jiff::SignedDuration = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration; use a form such as 1s, 500ms, 2m or 1h"))?;
-    Duration::try_from(parsed).map_err(|_| format!("{text:?} is negative; use a positive duration such as 1s"))
+    let parsed: jiff::SignedDuration = text.parse().map_err(|_| {
+        format!("{text:?} is not a duration; use a form such as 1s, 500ms, 2m or 1h")
+    })?;
+    Duration::try_from(parsed)
+        .map_err(|_| format!("{text:?} is negative; use a positive duration such as 1s"))
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .mail_from
         .clone()
         .unwrap_or_else(|| format!("convene@{helo_name}"));
-    let from_address = Address::parse(&mail_from)
-        .with_context(|| format!("CONVENE_MAIL_FROM {mail_from:?} is not a valid e-mail address"))?;
+    let from_address = Address::parse(&mail_from).with_context(|| {
+        format!("CONVENE_MAIL_FROM {mail_from:?} is not a valid e-mail address")
+    })?;
     let mailer = Mailer::new(MailerConfig {
         dns_server: settings.dns_server,
         smtp_port: settings.smtp_port,
@@ -65,7 +66,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let notifier_task = {
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            notifier.run(async move { while stop.changed().await.is_ok() && !*stop.borrow() {} }).await
+            notifier
+                .run(async move { while stop.changed().await.is_ok() && !*stop.borrow() {} })
+                .await
         })
     };
 
@@ -110,7 +113,9 @@ fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
+                Some((user, _)) => {
+                    format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+                }
                 None => url.to_owned(),
             }
         }
@@ -124,8 +129,14 @@ mod tests {
 
     #[test]
     fn redact_url_hides_password() {
-        assert_eq!(redact_url("postgres://app:secret@db:5432/convene"), "postgres://app:***@db:5432/convene");
+        assert_eq!(
+            redact_url("postgres://app:secret@db:5432/convene"),
+            "postgres://app:***@db:5432/convene"
+        );
         assert_eq!(redact_url("sqlite:convene.db"), "sqlite:convene.db");
-        assert_eq!(redact_url("postgres://app@db/convene"), "postgres://app@db/convene");
+        assert_eq!(
+            redact_url("postgres://app@db/convene"),
+            "postgres://app@db/convene"
+        );
     }
 }

@@ -55,7 +55,10 @@ impl Drop for SilentServer {
 
 #[tokio::test]
 async fn killed_after_claim_delivers_once_after_restart() {
-    if !require_peers("killed_after_claim_delivers_once_after_restart", &[Peer::Dnsmasq, Peer::Aiosmtpd]) {
+    if !require_peers(
+        "killed_after_claim_delivers_once_after_restart",
+        &[Peer::Dnsmasq, Peer::Aiosmtpd],
+    ) {
         return;
     }
     let world = MailWorld::start();
@@ -81,30 +84,44 @@ async fn killed_after_claim_delivers_once_after_restart() {
     // One connection per destination: alpha.test, beta.test, gamma.test.
     let deadline = Instant::now() + Duration::from_secs(30);
     while silent.accepted.load(Ordering::SeqCst) < 3 {
-        assert!(Instant::now() < deadline, "convene never connected:\n{}", first.log());
+        assert!(
+            Instant::now() < deadline,
+            "convene never connected:\n{}",
+            first.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     first.kill();
-    assert!(world.messages().is_empty(), "nothing may have been sent before the crash");
+    assert!(
+        world.messages().is_empty(),
+        "nothing may have been sent before the crash"
+    );
 
     // Second life: the real servers. The claims expire and the reminders
     // go out, once each.
     let mut settings = world.settings();
     settings.push(lease);
     let second = Convene::start(&database, &settings);
-    let reminders = wait_for_reminders(&second, &event, "delivered", |r| r["status"] == "delivered").await;
+    let reminders =
+        wait_for_reminders(&second, &event, "delivered", |r| r["status"] == "delivered").await;
     assert_eq!(reminders.len(), people.len());
 
     // Several more polls, past another lease, must not send anything again.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let messages = world.messages();
     for (email, _) in &people {
-        let copies = messages.iter().filter(|m| m.rcpt_tos.contains(email)).count();
+        let copies = messages
+            .iter()
+            .filter(|m| m.rcpt_tos.contains(email))
+            .count();
         assert_eq!(copies, 1, "{email} got {copies} copies\n{}", second.log());
     }
     let (_, after) = second.get(&format!("/v1/events/{event}/reminders")).await;
     for reminder in after.as_array().unwrap() {
         assert_eq!(reminder["status"], "delivered", "{reminder}");
-        assert_eq!(reminder["attempts"], 1, "the killed process recorded no attempt: {reminder}");
+        assert_eq!(
+            reminder["attempts"], 1,
+            "the killed process recorded no attempt: {reminder}"
+        );
     }
 }

@@ -21,13 +21,19 @@ async fn reminder_reaches_each_mx() {
     let convene = Convene::start(&dir.path().join("convene.db"), &world.settings());
     let (event, people) = book_soon(&convene, Duration::from_secs(3)).await;
 
-    let reminders = wait_for_reminders(&convene, &event, "delivered", |r| r["status"] == "delivered").await;
+    let reminders = wait_for_reminders(&convene, &event, "delivered", |r| {
+        r["status"] == "delivered"
+    })
+    .await;
 
     // Give a duplicate the chance to show up before counting.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let messages = world.messages();
     for (email, _) in &people {
-        let copies: Vec<_> = messages.iter().filter(|m| m.rcpt_tos.contains(email)).collect();
+        let copies: Vec<_> = messages
+            .iter()
+            .filter(|m| m.rcpt_tos.contains(email))
+            .collect();
         assert_eq!(copies.len(), 1, "{email} got {} copies", copies.len());
         let message = copies[0];
         let over_tls = email.ends_with("@alpha.test");
@@ -38,26 +44,61 @@ async fn reminder_reaches_each_mx() {
         assert_eq!(parsed["defects"], json!([]), "{email}: {}", message.data);
         let headers = &parsed["headers"];
         assert_eq!(headers["from"], "Convene <reminders@convene.test>");
-        assert!(headers["to"].as_str().unwrap().contains(email.as_str()), "{email}: To is {}", headers["to"]);
-        assert!(headers["subject"].as_str().unwrap().starts_with("Reminder: Launch review on "), "{headers}");
+        assert!(
+            headers["to"].as_str().unwrap().contains(email.as_str()),
+            "{email}: To is {}",
+            headers["to"]
+        );
+        assert!(
+            headers["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Reminder: Launch review on "),
+            "{headers}"
+        );
         assert!(headers["date"].is_string(), "{headers}");
-        assert!(headers["message-id"].as_str().unwrap().ends_with("@convene.test>"), "{headers}");
+        assert!(
+            headers["message-id"]
+                .as_str()
+                .unwrap()
+                .ends_with("@convene.test>"),
+            "{headers}"
+        );
         assert_eq!(headers["mime-version"], "1.0");
         assert!(headers.get("bcc").is_none());
         assert_eq!(parsed["content_type"], "multipart/alternative");
 
-        let zone = if email == "bob@beta.test" { "(America/New_York)" } else { "(Europe/Berlin)" };
+        let zone = if email == "bob@beta.test" {
+            "(America/New_York)"
+        } else {
+            "(Europe/Berlin)"
+        };
         let text = parsed["text"].as_str().unwrap();
-        assert!(text.contains("Reminder: Launch review") && text.contains("Room 4"), "{text}");
-        assert!(text.contains(zone), "{email} expects times in {zone}: {text}");
+        assert!(
+            text.contains("Reminder: Launch review") && text.contains("Room 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains(zone),
+            "{email} expects times in {zone}: {text}"
+        );
         assert!(text.contains("Ann Organizer <ann@alpha.test>"), "{text}");
-        assert!(parsed["html"].as_str().unwrap().contains("<h1>Reminder: Launch review</h1>"));
+        assert!(
+            parsed["html"]
+                .as_str()
+                .unwrap()
+                .contains("<h1>Reminder: Launch review</h1>")
+        );
     }
     // Both alpha.test recipients share one transaction.
     let alpha: Vec<_> = messages.iter().filter(|m| m.tls).collect();
     assert_eq!(alpha.len(), 1);
     assert_eq!(alpha[0].rcpt_tos.len(), 2);
-    assert_eq!(messages.len(), 3, "alpha together; gamma and beta apart because of time zones and hosts");
+    assert_eq!(
+        messages.len(),
+        3,
+        "alpha together; gamma and beta apart because of time zones and hosts"
+    );
 
     // The recorded per-recipient results say where and how each went.
     for (email, id) in &people {

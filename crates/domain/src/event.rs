@@ -75,10 +75,7 @@ impl NewEvent {
             .location
             .map(|location| validate_text("location", location, MAX_LOCATION_CHARS))
             .transpose()?;
-        let description = parts
-            .description
-            .map(validate_description)
-            .transpose()?;
+        let description = parts.description.map(validate_description).transpose()?;
         let interval = Interval::new(parts.start, parts.end, "end")?;
         let time_zone = crate::user::validate_time_zone("time_zone", parts.time_zone)?;
 
@@ -161,8 +158,12 @@ fn reminder_due_times(
     start: Timestamp,
     time_zone: &str,
 ) -> Result<Vec<(ReminderOffset, Timestamp)>, ValidationError> {
-    let tz = TimeZone::get(time_zone)
-        .map_err(|_| ValidationError::new("time_zone", format!("{time_zone:?} is not a known time zone")))?;
+    let tz = TimeZone::get(time_zone).map_err(|_| {
+        ValidationError::new(
+            "time_zone",
+            format!("{time_zone:?} is not a known time zone"),
+        )
+    })?;
     reminders
         .iter()
         .enumerate()
@@ -178,7 +179,12 @@ fn reminder_due_times(
 fn attendees(organizer: UserId, participants: &[UserId]) -> Vec<UserId> {
     let mut all = Vec::with_capacity(participants.len() + 1);
     all.push(organizer);
-    all.extend(participants.iter().copied().filter(|user| *user != organizer));
+    all.extend(
+        participants
+            .iter()
+            .copied()
+            .filter(|user| *user != organizer),
+    );
     all
 }
 
@@ -245,6 +251,9 @@ mod tests {
         let event = NewEvent::new(parts(UserId::generate(), vec![])).unwrap();
         let due = event.reminder_due_times().unwrap();
         assert_eq!(due.len(), 1);
-        assert_eq!(due[0].1, "2030-01-01T09:45:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            due[0].1,
+            "2030-01-01T09:45:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 }

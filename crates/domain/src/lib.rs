@@ -33,7 +33,5 @@ pub use error::ValidationError;
 pub use event::{Event, NewEvent, NewEventParts};
 pub use id::{DeliveryId, EventId, UserId};
 pub use interval::Interval;
-pub use reminder::{
-    Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset,
-};
+pub use reminder::{Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset};
 pub use user::{EmailAddress, NewUser, User};

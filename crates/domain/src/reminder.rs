@@ -32,7 +32,9 @@ impl ReminderOffset {
         if span.is_negative() {
             return Err(ValidationError::new(
                 field,
-                format!("{value:?} is negative; give the time before the start as a positive duration such as PT15M"),
+                format!(
+                    "{value:?} is negative; give the time before the start as a positive duration such as PT15M"
+                ),
             ));
         }
         Ok(ReminderOffset {
@@ -50,7 +52,11 @@ impl ReminderOffset {
     }
 
     /// Computes when the reminder for an event starting at `start` is due.
-    pub fn due_at(&self, start: Timestamp, time_zone: &TimeZone) -> Result<Timestamp, ValidationError> {
+    pub fn due_at(
+        &self,
+        start: Timestamp,
+        time_zone: &TimeZone,
+    ) -> Result<Timestamp, ValidationError> {
         start
             .to_zoned_datetime(time_zone.clone())
             .checked_sub(self.span)
@@ -58,7 +64,10 @@ impl ReminderOffset {
             .map_err(|_| {
                 ValidationError::new(
                     "reminders",
-                    format!("{} before {start} is outside the supported time range", self.text),
+                    format!(
+                        "{} before {start} is outside the supported time range",
+                        self.text
+                    ),
                 )
             })
     }

@@ -31,7 +31,9 @@ impl EmailAddress {
             .chars()
             .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
         {
-            return Err(invalid("contains whitespace, a control character or one of < > , ;"));
+            return Err(invalid(
+                "contains whitespace, a control character or one of < > , ;",
+            ));
         }
         let Some((local, domain)) = value.rsplit_once('@') else {
             return Err(invalid("expected local-part@domain"));
@@ -73,7 +75,9 @@ pub fn validate_time_zone(field: &str, name: &str) -> Result<String, ValidationE
         Ok(_) => Ok(name.to_owned()),
         Err(_) => Err(ValidationError::new(
             field,
-            format!("{name:?} is not a known IANA time zone name (for example Europe/Berlin or America/New_York)"),
+            format!(
+                "{name:?} is not a known IANA time zone name (for example Europe/Berlin or America/New_York)"
+            ),
         )),
     }
 }
@@ -157,7 +161,11 @@ mod tests {
 
     #[test]
     fn email_accepts_ordinary_addresses() {
-        for ok in ["a@b.test", "first.last+tag@sub.example.test", "ü@münchen.test"] {
+        for ok in [
+            "a@b.test",
+            "first.last+tag@sub.example.test",
+            "ü@münchen.test",
+        ] {
             assert!(EmailAddress::parse("email", ok).is_ok(), "{ok}");
         }
     }

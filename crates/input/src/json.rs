@@ -77,7 +77,10 @@ impl Object {
         if let Some(unknown) = map.keys().find(|key| !allowed.contains(&key.as_str())) {
             return Err(InputError::invalid(
                 unknown.clone(),
-                format!("unknown field; the allowed fields are {}", allowed.join(", ")),
+                format!(
+                    "unknown field; the allowed fields are {}",
+                    allowed.join(", ")
+                ),
             ));
         }
         Ok(Object(map))
@@ -128,7 +131,11 @@ impl Object {
             .map(|(i, item)| {
                 let field = format!("reminders/{i}");
                 let Value::Object(reminder) = item else {
-                    return Err(expected(&field, "an object such as {\"before\": \"PT15M\"}", item));
+                    return Err(expected(
+                        &field,
+                        "an object such as {\"before\": \"PT15M\"}",
+                        item,
+                    ));
                 };
                 if let Some(unknown) = reminder.keys().find(|key| key.as_str() != "before") {
                     return Err(InputError::invalid(
@@ -140,7 +147,11 @@ impl Object {
                 match reminder.get("before") {
                     None | Some(Value::Null) => Err(InputError::invalid(field, "is required")),
                     Some(Value::String(text)) => Ok(ReminderOffset::parse(&field, text)?),
-                    Some(other) => Err(expected(&field, "an ISO 8601 duration string such as PT15M", other)),
+                    Some(other) => Err(expected(
+                        &field,
+                        "an ISO 8601 duration string such as PT15M",
+                        other,
+                    )),
                 }
             })
             .collect()
@@ -214,7 +225,10 @@ mod tests {
     fn ok_parse_event() {
         let command = JsonParser.parse_create_event(&event_json(&[])).unwrap();
         assert_eq!(command.title, "Planning");
-        assert_eq!(command.start, "2030-01-15T08:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            command.start,
+            "2030-01-15T08:00:00Z".parse::<Timestamp>().unwrap()
+        );
         assert_eq!(command.organizer.to_string(), ORGANIZER);
         assert_eq!(command.participants[0].to_string(), GUEST);
         assert_eq!(command.reminders[0].as_str(), "PT15M");
@@ -229,22 +243,50 @@ mod tests {
             ("start", serde_json::json!("2030-01-15 09:00"), "start"),
             ("end", serde_json::json!("2030-01-15T10:00:00"), "end"),
             ("organizer", serde_json::json!("42"), "organizer"),
-            ("participants", serde_json::json!([GUEST, 7]), "participants/1"),
-            ("participants", serde_json::json!("everyone"), "participants"),
-            ("reminders", serde_json::json!([{"before": "15m"}]), "reminders/0/before"),
-            ("reminders", serde_json::json!([{"before": "-PT5M"}]), "reminders/0/before"),
+            (
+                "participants",
+                serde_json::json!([GUEST, 7]),
+                "participants/1",
+            ),
+            (
+                "participants",
+                serde_json::json!("everyone"),
+                "participants",
+            ),
+            (
+                "reminders",
+                serde_json::json!([{"before": "15m"}]),
+                "reminders/0/before",
+            ),
+            (
+                "reminders",
+                serde_json::json!([{"before": "-PT5M"}]),
+                "reminders/0/before",
+            ),
             ("reminders", serde_json::json!([{}]), "reminders/0/before"),
-            ("reminders", serde_json::json!([{"after": "PT5M"}]), "reminders/0/after"),
+            (
+                "reminders",
+                serde_json::json!([{"after": "PT5M"}]),
+                "reminders/0/after",
+            ),
             ("reminders", serde_json::json!(["PT5M"]), "reminders/0"),
             ("reminder", serde_json::json!([]), "reminder"),
-            ("start", serde_json::json!("2030-01-15T09:00:00.0000001Z"), "start"),
+            (
+                "start",
+                serde_json::json!("2030-01-15T09:00:00.0000001Z"),
+                "start",
+            ),
         ];
         for (field, value, expected_field) in rows {
             let err = JsonParser
                 .parse_create_event(&event_json(&[(field, value.clone())]))
                 .unwrap_err();
             assert_eq!(err.kind, InputErrorKind::Invalid, "{field} = {value}");
-            assert_eq!(err.field.as_deref(), Some(expected_field), "{field} = {value}: {err}");
+            assert_eq!(
+                err.field.as_deref(),
+                Some(expected_field),
+                "{field} = {value}: {err}"
+            );
         }
     }
 
@@ -271,12 +313,23 @@ mod tests {
         let rows: [(&[u8], &str); 4] = [
             (br#"{"email": "ann@alpha.test"}"#, "name"),
             (br#"{"name": "Ann", "email": "not-an-address"}"#, "email"),
-            (br#"{"name": "Ann", "email": "ann@alpha.test", "time_zone": "Nowhere/City"}"#, "time_zone"),
-            (br#"{"name": "Ann", "email": "ann@alpha.test", "admin": true}"#, "admin"),
+            (
+                br#"{"name": "Ann", "email": "ann@alpha.test", "time_zone": "Nowhere/City"}"#,
+                "time_zone",
+            ),
+            (
+                br#"{"name": "Ann", "email": "ann@alpha.test", "admin": true}"#,
+                "admin",
+            ),
         ];
         for (body, field) in rows {
             let err = JsonParser.parse_new_user(body).unwrap_err();
-            assert_eq!(err.field.as_deref(), Some(field), "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                err.field.as_deref(),
+                Some(field),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
@@ -286,7 +339,9 @@ mod tests {
             .parse_add_participant(format!("{{\"user\": \"{GUEST}\"}}").as_bytes())
             .unwrap();
         assert_eq!(command.user.to_string(), GUEST);
-        let err = JsonParser.parse_add_participant(b"{\"user\": 3}").unwrap_err();
+        let err = JsonParser
+            .parse_add_participant(b"{\"user\": 3}")
+            .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("user"));
     }
 }

@@ -17,7 +17,12 @@ pub trait RequestParser: Send + Sync {
 /// parameters (such as `charset`) and letter case, or `None` when no parser
 /// handles that media type.
 pub fn parser_for(content_type: &str) -> Option<&'static dyn RequestParser> {
-    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => Some(&JsonParser),
         _ => None,

@@ -31,7 +31,10 @@ mod tests {
             let at = retry_at(now, attempts, initial, max);
             let delay = at.duration_since(now).as_secs_f64();
             let full = full as f64;
-            assert!(delay <= full && delay >= full * 0.8, "attempt {attempts}: {delay}s");
+            assert!(
+                delay <= full && delay >= full * 0.8,
+                "attempt {attempts}: {delay}s"
+            );
         }
     }
 }

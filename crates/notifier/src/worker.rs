@@ -26,7 +26,11 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(store: Arc<dyn Store>, channel: Arc<dyn Channel>, config: NotifierConfig) -> Notifier {
+    pub fn new(
+        store: Arc<dyn Store>,
+        channel: Arc<dyn Channel>,
+        config: NotifierConfig,
+    ) -> Notifier {
         Notifier {
             store,
             channel,
@@ -81,7 +85,10 @@ impl Notifier {
         }
 
         if !in_flight.is_empty() {
-            tracing::info!(in_flight = in_flight.len(), "waiting for reminders being sent");
+            tracing::info!(
+                in_flight = in_flight.len(),
+                "waiting for reminders being sent"
+            );
             let drain = async {
                 while let Some(joined) = in_flight.join_next().await {
                     log_send_result(joined);
@@ -144,7 +151,9 @@ impl Notifier {
         let Some(event) = self.store.event(event_id).await? else {
             for delivery in &group {
                 let attempt = local_failure("the event no longer exists");
-                self.store.record_attempt(delivery.id, &attempt, None).await?;
+                self.store
+                    .record_attempt(delivery.id, &attempt, None)
+                    .await?;
             }
             return Ok(());
         };
@@ -162,12 +171,16 @@ impl Notifier {
                 }
                 None => {
                     let attempt = local_failure("the recipient no longer exists");
-                    self.store.record_attempt(delivery.id, &attempt, None).await?;
+                    self.store
+                        .record_attempt(delivery.id, &attempt, None)
+                        .await?;
                 }
             }
         }
         let Some(organizer) = organizer else {
-            return Err(StoreError::Corrupt(format!("event {event_id} has no organizer row")));
+            return Err(StoreError::Corrupt(format!(
+                "event {event_id} has no organizer row"
+            )));
         };
         if recipients.is_empty() {
             return Ok(());
@@ -185,14 +198,26 @@ impl Notifier {
         Ok(())
     }
 
-    async fn record(&self, reminder: &Reminder, delivery: &Delivery, mut attempt: DeliveryAttempt) -> Result<(), StoreError> {
+    async fn record(
+        &self,
+        reminder: &Reminder,
+        delivery: &Delivery,
+        mut attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError> {
         let mut retry = None;
         if attempt.outcome == DeliveryOutcome::TemporaryFailure {
-            let at = retry_at(attempt.at, delivery.attempts + 1, self.config.retry_initial, self.config.retry_max);
+            let at = retry_at(
+                attempt.at,
+                delivery.attempts + 1,
+                self.config.retry_initial,
+                self.config.retry_max,
+            );
             if at >= reminder.event.interval.end() {
                 // A reminder for an event that is over is of no use.
                 attempt.outcome = DeliveryOutcome::PermanentFailure;
-                attempt.reply_text.push_str(" (not retried: the event will have ended)");
+                attempt
+                    .reply_text
+                    .push_str(" (not retried: the event will have ended)");
             } else {
                 retry = Some(at);
             }
@@ -223,7 +248,9 @@ impl Notifier {
                 "reminder delivery failed permanently"
             ),
         }
-        self.store.record_attempt(delivery.id, &attempt, retry).await?;
+        self.store
+            .record_attempt(delivery.id, &attempt, retry)
+            .await?;
         Ok(())
     }
 }

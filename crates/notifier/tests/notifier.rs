@@ -32,13 +32,22 @@ impl Channel for ScriptedChannel {
                     .lock()
                     .unwrap()
                     .push((reminder.event.title.clone(), user.email.to_string()));
-                let outcome = self.outcomes.lock().unwrap().pop_front().unwrap_or(DeliveryOutcome::Delivered);
+                let outcome = self
+                    .outcomes
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or(DeliveryOutcome::Delivered);
                 DeliveryAttempt {
                     at: Timestamp::now(),
                     outcome,
                     destination: Some("mx.test".to_owned()),
                     tls: false,
-                    reply_code: Some(if outcome == DeliveryOutcome::Delivered { 250 } else { 451 }),
+                    reply_code: Some(if outcome == DeliveryOutcome::Delivered {
+                        250
+                    } else {
+                        451
+                    }),
                     reply_text: "scripted".to_owned(),
                 }
             })
@@ -78,7 +87,11 @@ fn notifier(f: &Fixture, worker: &str) -> Notifier {
 }
 
 async fn user(scheduler: &Scheduler, email: &str) -> UserId {
-    scheduler.create_user(NewUser::new(email, email, None).unwrap()).await.unwrap().id
+    scheduler
+        .create_user(NewUser::new(email, email, None).unwrap())
+        .await
+        .unwrap()
+        .id
 }
 
 /// Books an event starting an hour after `now` with one PT15M reminder for
@@ -118,37 +131,90 @@ async fn due_reminders_sent_once() {
     let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
     let notifier = notifier(&f, "w1");
 
-    assert_eq!(notifier.run_once(at("2030-01-01T09:44:59Z")).await.unwrap(), 0);
-    assert_eq!(notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(), 3);
-    assert_eq!(notifier.run_once(at("2030-01-01T09:50:00Z")).await.unwrap(), 0);
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:44:59Z")).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:50:00Z")).await.unwrap(),
+        0
+    );
 
-    let mut sent: Vec<String> = f.channel.sent.lock().unwrap().iter().map(|(_, to)| to.clone()).collect();
+    let mut sent: Vec<String> = f
+        .channel
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, to)| to.clone())
+        .collect();
     sent.sort();
-    assert_eq!(sent, vec!["ann@alpha.test", "bob@beta.test", "cid@gamma.test"]);
-    let deliveries = f.scheduler.deliveries(event, at("2030-01-01T09:50:00Z")).await.unwrap();
-    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Delivered), "{deliveries:?}");
-    assert!(deliveries.iter().all(|d| d.last_attempt.as_ref().unwrap().reply_code == Some(250)));
+    assert_eq!(
+        sent,
+        vec!["ann@alpha.test", "bob@beta.test", "cid@gamma.test"]
+    );
+    let deliveries = f
+        .scheduler
+        .deliveries(event, at("2030-01-01T09:50:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered),
+        "{deliveries:?}"
+    );
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.last_attempt.as_ref().unwrap().reply_code == Some(250))
+    );
 }
 
 #[tokio::test]
 async fn temporary_failure_retried_after_backoff() {
     let f = fixture().await;
     let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
-    f.channel.outcomes.lock().unwrap().push_back(DeliveryOutcome::TemporaryFailure);
+    f.channel
+        .outcomes
+        .lock()
+        .unwrap()
+        .push_back(DeliveryOutcome::TemporaryFailure);
     let notifier = notifier(&f, "w1");
 
-    assert_eq!(notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(), 3);
-    let deliveries = f.scheduler.deliveries(event, Timestamp::now()).await.unwrap();
-    let pending: Vec<_> = deliveries.iter().filter(|d| d.state == DeliveryState::Pending).collect();
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
+        3
+    );
+    let deliveries = f
+        .scheduler
+        .deliveries(event, Timestamp::now())
+        .await
+        .unwrap();
+    let pending: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.state == DeliveryState::Pending)
+        .collect();
     assert_eq!(pending.len(), 1, "{deliveries:?}");
     assert_eq!(pending[0].attempts, 1);
 
     // The retry is due within the first backoff (60 s minus jitter), which
     // is measured from the real time of the failed attempt.
-    let later = Timestamp::now().checked_add(jiff::SignedDuration::from_secs(61)).unwrap();
+    let later = Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(61))
+        .unwrap();
     assert_eq!(notifier.run_once(later).await.unwrap(), 1);
     let deliveries = f.scheduler.deliveries(event, later).await.unwrap();
-    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Delivered), "{deliveries:?}");
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered),
+        "{deliveries:?}"
+    );
     assert_eq!(f.channel.sent.lock().unwrap().len(), 4);
 }
 
@@ -179,23 +245,44 @@ async fn temporary_failure_not_retried_past_event_end() {
         )
         .await
         .unwrap();
-    f.channel.outcomes.lock().unwrap().push_back(DeliveryOutcome::TemporaryFailure);
+    f.channel
+        .outcomes
+        .lock()
+        .unwrap()
+        .push_back(DeliveryOutcome::TemporaryFailure);
 
     assert_eq!(notifier(&f, "w1").run_once(now).await.unwrap(), 1);
     let deliveries = f.scheduler.deliveries(event.id, now).await.unwrap();
     assert_eq!(deliveries[0].state, DeliveryState::Failed);
     let attempt = deliveries[0].last_attempt.as_ref().unwrap();
     assert_eq!(attempt.outcome, DeliveryOutcome::PermanentFailure);
-    assert!(attempt.reply_text.contains("not retried"), "{}", attempt.reply_text);
+    assert!(
+        attempt.reply_text.contains("not retried"),
+        "{}",
+        attempt.reply_text
+    );
 }
 
 #[tokio::test]
 async fn removed_participant_not_reminded() {
     let f = fixture().await;
     let (event, users) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
-    f.scheduler.remove_participant(event, users[1]).await.unwrap();
-    notifier(&f, "w1").run_once(at("2030-01-01T09:45:00Z")).await.unwrap();
-    let sent: Vec<String> = f.channel.sent.lock().unwrap().iter().map(|(_, to)| to.clone()).collect();
+    f.scheduler
+        .remove_participant(event, users[1])
+        .await
+        .unwrap();
+    notifier(&f, "w1")
+        .run_once(at("2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    let sent: Vec<String> = f
+        .channel
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, to)| to.clone())
+        .collect();
     assert_eq!(sent.len(), 2);
     assert!(!sent.contains(&"bob@beta.test".to_owned()));
 }

@@ -35,7 +35,10 @@ impl Scheduler {
     }
 
     pub async fn user(&self, id: UserId) -> Result<User, SchedulerError> {
-        self.store.user(id).await?.ok_or_else(|| not_found("user", id))
+        self.store
+            .user(id)
+            .await?
+            .ok_or_else(|| not_found("user", id))
     }
 
     /// Books an event unless an attendee is busy.
@@ -43,7 +46,11 @@ impl Scheduler {
     /// Unknown users in the command are reported as invalid fields
     /// (`organizer`, `participants/N`) rather than as a missing resource,
     /// because the request itself names an existing collection.
-    pub async fn create_event(&self, command: CreateEvent, now: Timestamp) -> Result<Event, SchedulerError> {
+    pub async fn create_event(
+        &self,
+        command: CreateEvent,
+        now: Timestamp,
+    ) -> Result<Event, SchedulerError> {
         let organizer = self
             .store
             .user(command.organizer)
@@ -81,7 +88,10 @@ impl Scheduler {
     }
 
     pub async fn event(&self, id: EventId) -> Result<Event, SchedulerError> {
-        self.store.event(id).await?.ok_or_else(|| not_found("event", id))
+        self.store
+            .event(id)
+            .await?
+            .ok_or_else(|| not_found("event", id))
     }
 
     /// Adds a participant unless that person is busy during the event.
@@ -96,13 +106,19 @@ impl Scheduler {
             return Err(unknown_user("user", command.user).into());
         }
         let deliveries = plan_deliveries(&event, &[command.user], now)?;
-        self.store.add_participant(event_id, command.user, &deliveries).await?;
+        self.store
+            .add_participant(event_id, command.user, &deliveries)
+            .await?;
         tracing::info!(event.id = %event_id, user.id = %command.user, "participant added");
         self.event(event_id).await
     }
 
     /// Removes a participant and that person's pending reminders.
-    pub async fn remove_participant(&self, event_id: EventId, user: UserId) -> Result<Event, SchedulerError> {
+    pub async fn remove_participant(
+        &self,
+        event_id: EventId,
+        user: UserId,
+    ) -> Result<Event, SchedulerError> {
         let event = self.event(event_id).await?;
         if event.organizer == user {
             return Err(ValidationError::new(
@@ -122,13 +138,21 @@ impl Scheduler {
     }
 
     /// Returns the user's busy intervals that overlap `window`.
-    pub async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, SchedulerError> {
+    pub async fn busy(
+        &self,
+        user: UserId,
+        window: Interval,
+    ) -> Result<Vec<Interval>, SchedulerError> {
         self.user(user).await?;
         Ok(self.store.busy(user, window).await?)
     }
 
     /// Returns each planned reminder delivery of an event, with its state.
-    pub async fn deliveries(&self, event: EventId, now: Timestamp) -> Result<Vec<Delivery>, SchedulerError> {
+    pub async fn deliveries(
+        &self,
+        event: EventId,
+        now: Timestamp,
+    ) -> Result<Vec<Delivery>, SchedulerError> {
         self.event(event).await?;
         Ok(self.store.deliveries(event, now).await?)
     }
@@ -152,5 +176,8 @@ fn not_found(what: &'static str, id: impl ToString) -> SchedulerError {
 }
 
 fn unknown_user(field: &str, id: UserId) -> ValidationError {
-    ValidationError::new(field, format!("no user has the id {id}; create the user first"))
+    ValidationError::new(
+        field,
+        format!("no user has the id {id}; create the user first"),
+    )
 }

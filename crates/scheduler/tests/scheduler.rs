@@ -56,11 +56,20 @@ async fn event_plans_reminder_per_attendee() {
     let bob = user(&f.scheduler, "bob@beta.test", None).await;
     let event = f
         .scheduler
-        .create_event(command(ann, vec![bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at(NOW))
+        .create_event(
+            command(
+                ann,
+                vec![bob],
+                "2030-01-01T10:00:00Z",
+                "2030-01-01T11:00:00Z",
+            ),
+            at(NOW),
+        )
         .await
         .unwrap();
     let deliveries = f.scheduler.deliveries(event.id, at(NOW)).await.unwrap();
-    let mut planned: Vec<(UserId, Timestamp)> = deliveries.iter().map(|d| (d.user_id, d.due_at)).collect();
+    let mut planned: Vec<(UserId, Timestamp)> =
+        deliveries.iter().map(|d| (d.user_id, d.due_at)).collect();
     planned.sort();
     let mut expected = vec![
         (ann, at("2030-01-01T09:00:00Z")),
@@ -80,13 +89,19 @@ async fn event_time_zone_defaults_to_organizer() {
     let bob = user(&f.scheduler, "bob@beta.test", None).await;
     let anns = f
         .scheduler
-        .create_event(command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at(NOW))
+        .create_event(
+            command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"),
+            at(NOW),
+        )
         .await
         .unwrap();
     assert_eq!(anns.time_zone, "Asia/Tokyo");
     let bobs = f
         .scheduler
-        .create_event(command(bob, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at(NOW))
+        .create_event(
+            command(bob, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"),
+            at(NOW),
+        )
         .await
         .unwrap();
     assert_eq!(bobs.time_zone, "UTC");
@@ -100,7 +115,15 @@ async fn unknown_participant_names_field() {
     let ghost = UserId::generate();
     let err = f
         .scheduler
-        .create_event(command(ann, vec![bob, ghost], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at(NOW))
+        .create_event(
+            command(
+                ann,
+                vec![bob, ghost],
+                "2030-01-01T10:00:00Z",
+                "2030-01-01T11:00:00Z",
+            ),
+            at(NOW),
+        )
         .await
         .unwrap_err();
     let SchedulerError::Invalid(err) = err else {
@@ -110,10 +133,21 @@ async fn unknown_participant_names_field() {
 
     let err = f
         .scheduler
-        .create_event(command(ghost, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at(NOW))
+        .create_event(
+            command(
+                ghost,
+                vec![],
+                "2030-01-01T10:00:00Z",
+                "2030-01-01T11:00:00Z",
+            ),
+            at(NOW),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, SchedulerError::Invalid(ref e) if e.field == "organizer"), "{err:?}");
+    assert!(
+        matches!(err, SchedulerError::Invalid(ref e) if e.field == "organizer"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -122,10 +156,19 @@ async fn started_event_plans_no_reminders() {
     let ann = user(&f.scheduler, "ann@alpha.test", None).await;
     let event = f
         .scheduler
-        .create_event(command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at("2030-01-01T10:00:00Z"))
+        .create_event(
+            command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"),
+            at("2030-01-01T10:00:00Z"),
+        )
         .await
         .unwrap();
-    assert!(f.scheduler.deliveries(event.id, at(NOW)).await.unwrap().is_empty());
+    assert!(
+        f.scheduler
+            .deliveries(event.id, at(NOW))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -135,7 +178,10 @@ async fn participant_added_and_removed() {
     let bob = user(&f.scheduler, "bob@beta.test", None).await;
     let event = f
         .scheduler
-        .create_event(command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at(NOW))
+        .create_event(
+            command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"),
+            at(NOW),
+        )
         .await
         .unwrap();
 
@@ -145,16 +191,41 @@ async fn participant_added_and_removed() {
         .await
         .unwrap();
     assert_eq!(updated.participants, vec![bob]);
-    let bobs = |deliveries: &[convene_domain::Delivery]| deliveries.iter().filter(|d| d.user_id == bob).count();
-    assert_eq!(bobs(&f.scheduler.deliveries(event.id, at(NOW)).await.unwrap()), 2);
+    let bobs = |deliveries: &[convene_domain::Delivery]| {
+        deliveries.iter().filter(|d| d.user_id == bob).count()
+    };
+    assert_eq!(
+        bobs(&f.scheduler.deliveries(event.id, at(NOW)).await.unwrap()),
+        2
+    );
 
     let updated = f.scheduler.remove_participant(event.id, bob).await.unwrap();
     assert!(updated.participants.is_empty());
-    assert_eq!(bobs(&f.scheduler.deliveries(event.id, at(NOW)).await.unwrap()), 0);
+    assert_eq!(
+        bobs(&f.scheduler.deliveries(event.id, at(NOW)).await.unwrap()),
+        0
+    );
 
-    let err = f.scheduler.remove_participant(event.id, bob).await.unwrap_err();
-    assert!(matches!(err, SchedulerError::NotFound { what: "participant", .. }), "{err:?}");
-    let err = f.scheduler.remove_participant(event.id, ann).await.unwrap_err();
+    let err = f
+        .scheduler
+        .remove_participant(event.id, bob)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SchedulerError::NotFound {
+                what: "participant",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = f
+        .scheduler
+        .remove_participant(event.id, ann)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SchedulerError::Invalid(_)), "{err:?}");
 }
 
@@ -165,12 +236,23 @@ async fn busy_conflict_names_only_busy_attendee() {
     let bob = user(&f.scheduler, "bob@beta.test", None).await;
     let cid = user(&f.scheduler, "cid@gamma.test", None).await;
     f.scheduler
-        .create_event(command(bob, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"), at(NOW))
+        .create_event(
+            command(bob, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"),
+            at(NOW),
+        )
         .await
         .unwrap();
     let err = f
         .scheduler
-        .create_event(command(ann, vec![bob, cid], "2030-01-01T10:30:00Z", "2030-01-01T11:30:00Z"), at(NOW))
+        .create_event(
+            command(
+                ann,
+                vec![bob, cid],
+                "2030-01-01T10:30:00Z",
+                "2030-01-01T11:30:00Z",
+            ),
+            at(NOW),
+        )
         .await
         .unwrap_err();
     let SchedulerError::Busy(conflicts) = err else {
@@ -178,6 +260,10 @@ async fn busy_conflict_names_only_busy_attendee() {
     };
     assert_eq!(conflicts.len(), 1);
     assert_eq!(conflicts[0].user, bob);
-    let window = Interval::new(at("2030-01-01T00:00:00Z"), at("2030-01-02T00:00:00Z"), "to").unwrap();
-    assert!(f.scheduler.busy(ann, window).await.unwrap().is_empty(), "nothing was booked for ann");
+    let window =
+        Interval::new(at("2030-01-01T00:00:00Z"), at("2030-01-02T00:00:00Z"), "to").unwrap();
+    assert!(
+        f.scheduler.busy(ann, window).await.unwrap().is_empty(),
+        "nothing was booked for ann"
+    );
 }

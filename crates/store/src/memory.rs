@@ -45,7 +45,9 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied write,
         // because every method validates before it mutates.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -63,7 +65,12 @@ impl State {
         busy
     }
 
-    fn conflicts(&self, users: &[UserId], window: &Interval, except: Option<EventId>) -> Vec<Conflict> {
+    fn conflicts(
+        &self,
+        users: &[UserId],
+        window: &Interval,
+        except: Option<EventId>,
+    ) -> Vec<Conflict> {
         users
             .iter()
             .filter_map(|user| {
@@ -108,7 +115,9 @@ impl State {
 impl StoredDelivery {
     fn view(&self, now: Timestamp) -> Delivery {
         let mut delivery = self.delivery.clone();
-        if delivery.state == DeliveryState::Pending && self.lease_until.is_some_and(|until| until > now) {
+        if delivery.state == DeliveryState::Pending
+            && self.lease_until.is_some_and(|until| until > now)
+        {
             delivery.state = DeliveryState::Sending;
         }
         delivery
@@ -120,7 +129,11 @@ impl Store for MemoryStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let mut state = self.lock();
         let email = user.email.as_str().to_lowercase();
-        if state.users.values().any(|other| other.email.as_str().to_lowercase() == email) {
+        if state
+            .users
+            .values()
+            .any(|other| other.email.as_str().to_lowercase() == email)
+        {
             return Err(StoreError::Duplicate {
                 field: "email",
                 value: user.email.to_string(),
@@ -136,7 +149,10 @@ impl Store for MemoryStore {
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let state = self.lock();
-        Ok(ids.iter().filter_map(|id| state.users.get(id).cloned()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.users.get(id).cloned())
+            .collect())
     }
 
     async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError> {
@@ -184,7 +200,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn remove_participant(&self, event_id: EventId, user: UserId) -> Result<bool, StoreError> {
+    async fn remove_participant(
+        &self,
+        event_id: EventId,
+        user: UserId,
+    ) -> Result<bool, StoreError> {
         let mut state = self.lock();
         let Some(event) = state.events.get_mut(&event_id) else {
             return Err(StoreError::NotFound {
@@ -193,7 +213,9 @@ impl Store for MemoryStore {
             });
         };
         let before = event.participants.len();
-        event.participants.retain(|participant| *participant != user);
+        event
+            .participants
+            .retain(|participant| *participant != user);
         if event.participants.len() == before {
             return Ok(false);
         }
@@ -270,7 +292,11 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn deliveries(&self, event: EventId, now: Timestamp) -> Result<Vec<Delivery>, StoreError> {
+    async fn deliveries(
+        &self,
+        event: EventId,
+        now: Timestamp,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let state = self.lock();
         let mut deliveries: Vec<Delivery> = state
             .deliveries
@@ -283,6 +309,11 @@ impl Store for MemoryStore {
     }
 
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        Ok(self.lock().attempts.get(&delivery).cloned().unwrap_or_default())
+        Ok(self
+            .lock()
+            .attempts
+            .get(&delivery)
+            .cloned()
+            .unwrap_or_default())
     }
 }

@@ -82,7 +82,8 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Returns every delivery of `event`, with each one's state as of `now`.
-    async fn deliveries(&self, event: EventId, now: Timestamp) -> Result<Vec<Delivery>, StoreError>;
+    async fn deliveries(&self, event: EventId, now: Timestamp)
+    -> Result<Vec<Delivery>, StoreError>;
 
     /// Returns the attempts made on one delivery, oldest first.
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError>;

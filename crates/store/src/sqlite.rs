@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
-    EmailAddress, Event, EventId, Interval, ReminderOffset, User, UserId,
+    Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
+    Event, EventId, Interval, ReminderOffset, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 use sqlx::sqlite::{
@@ -60,19 +60,22 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
-        let result = sqlx::query("INSERT INTO users (id, name, email, time_zone) VALUES (?, ?, ?, ?)")
-            .bind(user.id.to_string())
-            .bind(&user.name)
-            .bind(user.email.as_str())
-            .bind(user.time_zone.as_deref())
-            .execute(&self.pool)
-            .await;
+        let result =
+            sqlx::query("INSERT INTO users (id, name, email, time_zone) VALUES (?, ?, ?, ?)")
+                .bind(user.id.to_string())
+                .bind(&user.name)
+                .bind(user.email.as_str())
+                .bind(user.time_zone.as_deref())
+                .execute(&self.pool)
+                .await;
         match result {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Err(StoreError::Duplicate {
-                field: "email",
-                value: user.email.to_string(),
-            }),
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                Err(StoreError::Duplicate {
+                    field: "email",
+                    value: user.email.to_string(),
+                })
+            }
             Err(err) => Err(err.into()),
         }
     }
@@ -119,12 +122,14 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         for (position, offset) in event.reminders.iter().enumerate() {
-            sqlx::query("INSERT INTO event_reminders (event_id, position, before) VALUES (?, ?, ?)")
-                .bind(event.id.to_string())
-                .bind(position as i64)
-                .bind(offset.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO event_reminders (event_id, position, before) VALUES (?, ?, ?)",
+            )
+            .bind(event.id.to_string())
+            .bind(position as i64)
+            .bind(offset.as_str())
+            .execute(&mut *tx)
+            .await?;
         }
         for (position, user) in attendees.iter().enumerate() {
             insert_attendee(&mut tx, event, *user, position as i64).await?;
@@ -158,13 +163,14 @@ impl Store for SqliteStore {
         .iter()
         .map(|row| parse_id(row.try_get("user_id")?))
         .collect::<Result<Vec<UserId>, StoreError>>()?;
-        let reminders = sqlx::query("SELECT before FROM event_reminders WHERE event_id = ? ORDER BY position")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| parse_offset(row.try_get("before")?))
-            .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
+        let reminders =
+            sqlx::query("SELECT before FROM event_reminders WHERE event_id = ? ORDER BY position")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| parse_offset(row.try_get("before")?))
+                .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
 
         Ok(Some(Event {
             id,
@@ -199,11 +205,12 @@ impl Store for SqliteStore {
         };
         let interval = interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?;
 
-        let already: Option<i64> = sqlx::query_scalar("SELECT 1 FROM attendees WHERE event_id = ? AND user_id = ?")
-            .bind(event_id.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let already: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM attendees WHERE event_id = ? AND user_id = ?")
+                .bind(event_id.to_string())
+                .bind(user.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         if already.is_some() {
             return Ok(());
         }
@@ -212,10 +219,12 @@ impl Store for SqliteStore {
             return Err(StoreError::Busy(conflicts));
         }
 
-        let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM attendees WHERE event_id = ?")
-            .bind(event_id.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
+        let position: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(position), 0) + 1 FROM attendees WHERE event_id = ?",
+        )
+        .bind(event_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO attendees (event_id, user_id, position, start_us, end_us) VALUES (?, ?, ?, ?, ?)")
             .bind(event_id.to_string())
             .bind(user.to_string())
@@ -230,12 +239,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn remove_participant(&self, event_id: EventId, user: UserId) -> Result<bool, StoreError> {
+    async fn remove_participant(
+        &self,
+        event_id: EventId,
+        user: UserId,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let organizer: Option<String> = sqlx::query_scalar("SELECT organizer FROM events WHERE id = ?")
-            .bind(event_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let organizer: Option<String> =
+            sqlx::query_scalar("SELECT organizer FROM events WHERE id = ?")
+                .bind(event_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(organizer) = organizer else {
             return Err(StoreError::NotFound {
                 what: "event",
@@ -252,11 +266,13 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending'")
-            .bind(event_id.to_string())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending'",
+        )
+        .bind(event_id.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
 
         tx.commit().await?;
         Ok(removed > 0)
@@ -274,12 +290,10 @@ impl Store for SqliteStore {
         let now = micros(request.now);
         let lease = SignedDuration::try_from(request.lease)
             .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?;
-        let lease_until = micros(
-            request
-                .now
-                .checked_add(lease)
-                .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?,
-        );
+        let lease_until =
+            micros(request.now.checked_add(lease).map_err(|_| {
+                StoreError::Corrupt(format!("lease {:?} is too long", request.lease))
+            })?);
 
         // One UPDATE statement both selects and claims, so no other
         // connection can claim the same rows in between.
@@ -360,7 +374,11 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn deliveries(&self, event: EventId, now: Timestamp) -> Result<Vec<Delivery>, StoreError> {
+    async fn deliveries(
+        &self,
+        event: EventId,
+        now: Timestamp,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, event_id, user_id, before, due_us, state, attempts, lease_until_us \
              FROM deliveries WHERE event_id = ? ORDER BY due_us, id",
@@ -427,7 +445,10 @@ async fn insert_deliveries(
     Ok(())
 }
 
-async fn require_users(tx: &mut Transaction<'static, Sqlite>, users: &[UserId]) -> Result<(), StoreError> {
+async fn require_users(
+    tx: &mut Transaction<'static, Sqlite>,
+    users: &[UserId],
+) -> Result<(), StoreError> {
     for user in users {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?")
             .bind(user.to_string())
@@ -481,7 +502,10 @@ async fn busy(
         .collect()
 }
 
-async fn last_attempt(pool: &SqlitePool, delivery: DeliveryId) -> Result<Option<DeliveryAttempt>, StoreError> {
+async fn last_attempt(
+    pool: &SqlitePool,
+    delivery: DeliveryId,
+) -> Result<Option<DeliveryAttempt>, StoreError> {
     let row = sqlx::query(
         "SELECT at_us, outcome, destination, tls, reply_code, reply_text \
          FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT 1",
@@ -497,7 +521,8 @@ fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     Ok(User {
         id: parse_id(row.try_get("id")?)?,
         name: row.try_get("name")?,
-        email: EmailAddress::parse("email", &email).map_err(|err| StoreError::Corrupt(err.to_string()))?,
+        email: EmailAddress::parse("email", &email)
+            .map_err(|err| StoreError::Corrupt(err.to_string()))?,
         time_zone: row.try_get("time_zone")?,
     })
 }
@@ -510,7 +535,11 @@ fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreErro
         "pending" => DeliveryState::Pending,
         "delivered" => DeliveryState::Delivered,
         "failed" => DeliveryState::Failed,
-        other => return Err(StoreError::Corrupt(format!("unknown delivery state {other:?}"))),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown delivery state {other:?}"
+            )));
+        }
     };
     let attempts: i64 = row.try_get("attempts")?;
     Ok(Delivery {
@@ -520,7 +549,8 @@ fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreErro
         offset: parse_offset(row.try_get("before")?)?,
         due_at: timestamp(row.try_get("due_us")?)?,
         state,
-        attempts: u32::try_from(attempts).map_err(|_| StoreError::Corrupt(format!("attempt count {attempts}")))?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| StoreError::Corrupt(format!("attempt count {attempts}")))?,
         last_attempt: None,
     })
 }
@@ -531,7 +561,11 @@ fn attempt_from_row(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
         "delivered" => DeliveryOutcome::Delivered,
         "temporary_failure" => DeliveryOutcome::TemporaryFailure,
         "permanent_failure" => DeliveryOutcome::PermanentFailure,
-        other => return Err(StoreError::Corrupt(format!("unknown attempt outcome {other:?}"))),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown attempt outcome {other:?}"
+            )));
+        }
     };
     let reply_code: Option<i64> = row.try_get("reply_code")?;
     Ok(DeliveryAttempt {
@@ -554,7 +588,8 @@ fn micros(at: Timestamp) -> i64 {
 }
 
 fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_microsecond(us).map_err(|err| StoreError::Corrupt(format!("timestamp {us}: {err}")))
+    Timestamp::from_microsecond(us)
+        .map_err(|err| StoreError::Corrupt(format!("timestamp {us}: {err}")))
 }
 
 fn interval_from(start_us: i64, end_us: i64) -> Result<Interval, StoreError> {

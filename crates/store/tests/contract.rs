@@ -138,7 +138,10 @@ async fn duplicate_email_rejected(store: Arc<dyn Store>) {
         time_zone: None,
     };
     let err = store.insert_user(&again).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate { field: "email", .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Duplicate { field: "email", .. }),
+        "{err:?}"
+    );
     assert_eq!(store.user(again.id).await.unwrap(), None);
 }
 
@@ -146,7 +149,12 @@ async fn event_round_trip(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let bob = user(&*store, "bob@beta.test").await;
     let cid = user(&*store, "cid@gamma.test").await;
-    let event = event(ann, &[cid, bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let event = event(
+        ann,
+        &[cid, bob],
+        "2030-01-01T10:00:00Z",
+        "2030-01-01T11:00:00Z",
+    );
     store.book_event(&event, &[]).await.unwrap();
     assert_eq!(store.event(event.id).await.unwrap(), Some(event.clone()));
     assert_eq!(store.event(EventId::generate()).await.unwrap(), None);
@@ -169,7 +177,13 @@ async fn overlap_rejected_without_writes(store: Arc<dyn Store>) {
     assert_eq!(conflicts[0].user, bob);
     assert_eq!(conflicts[0].busy, vec![first.interval]);
     assert_eq!(store.event(second.id).await.unwrap(), None);
-    assert!(store.deliveries(second.id, at("2030-01-01T00:00:00Z")).await.unwrap().is_empty());
+    assert!(
+        store
+            .deliveries(second.id, at("2030-01-01T00:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn back_to_back_accepted(store: Arc<dyn Store>) {
@@ -185,9 +199,17 @@ async fn back_to_back_accepted(store: Arc<dyn Store>) {
 async fn unknown_attendee_rejected(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let ghost = UserId::generate();
-    let event = event(ann, &[ghost], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let event = event(
+        ann,
+        &[ghost],
+        "2030-01-01T10:00:00Z",
+        "2030-01-01T11:00:00Z",
+    );
     let err = store.book_event(&event, &[]).await.unwrap_err();
-    assert!(matches!(&err, StoreError::NotFound { what: "user", id } if *id == ghost.to_string()), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::NotFound { what: "user", id } if *id == ghost.to_string()),
+        "{err:?}"
+    );
     assert_eq!(store.event(event.id).await.unwrap(), None);
 }
 
@@ -221,43 +243,96 @@ async fn add_participant_checks_conflicts(store: Arc<dyn Store>) {
     };
     assert_eq!(conflicts[0].user, bob);
     assert_eq!(conflicts[0].busy, vec![bobs.interval]);
-    assert!(store.event(anns.id).await.unwrap().unwrap().participants.is_empty());
+    assert!(
+        store
+            .event(anns.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .participants
+            .is_empty()
+    );
 
     // An existing attendee is a no-op, not a conflict with the event itself.
     store.add_participant(anns.id, ann, &[]).await.unwrap();
     let cid = user(&*store, "cid@gamma.test").await;
     let deliveries = plan(&anns, &[cid], "2030-01-01T09:45:00Z");
-    store.add_participant(anns.id, cid, &deliveries).await.unwrap();
-    store.add_participant(anns.id, cid, &deliveries).await.unwrap();
-    assert_eq!(store.event(anns.id).await.unwrap().unwrap().participants, vec![cid]);
-    assert_eq!(store.deliveries(anns.id, at("2030-01-01T00:00:00Z")).await.unwrap().len(), 1);
+    store
+        .add_participant(anns.id, cid, &deliveries)
+        .await
+        .unwrap();
+    store
+        .add_participant(anns.id, cid, &deliveries)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.event(anns.id).await.unwrap().unwrap().participants,
+        vec![cid]
+    );
+    assert_eq!(
+        store
+            .deliveries(anns.id, at("2030-01-01T00:00:00Z"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let err = store.add_participant(EventId::generate(), cid, &[]).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { what: "event", .. }), "{err:?}");
+    let err = store
+        .add_participant(EventId::generate(), cid, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "event", .. }),
+        "{err:?}"
+    );
 }
 
 async fn remove_participant_drops_pending(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let bob = user(&*store, "bob@beta.test").await;
     let cid = user(&*store, "cid@gamma.test").await;
-    let event = event(ann, &[bob, cid], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let event = event(
+        ann,
+        &[bob, cid],
+        "2030-01-01T10:00:00Z",
+        "2030-01-01T11:00:00Z",
+    );
     let deliveries = plan(&event, &[ann, bob, cid], "2030-01-01T09:45:00Z");
     store.book_event(&event, &deliveries).await.unwrap();
 
     // Cid's reminder was already delivered: that history stays.
-    let claimed = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w")).await.unwrap();
+    let claimed = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w"))
+        .await
+        .unwrap();
     let cids = claimed.iter().find(|d| d.user_id == cid).unwrap();
     store
-        .record_attempt(cids.id, &attempt(DeliveryOutcome::Delivered, "2030-01-01T09:45:01Z"), None)
+        .record_attempt(
+            cids.id,
+            &attempt(DeliveryOutcome::Delivered, "2030-01-01T09:45:01Z"),
+            None,
+        )
         .await
         .unwrap();
 
     assert!(store.remove_participant(event.id, bob).await.unwrap());
     assert!(store.remove_participant(event.id, cid).await.unwrap());
     assert!(!store.remove_participant(event.id, bob).await.unwrap());
-    assert!(!store.remove_participant(event.id, ann).await.unwrap(), "the organizer is not a participant");
+    assert!(
+        !store.remove_participant(event.id, ann).await.unwrap(),
+        "the organizer is not a participant"
+    );
 
-    assert!(store.event(event.id).await.unwrap().unwrap().participants.is_empty());
+    assert!(
+        store
+            .event(event.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .participants
+            .is_empty()
+    );
     let left: Vec<(UserId, DeliveryState)> = store
         .deliveries(event.id, at("2030-01-01T10:00:00Z"))
         .await
@@ -277,13 +352,31 @@ async fn claim_is_exclusive_until_lease_expires(store: Arc<dyn Store>) {
     let deliveries = plan(&event, &[ann, bob], "2030-01-01T09:45:00Z");
     store.book_event(&event, &deliveries).await.unwrap();
 
-    assert!(store.claim_due_deliveries(claim("2030-01-01T09:44:59Z", 10, "a")).await.unwrap().is_empty());
-    let first = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 1, "a")).await.unwrap();
+    assert!(
+        store
+            .claim_due_deliveries(claim("2030-01-01T09:44:59Z", 10, "a"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let first = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 1, "a"))
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
-    let second = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "b")).await.unwrap();
+    let second = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "b"))
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1);
     assert_ne!(first[0].id, second[0].id);
-    assert!(store.claim_due_deliveries(claim("2030-01-01T09:45:30Z", 10, "c")).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_due_deliveries(claim("2030-01-01T09:45:30Z", 10, "c"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let states: Vec<DeliveryState> = store
         .deliveries(event.id, at("2030-01-01T09:45:30Z"))
@@ -295,7 +388,10 @@ async fn claim_is_exclusive_until_lease_expires(store: Arc<dyn Store>) {
     assert_eq!(states, vec![DeliveryState::Sending, DeliveryState::Sending]);
 
     // The 60-second leases have expired: a crashed worker's claims return.
-    let again = store.claim_due_deliveries(claim("2030-01-01T09:46:00Z", 10, "c")).await.unwrap();
+    let again = store
+        .claim_due_deliveries(claim("2030-01-01T09:46:00Z", 10, "c"))
+        .await
+        .unwrap();
     assert_eq!(again.len(), 2);
 }
 
@@ -303,28 +399,77 @@ async fn attempts_settle_or_retry(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let bob = user(&*store, "bob@beta.test").await;
     let cid = user(&*store, "cid@gamma.test").await;
-    let event = event(ann, &[bob, cid], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
-    store.book_event(&event, &plan(&event, &[ann, bob, cid], "2030-01-01T09:45:00Z")).await.unwrap();
-    let claimed = store.claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w")).await.unwrap();
+    let event = event(
+        ann,
+        &[bob, cid],
+        "2030-01-01T10:00:00Z",
+        "2030-01-01T11:00:00Z",
+    );
+    store
+        .book_event(
+            &event,
+            &plan(&event, &[ann, bob, cid], "2030-01-01T09:45:00Z"),
+        )
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w"))
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 3);
     let by_user = |user: UserId| claimed.iter().find(|d| d.user_id == user).unwrap().id;
 
     let delivered = attempt(DeliveryOutcome::Delivered, "2030-01-01T09:45:01Z");
     let temporary = attempt(DeliveryOutcome::TemporaryFailure, "2030-01-01T09:45:01Z");
     let permanent = attempt(DeliveryOutcome::PermanentFailure, "2030-01-01T09:45:01Z");
-    assert!(store.record_attempt(by_user(ann), &delivered, None).await.unwrap());
-    assert!(store.record_attempt(by_user(bob), &temporary, Some(at("2030-01-01T09:50:00Z"))).await.unwrap());
-    assert!(store.record_attempt(by_user(cid), &permanent, None).await.unwrap());
-    assert!(!store.record_attempt(by_user(ann), &delivered, None).await.unwrap(), "settled twice");
+    assert!(
+        store
+            .record_attempt(by_user(ann), &delivered, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_attempt(by_user(bob), &temporary, Some(at("2030-01-01T09:50:00Z")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_attempt(by_user(cid), &permanent, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_attempt(by_user(ann), &delivered, None)
+            .await
+            .unwrap(),
+        "settled twice"
+    );
 
     // Only the temporary failure comes back, and only at its retry time.
-    assert!(store.claim_due_deliveries(claim("2030-01-01T09:49:59Z", 10, "w")).await.unwrap().is_empty());
-    let retry = store.claim_due_deliveries(claim("2030-01-01T09:50:00Z", 10, "w")).await.unwrap();
+    assert!(
+        store
+            .claim_due_deliveries(claim("2030-01-01T09:49:59Z", 10, "w"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = store
+        .claim_due_deliveries(claim("2030-01-01T09:50:00Z", 10, "w"))
+        .await
+        .unwrap();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].user_id, bob);
     assert_eq!(retry[0].attempts, 1);
     assert_eq!(retry[0].last_attempt.as_ref(), Some(&temporary));
-    assert!(store.record_attempt(retry[0].id, &delivered, None).await.unwrap());
+    assert!(
+        store
+            .record_attempt(retry[0].id, &delivered, None)
+            .await
+            .unwrap()
+    );
 
     let states: Vec<(UserId, DeliveryState, u32)> = store
         .deliveries(event.id, at("2030-01-01T10:00:00Z"))
@@ -407,10 +552,20 @@ async fn sqlite_keeps_data_across_reopen() {
     let store = SqliteStore::open(&url).await.unwrap();
     let ann = user(&store, "ann@alpha.test").await;
     let event = event(ann, &[], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
-    store.book_event(&event, &plan(&event, &[ann], "2030-01-01T09:45:00Z")).await.unwrap();
+    store
+        .book_event(&event, &plan(&event, &[ann], "2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
     drop(store);
 
     let reopened = SqliteStore::open(&url).await.unwrap();
     assert_eq!(reopened.event(event.id).await.unwrap(), Some(event.clone()));
-    assert_eq!(reopened.deliveries(event.id, at("2030-01-01T09:00:00Z")).await.unwrap().len(), 1);
+    assert_eq!(
+        reopened
+            .deliveries(event.id, at("2030-01-01T09:00:00Z"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -41,11 +41,20 @@ impl Channel for EmailChannel {
         for (i, user) in recipients.iter().enumerate() {
             match Address::parse(user.email.as_str()) {
                 Ok(address) => {
-                    let zone = user.time_zone.as_deref().unwrap_or(&reminder.event.time_zone);
-                    by_zone.entry(zone.to_owned()).or_default().push((i, address));
+                    let zone = user
+                        .time_zone
+                        .as_deref()
+                        .unwrap_or(&reminder.event.time_zone);
+                    by_zone
+                        .entry(zone.to_owned())
+                        .or_default()
+                        .push((i, address));
                 }
                 Err(err) => {
-                    attempts[i] = Some(local_failure(DeliveryOutcome::PermanentFailure, format!("invalid recipient address: {err}")));
+                    attempts[i] = Some(local_failure(
+                        DeliveryOutcome::PermanentFailure,
+                        format!("invalid recipient address: {err}"),
+                    ));
                 }
             }
         }
@@ -83,7 +92,8 @@ impl Channel for EmailChannel {
             let mailer = self.mailer.clone();
             let sender = self.from.address.clone();
             sends.spawn(async move {
-                let addresses: Vec<Address> = group.iter().map(|(_, address)| address.clone()).collect();
+                let addresses: Vec<Address> =
+                    group.iter().map(|(_, address)| address.clone()).collect();
                 let results = mailer.send(&sender, &addresses, &bytes).await;
                 (group, results)
             });
@@ -104,7 +114,10 @@ impl Channel for EmailChannel {
             .into_iter()
             .map(|attempt| {
                 attempt.unwrap_or_else(|| {
-                    local_failure(DeliveryOutcome::TemporaryFailure, "the Mail Broker returned no result".to_owned())
+                    local_failure(
+                        DeliveryOutcome::TemporaryFailure,
+                        "the Mail Broker returned no result".to_owned(),
+                    )
                 })
             })
             .collect()

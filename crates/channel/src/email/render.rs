@@ -1,6 +1,6 @@
 //! The words and layout of a reminder e-mail.
 
-use jiff::fmt::friendly::{Designator, SpanPrinter, Spacing};
+use jiff::fmt::friendly::{Designator, Spacing, SpanPrinter};
 use jiff::tz::TimeZone;
 
 use crate::Reminder;
@@ -26,8 +26,16 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
     } else {
         end.strftime("%A, %-d %B %Y, %H:%M").to_string()
     };
-    let when = format!("{day}, {}–{end_text} {} ({zone})", start.strftime("%H:%M"), start.strftime("%Z"));
-    let subject = format!("Reminder: {} on {}", event.title, start.strftime("%a %-d %b %Y %H:%M %Z"));
+    let when = format!(
+        "{day}, {}–{end_text} {} ({zone})",
+        start.strftime("%H:%M"),
+        start.strftime("%Z")
+    );
+    let subject = format!(
+        "Reminder: {} on {}",
+        event.title,
+        start.strftime("%a %-d %b %Y %H:%M %Z")
+    );
     let lead = SpanPrinter::new()
         .designator(Designator::Verbose)
         .spacing(Spacing::BetweenUnitsAndDesignators)
@@ -42,7 +50,9 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
     if let Some(description) = &event.description {
         text.push_str(&format!("\n{description}\n"));
     }
-    text.push_str(&format!("\nThis reminder was sent {lead} before the start.\n"));
+    text.push_str(&format!(
+        "\nThis reminder was sent {lead} before the start.\n"
+    ));
 
     let mut html = format!(
         "<!DOCTYPE html>\n<html><body>\n<h1>Reminder: {}</h1>\n<table>\n<tr><th align=\"left\">When</th><td>{}</td></tr>\n",
@@ -50,15 +60,31 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
         escape(&when)
     );
     if let Some(location) = &event.location {
-        html.push_str(&format!("<tr><th align=\"left\">Where</th><td>{}</td></tr>\n", escape(location)));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">Where</th><td>{}</td></tr>\n",
+            escape(location)
+        ));
     }
-    html.push_str(&format!("<tr><th align=\"left\">Organizer</th><td>{}</td></tr>\n</table>\n", escape(&organizer)));
+    html.push_str(&format!(
+        "<tr><th align=\"left\">Organizer</th><td>{}</td></tr>\n</table>\n",
+        escape(&organizer)
+    ));
     if let Some(description) = &event.description {
-        html.push_str(&format!("<p>{}</p>\n", escape(description).replace('\n', "<br>\n")));
+        html.push_str(&format!(
+            "<p>{}</p>\n",
+            escape(description).replace('\n', "<br>\n")
+        ));
     }
-    html.push_str(&format!("<p>This reminder was sent {} before the start.</p>\n</body></html>\n", escape(&lead)));
+    html.push_str(&format!(
+        "<p>This reminder was sent {} before the start.</p>\n</body></html>\n",
+        escape(&lead)
+    ));
 
-    Rendered { subject, text, html }
+    Rendered {
+        subject,
+        text,
+        html,
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -113,18 +139,35 @@ mod tests {
     #[test]
     fn render_shows_time_in_reader_zone() {
         let berlin = render(&reminder("Planning"), "Europe/Berlin");
-        assert_eq!(berlin.subject, "Reminder: Planning on Tue 15 Jan 2030 09:00 CET");
-        assert!(berlin.text.contains("Tuesday, 15 January 2030, 09:00–10:30 CET (Europe/Berlin)"), "{}", berlin.text);
+        assert_eq!(
+            berlin.subject,
+            "Reminder: Planning on Tue 15 Jan 2030 09:00 CET"
+        );
+        assert!(
+            berlin
+                .text
+                .contains("Tuesday, 15 January 2030, 09:00–10:30 CET (Europe/Berlin)"),
+            "{}",
+            berlin.text
+        );
         assert!(berlin.text.contains("15 minutes before"), "{}", berlin.text);
 
         let new_york = render(&reminder("Planning"), "America/New_York");
-        assert!(new_york.text.contains("03:00–04:30 EST (America/New_York)"), "{}", new_york.text);
+        assert!(
+            new_york.text.contains("03:00–04:30 EST (America/New_York)"),
+            "{}",
+            new_york.text
+        );
     }
 
     #[test]
     fn render_escapes_html() {
         let rendered = render(&reminder("Q&A <live>"), "UTC");
-        assert!(rendered.html.contains("Reminder: Q&amp;A &lt;live&gt;"), "{}", rendered.html);
+        assert!(
+            rendered.html.contains("Reminder: Q&amp;A &lt;live&gt;"),
+            "{}",
+            rendered.html
+        );
         assert!(rendered.html.contains("Bring &lt;notes&gt;"));
         assert!(!rendered.html.contains("<live>"));
         assert!(rendered.text.contains("Q&A <live>"));

@@ -18,7 +18,11 @@ pub fn decode(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     let Some(parser) = parser_for(content_type) else {
-        let shown = if content_type.is_empty() { "none" } else { content_type };
+        let shown = if content_type.is_empty() {
+            "none"
+        } else {
+            content_type
+        };
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -36,7 +40,12 @@ pub fn decode(
                 format!("the request body exceeds {} bytes", super::MAX_BODY_BYTES),
             )
         } else {
-            Problem::new(status, "unreadable-body", "Unreadable request body", rejection.body_text())
+            Problem::new(
+                status,
+                "unreadable-body",
+                "Unreadable request body",
+                rejection.body_text(),
+            )
         }
     })?;
     Ok((parser, body))

@@ -25,10 +25,17 @@ pub async fn create(
     let command = parser.parse_create_event(&body)?;
     let event = scheduler.create_event(command, Timestamp::now()).await?;
     let location = format!("/v1/events/{}", event.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(event_view(&event))))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(event_view(&event)),
+    ))
 }
 
-pub async fn show(State(scheduler): State<Scheduler>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub async fn show(
+    State(scheduler): State<Scheduler>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     let event = scheduler.event(event_id(&id)?).await?;
     Ok(Json(event_view(&event)))
 }
@@ -42,7 +49,9 @@ pub async fn add_participant(
     let id = event_id(&id)?;
     let (parser, body) = decode(&headers, body)?;
     let command = parser.parse_add_participant(&body)?;
-    let event = scheduler.add_participant(id, command, Timestamp::now()).await?;
+    let event = scheduler
+        .add_participant(id, command, Timestamp::now())
+        .await?;
     Ok(Json(event_view(&event)))
 }
 
@@ -56,9 +65,16 @@ pub async fn remove_participant(
     Ok(Json(event_view(&event)))
 }
 
-pub async fn reminders(State(scheduler): State<Scheduler>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
-    let deliveries = scheduler.deliveries(event_id(&id)?, Timestamp::now()).await?;
-    Ok(Json(Value::Array(deliveries.iter().map(delivery_view).collect())))
+pub async fn reminders(
+    State(scheduler): State<Scheduler>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let deliveries = scheduler
+        .deliveries(event_id(&id)?, Timestamp::now())
+        .await?;
+    Ok(Json(Value::Array(
+        deliveries.iter().map(delivery_view).collect(),
+    )))
 }
 
 fn event_id(text: &str) -> Result<EventId, Problem> {

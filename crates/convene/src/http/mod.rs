@@ -34,8 +34,14 @@ pub fn router(scheduler: Scheduler) -> Router {
         .route("/v1/users/{id}/busy", get(users::busy))
         .route("/v1/events", post(events::create))
         .route("/v1/events/{id}", get(events::show))
-        .route("/v1/events/{id}/participants", post(events::add_participant))
-        .route("/v1/events/{id}/participants/{user}", delete(events::remove_participant))
+        .route(
+            "/v1/events/{id}/participants",
+            post(events::add_participant),
+        )
+        .route(
+            "/v1/events/{id}/participants/{user}",
+            delete(events::remove_participant),
+        )
         .route("/v1/events/{id}/reminders", get(events::reminders))
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)

@@ -28,10 +28,17 @@ pub async fn create(
     let new_user = parser.parse_new_user(&body)?;
     let user = scheduler.create_user(new_user).await?;
     let location = format!("/v1/users/{}", user.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(user_view(&user))))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(user_view(&user)),
+    ))
 }
 
-pub async fn show(State(scheduler): State<Scheduler>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub async fn show(
+    State(scheduler): State<Scheduler>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     let id = user_id(&id)?;
     let user = scheduler.user(id).await?;
     Ok(Json(user_view(&user)))
@@ -51,7 +58,8 @@ pub async fn busy(
     let id = user_id(&id)?;
     let from = query_time("from", query.from.as_deref())?;
     let to = query_time("to", query.to.as_deref())?;
-    let window = Interval::new(from, to, "to").map_err(|err| Problem::invalid_field(&err.field, &err.message))?;
+    let window = Interval::new(from, to, "to")
+        .map_err(|err| Problem::invalid_field(&err.field, &err.message))?;
     if to.duration_since(from).as_secs() > MAX_BUSY_WINDOW_DAYS * 24 * 3600 {
         return Err(Problem::invalid_field(
             "to",

@@ -31,7 +31,12 @@ pub fn parse(data: &str) -> Value {
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(data.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(data.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "parsing the message failed");
     serde_json::from_slice(&output.stdout).unwrap()

@@ -26,7 +26,11 @@ impl Convene {
     /// otherwise, DNS goes to a closed loopback port, so nothing ever leaves
     /// the machine.
     pub fn start(database: &Path, settings: &[(&str, String)]) -> Convene {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log_path = database.with_extension(format!("{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
@@ -37,7 +41,10 @@ impl Convene {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("CONVENE_LISTEN", addr.to_string())
-            .env("CONVENE_DATABASE_URL", format!("sqlite:{}", database.display()))
+            .env(
+                "CONVENE_DATABASE_URL",
+                format!("sqlite:{}", database.display()),
+            )
             .env("CONVENE_DNS_SERVER", "127.0.0.1:9")
             .env("CONVENE_HELO_NAME", "convene.test")
             .env("CONVENE_MAIL_FROM", "reminders@convene.test")
@@ -63,7 +70,11 @@ impl Convene {
     fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(self.addr).is_err() {
-            assert!(Instant::now() < deadline, "convene did not start listening:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "convene did not start listening:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -85,11 +96,22 @@ impl Convene {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         decode(response).await
     }
 
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> (u16, Value) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> (u16, Value) {
         let response = self
             .client
             .post(self.url(path))
@@ -112,7 +134,10 @@ impl Convene {
     /// Creates a user and returns its id.
     pub async fn user(&self, name: &str, email: &str) -> String {
         let (status, body) = self
-            .post("/v1/users", serde_json::json!({"name": name, "email": email}))
+            .post(
+                "/v1/users",
+                serde_json::json!({"name": name, "email": email}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().unwrap().to_owned()
@@ -138,7 +163,8 @@ async fn decode(response: reqwest::Response) -> (u16, Value) {
         .map(|value| value.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let text = response.text().await.unwrap();
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {text:?}"));
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {text:?}"));
     if status >= 400 {
         assert_eq!(content_type, "application/problem+json", "{status} {text}");
         assert_eq!(body["status"], status, "{text}");

@@ -46,7 +46,8 @@ impl MailWorld {
             spools[0].path(),
         )
         .expect("aiosmtpd with STARTTLS starts");
-        let plain_server = SmtpServer::start(plain_ip, smtp_port, None, spools[1].path()).expect("aiosmtpd starts");
+        let plain_server = SmtpServer::start(plain_ip, smtp_port, None, spools[1].path())
+            .expect("aiosmtpd starts");
         MailWorld {
             dns,
             smtp_port,
@@ -86,7 +87,10 @@ pub async fn book_soon(convene: &Convene, due_in: Duration) -> (String, Vec<(Str
     let mut ids = Vec::new();
     for (name, email, time_zone) in people {
         let (status, user) = convene
-            .post("/v1/users", json!({"name": name, "email": email, "time_zone": time_zone}))
+            .post(
+                "/v1/users",
+                json!({"name": name, "email": email, "time_zone": time_zone}),
+            )
             .await;
         assert_eq!(status, 201, "{user}");
         ids.push((email.to_owned(), user["id"].as_str().unwrap().to_owned()));
@@ -95,11 +99,15 @@ pub async fn book_soon(convene: &Convene, due_in: Duration) -> (String, Vec<(Str
     // The reminder is due `due_in` from now: one hour before a start
     // one hour and `due_in` away.
     let start = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(3600) + jiff::SignedDuration::try_from(due_in).unwrap())
+        .checked_add(
+            jiff::SignedDuration::from_secs(3600) + jiff::SignedDuration::try_from(due_in).unwrap(),
+        )
         .unwrap()
         .round(jiff::Unit::Second)
         .unwrap();
-    let end = start.checked_add(jiff::SignedDuration::from_secs(1800)).unwrap();
+    let end = start
+        .checked_add(jiff::SignedDuration::from_secs(1800))
+        .unwrap();
     let (status, event) = convene
         .post(
             "/v1/events",
@@ -120,7 +128,12 @@ pub async fn book_soon(convene: &Convene, due_in: Duration) -> (String, Vec<(Str
 }
 
 /// Polls the event's reminders until `done` holds for all of them.
-pub async fn wait_for_reminders(convene: &Convene, event: &str, what: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub async fn wait_for_reminders(
+    convene: &Convene,
+    event: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, reminders) = convene.get(&format!("/v1/events/{event}/reminders")).await;
@@ -137,4 +150,3 @@ pub async fn wait_for_reminders(convene: &Convene, event: &str, what: &str, done
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-
