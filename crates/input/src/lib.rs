@@ -11,8 +11,8 @@
 //!
 //! Layout:
 //! - [`parser`]: the [`RequestParser`] trait and the media-type lookup.
-//! - [`json`]: `application/json`.
-//! - [`error`]: [`InputError`].
+//! - [`json`] parses `application/json`.
+//! - [`error`] defines [`InputError`].
 
 pub mod error;
 pub mod json;

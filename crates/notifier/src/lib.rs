@@ -17,7 +17,7 @@
 //! database write.
 //!
 //! Layout:
-//! - [`config`]: [`NotifierConfig`].
+//! - [`config`] defines [`NotifierConfig`].
 //! - [`worker`]: the [`Notifier`] poll loop.
 //! - [`retry`]: backoff for temporary failures.
 

@@ -14,7 +14,7 @@
 //! Layout:
 //! - [`service`]: the [`Scheduler`] itself.
 //! - [`planning`]: which reminder deliveries an event produces.
-//! - [`error`]: [`SchedulerError`].
+//! - [`error`] defines [`SchedulerError`].
 
 pub mod error;
 pub mod planning;
