@@ -78,7 +78,7 @@ pub struct ServeSettings {
     #[arg(long, env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_duration)]
     pub notifier_lease: Duration,
 
-    /// The most reminder deliveries one poll claims.
+    /// Maximum number of reminder deliveries one poll claims.
     #[arg(long, env = "CONVENE_NOTIFIER_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub notifier_batch: u32,
 

@@ -5,15 +5,15 @@ use jiff::{Timestamp, tz::TimeZone};
 use crate::user::validate_text;
 use crate::{EventId, Interval, ReminderOffset, UserId, ValidationError};
 
-/// The longest title accepted, in characters.
+/// Maximum length of a title, in characters.
 pub const MAX_TITLE_CHARS: usize = 500;
-/// The longest location accepted, in characters.
+/// Maximum length of a location, in characters.
 pub const MAX_LOCATION_CHARS: usize = 500;
-/// The longest description accepted, in characters.
+/// Maximum length of a description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
-/// The most reminder offsets one event may have.
+/// Maximum number of reminder offsets per event.
 pub const MAX_REMINDERS: usize = 20;
-/// The most participants one event may have, not counting the organizer.
+/// Maximum number of participants per event, not counting the organizer.
 pub const MAX_PARTICIPANTS: usize = 1_000;
 
 /// An event as stored.

@@ -89,7 +89,7 @@ impl fmt::Display for ReminderOffset {
     }
 }
 
-/// Where a delivery stands.
+/// State of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     /// Not yet due, or due and waiting for a worker (including a retry).
@@ -133,12 +133,12 @@ impl DeliveryOutcome {
     }
 }
 
-/// What one attempt to deliver a reminder to one recipient produced.
+/// Outcome of one attempt to deliver a reminder to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryAttempt {
     pub at: Timestamp,
     pub outcome: DeliveryOutcome,
-    /// The host that gave the final answer; for e-mail, the MX host.
+    /// The host that sent the final reply; for e-mail, the MX host.
     pub destination: Option<String>,
     /// Whether the message travelled over TLS.
     pub tls: bool,

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::{UserId, ValidationError};
 
-/// The longest display name accepted, in characters.
+/// Maximum length of a display name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// An e-mail address of the form `local@domain`.

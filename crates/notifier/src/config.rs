@@ -7,7 +7,7 @@ use std::time::Duration;
 pub struct NotifierConfig {
     /// Time between polls of the store for due deliveries.
     pub poll_interval: Duration,
-    /// The most deliveries one poll claims.
+    /// Maximum number of deliveries one poll claims.
     pub batch_size: usize,
     /// How long a claim lasts. It must exceed the longest time one batch
     /// can take to send, SMTP timeouts included, or another worker may

@@ -42,9 +42,9 @@ impl Notifier {
     ///
     /// Sends run in the background, so a slow destination never delays
     /// the next poll; at most `batch_size` messages are in flight at once.
-    /// On shutdown, sends in flight get [`SHUTDOWN_GRACE`] to finish; any
-    /// still running then are abandoned, and their claims expire so that
-    /// another poll sends them again.
+    /// On shutdown, sends in flight get [`SHUTDOWN_GRACE`] to finish. Any
+    /// still running then are abandoned. Their claims expire, so another
+    /// poll sends them again.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tracing::info!(
             worker = %self.config.worker_id,

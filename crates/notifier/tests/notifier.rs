@@ -15,7 +15,7 @@ use convene_notifier::{Notifier, NotifierConfig};
 use convene_scheduler::Scheduler;
 use jiff::Timestamp;
 
-/// Records every send and answers with queued outcomes, then `Delivered`.
+/// Records every send and returns the queued outcomes, then `Delivered`.
 #[derive(Default)]
 struct ScriptedChannel {
     outcomes: Mutex<VecDeque<DeliveryOutcome>>,

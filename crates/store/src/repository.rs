@@ -10,12 +10,12 @@ use jiff::Timestamp;
 
 use crate::StoreError;
 
-/// What [`Store::claim_due_deliveries`] should claim.
+/// Parameters of [`Store::claim_due_deliveries`].
 #[derive(Debug, Clone)]
 pub struct ClaimRequest<'a> {
     /// The current time; deliveries due at or before it are claimed.
     pub now: Timestamp,
-    /// The most deliveries to claim.
+    /// Maximum number of deliveries to claim.
     pub limit: usize,
     /// How long the claim lasts. Another worker may claim the delivery
     /// again once the lease has expired without a recorded attempt.
