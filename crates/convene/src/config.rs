@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Convene: a self-hosted scheduling service.
 #[derive(Debug, Parser)]
@@ -88,19 +88,68 @@ pub struct ServeSettings {
     pub retry_initial: Duration,
 }
 
-/// Parses a duration such as `1s`, `250ms`, `2m`, `1h30m` or the ISO 8601
-/// form `PT1S`.
+/// Builds the command line, with every setting of `convene serve` listed
+/// in the top-level help too, generated from the same definitions so the
+/// two never disagree.
+pub fn command_with_settings_help() -> clap::Command {
+    let command = Cli::command();
+    let serve = command
+        .find_subcommand("serve")
+        .expect("the serve subcommand is defined")
+        .clone();
+    let mut text =
+        String::from("Settings of `convene serve`, as flags or environment variables:\n");
+    for arg in serve.get_arguments() {
+        let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+            continue;
+        };
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let default = match arg.get_default_values() {
+            [] => String::new(),
+            values => format!(" [default: {}]", values[0].to_string_lossy()),
+        };
+        text.push_str(&format!(
+            "  --{long}, {}{default}\n      {help}\n",
+            env.to_string_lossy()
+        ));
+    }
+    command.after_help(text)
+}
+
+/// Parses a positive duration such as `1s`, `250ms`, `2m`, `1h30m` or the
+/// ISO 8601 form `PT1S`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let parsed: jiff::SignedDuration = text.parse().map_err(|_| {
         format!("{text:?} is not a duration; use a form such as 1s, 500ms, 2m or 1h")
     })?;
-    Duration::try_from(parsed)
-        .map_err(|_| format!("{text:?} is negative; use a positive duration such as 1s"))
+    match Duration::try_from(parsed) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(format!(
+            "{text:?} is not positive; use a duration such as 1s"
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_level_help_lists_every_setting() {
+        let help = command_with_settings_help().render_help().to_string();
+        for env in [
+            "CONVENE_LISTEN",
+            "CONVENE_DATABASE_URL",
+            "CONVENE_DNS_SERVER",
+            "CONVENE_SMTP_PORT",
+            "CONVENE_MAIL_FROM",
+            "CONVENE_HELO_NAME",
+            "CONVENE_NOTIFIER_INTERVAL",
+        ] {
+            assert!(help.contains(env), "{env} missing from:\n{help}");
+        }
+        assert!(help.contains("[default: 127.0.0.1:8080]"), "{help}");
+    }
 
     #[test]
     fn parse_duration_forms() {
@@ -115,6 +164,7 @@ mod tests {
             assert_eq!(parse_duration(text), Ok(expected), "{text}");
         }
         assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
     }
 }

@@ -16,13 +16,14 @@ mod serve;
 
 use std::io::IsTerminal;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = config::command_with_settings_help().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     init_logging(&cli.log);
     match cli.command {
         Command::Serve(settings) => serve::serve(settings).await,
