@@ -71,10 +71,11 @@ pub struct ServeSettings {
     #[arg(long, env = "CONVENE_NOTIFIER_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub notifier_interval: Duration,
 
-    /// How long a claimed reminder is reserved for this process. After a
-    /// crash, its claimed reminders are sent by the next poll after this
-    /// time. It must exceed the longest SMTP transaction (10 minutes for
-    /// the final reply, RFC 5321 §4.5.3.2).
+    /// How long a claimed reminder is reserved for this process, such as
+    /// `20m`. After a crash, its claimed reminders are sent by the next poll
+    /// after this time. Keep it longer than the longest SMTP transaction
+    /// (up to 10 minutes for the final reply, RFC 5321 §4.5.3.2): a send
+    /// that outlasts the lease may be repeated by another poll.
     #[arg(long, env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_duration)]
     pub notifier_lease: Duration,
 
@@ -82,8 +83,9 @@ pub struct ServeSettings {
     #[arg(long, env = "CONVENE_NOTIFIER_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub notifier_batch: u32,
 
-    /// Delay before the first retry of a temporarily failed reminder; each
-    /// further retry doubles it, up to one hour.
+    /// Delay before the first retry of a temporarily failed reminder, such
+    /// as `1m`. Each further retry doubles it, up to one hour or this
+    /// delay, whichever is longer.
     #[arg(long, env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_duration)]
     pub retry_initial: Duration,
 }

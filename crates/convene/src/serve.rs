@@ -12,26 +12,30 @@ use tokio::sync::watch;
 use crate::config::ServeSettings;
 use crate::http;
 
-pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
-    let store = convene_store::open(&settings.database_url)
-        .await
-        .with_context(|| format!("opening the database {:?} failed", settings.database_url))?;
+/// The longest delay between two retries, unless the first delay is longer.
+const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
+pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let helo_name = settings.helo_name.clone().unwrap_or_else(system_host_name);
-    let mail_from = settings
-        .mail_from
-        .clone()
-        .unwrap_or_else(|| format!("convene@{helo_name}"));
-    let from_address = Address::parse(&mail_from).with_context(|| {
-        format!("CONVENE_MAIL_FROM {mail_from:?} is not a valid e-mail address")
-    })?;
     let mailer = Mailer::new(MailerConfig {
         dns_server: settings.dns_server,
         smtp_port: settings.smtp_port,
         helo_name: helo_name.clone(),
         ..MailerConfig::default()
     })
-    .context("setting up the Mail Broker failed")?;
+    .context("invalid mail settings (--helo-name / CONVENE_HELO_NAME)")?;
+    let mail_from = settings
+        .mail_from
+        .clone()
+        .unwrap_or_else(|| format!("convene@{helo_name}"));
+    let from_address = Address::parse(&mail_from).with_context(|| {
+        format!("the sender address {mail_from:?} is invalid; set --mail-from / CONVENE_MAIL_FROM to an address such as reminders@example.org")
+    })?;
+    // Settings are checked before the database file is created.
+    let store = convene_store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("opening the database {:?} failed", settings.database_url))?;
+
     let channel = Arc::new(EmailChannel::new(
         mailer,
         Mailbox::new(settings.mail_from_name.clone(), from_address),
@@ -44,6 +48,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             batch_size: settings.notifier_batch as usize,
             lease: settings.notifier_lease,
             retry_initial: settings.retry_initial,
+            retry_max: settings.retry_initial.max(MAX_RETRY_DELAY),
             ..NotifierConfig::default()
         },
     );
