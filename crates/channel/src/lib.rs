@@ -14,5 +14,5 @@
 pub mod channel;
 pub mod email;
 
-pub use channel::{Channel, Reminder};
+pub use channel::{Channel, Reminder, Reporter};
 pub use email::EmailChannel;

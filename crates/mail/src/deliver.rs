@@ -123,6 +123,35 @@ impl Mailer {
         recipients: &[Address],
         message: &[u8],
     ) -> Vec<RecipientResult> {
+        let mut results: HashMap<Address, RecipientResult> = HashMap::new();
+        self.send_each(sender, recipients, message, |result| {
+            results.insert(result.recipient.clone(), result);
+        })
+        .await;
+        recipients
+            .iter()
+            .map(|recipient| results[recipient].clone())
+            .collect()
+    }
+
+    /// Delivers like [`Mailer::send`], but hands each distinct recipient's result to
+    /// `on_result` as soon as that recipient's domain is done, instead of waiting for every
+    /// domain. A caller that must record results durably can so record the fast domains
+    /// while a slow one is still in progress.
+    ///
+    /// Dropping the returned future aborts the deliveries still in progress; their
+    /// recipients get no result.
+    ///
+    /// # Panics
+    ///
+    /// A panic in a delivery task is resumed here.
+    pub async fn send_each(
+        &self,
+        sender: &Address,
+        recipients: &[Address],
+        message: &[u8],
+        mut on_result: impl FnMut(RecipientResult),
+    ) {
         let prepared = Arc::new(Prepared {
             sender: sender.clone(),
             data: encode_data(message),
@@ -150,22 +179,13 @@ impl Mailer {
             tasks.spawn(task.instrument(span));
         }
 
-        let mut results: HashMap<Address, RecipientResult> = HashMap::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(domain_results) => {
-                    for result in domain_results {
-                        results.insert(result.recipient.clone(), result);
-                    }
-                }
+                Ok(domain_results) => domain_results.into_iter().for_each(&mut on_result),
                 Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
                 Err(error) => unreachable!("delivery task ended without result: {error}"),
             }
         }
-        recipients
-            .iter()
-            .map(|recipient| results[recipient].clone())
-            .collect()
     }
 }
 

@@ -5,9 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use convene_channel::{Channel, Reminder};
+use convene_channel::{Channel, Reminder, Reporter};
 use convene_domain::{Delivery, DeliveryAttempt, DeliveryOutcome, EventId, User};
-use convene_store::{ClaimRequest, Store, StoreError};
+use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
 use jiff::Timestamp;
 use tokio::task::JoinSet;
 
@@ -16,6 +16,10 @@ use crate::retry::retry_at;
 
 /// How long a stopping Notifier waits for sends in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How often storing delivery results is tried before the error is given up
+/// on; the waits between tries double from 200 ms, 6.2 s in all.
+const RECORD_TRIES: u32 = 6;
 
 /// Sends due reminders from a store through a channel.
 #[derive(Clone)]
@@ -151,9 +155,12 @@ impl Notifier {
         let Some(event) = self.store.event(event_id).await? else {
             for delivery in &group {
                 let attempt = local_failure("the event no longer exists");
-                self.store
-                    .record_attempt(delivery.id, &attempt, None)
-                    .await?;
+                self.store_records(&[AttemptRecord {
+                    delivery: delivery.id,
+                    attempt,
+                    retry_at: None,
+                }])
+                .await?;
             }
             return Ok(());
         };
@@ -171,9 +178,12 @@ impl Notifier {
                 }
                 None => {
                     let attempt = local_failure("the recipient no longer exists");
-                    self.store
-                        .record_attempt(delivery.id, &attempt, None)
-                        .await?;
+                    self.store_records(&[AttemptRecord {
+                        delivery: delivery.id,
+                        attempt,
+                        retry_at: None,
+                    }])
+                    .await?;
                 }
             }
         }
@@ -191,19 +201,94 @@ impl Notifier {
             event,
             organizer,
         };
-        let attempts = self.channel.send(&reminder, &recipients).await;
-        for (delivery, attempt) in sendable.into_iter().zip(attempts) {
-            self.record(&reminder, delivery, attempt).await?;
+
+        // The send runs as its own task, so that each result is recorded as
+        // soon as it is reported, while slower recipients are still in
+        // progress, and so that the send can be cut off before the lease
+        // runs out and another worker claims the same deliveries.
+        let (reporter, mut reports) = Reporter::new();
+        let send = {
+            let channel = self.channel.clone();
+            let reminder = reminder.clone();
+            let recipients = recipients.clone();
+            tokio::spawn(async move { channel.send(&reminder, &recipients, reporter).await })
+        };
+        let budget = self.send_budget();
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut reported = vec![false; recipients.len()];
+        loop {
+            let first = match tokio::time::timeout_at(deadline, reports.recv()).await {
+                Ok(Some(report)) => report,
+                Ok(None) => break,
+                Err(_) => {
+                    send.abort();
+                    tracing::warn!(
+                        event.id = %reminder.event.id,
+                        budget = ?budget,
+                        "sending a reminder took too long; the recipients without a result will be retried"
+                    );
+                    let late: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
+                    let records = self.prepare_records(&reminder, &sendable, &mut reported, late);
+                    self.store_records(&records).await?;
+                    break;
+                }
+            };
+            // Whatever else has arrived goes into the same transaction.
+            let mut batch = vec![first];
+            batch.extend(std::iter::from_fn(|| reports.try_recv().ok()));
+            let records = self.prepare_records(&reminder, &sendable, &mut reported, batch);
+            self.store_records(&records).await?;
         }
-        Ok(())
+
+        let unreported: Vec<(usize, DeliveryAttempt)> = reported
+            .iter()
+            .enumerate()
+            .filter(|(_, done)| !**done)
+            .map(|(i, _)| {
+                let mut attempt = local_failure(&format!(
+                    "no result within the send time limit of {budget:?}"
+                ));
+                attempt.outcome = DeliveryOutcome::TemporaryFailure;
+                (i, attempt)
+            })
+            .collect();
+        let records = self.prepare_records(&reminder, &sendable, &mut reported, unreported);
+        self.store_records(&records).await
     }
 
-    async fn record(
+    /// The longest one send may take: three quarters of the lease, so that
+    /// its results are recorded before another worker may claim the same
+    /// deliveries.
+    fn send_budget(&self) -> Duration {
+        self.config.lease.mul_f64(0.75)
+    }
+
+    /// Turns reports into records, skipping any recipient already reported.
+    fn prepare_records(
+        &self,
+        reminder: &Reminder,
+        deliveries: &[&Delivery],
+        reported: &mut [bool],
+        reports: Vec<(usize, DeliveryAttempt)>,
+    ) -> Vec<AttemptRecord> {
+        reports
+            .into_iter()
+            .filter_map(|(i, attempt)| {
+                if i >= deliveries.len() || std::mem::replace(&mut reported[i], true) {
+                    return None;
+                }
+                Some(self.prepare_record(reminder, deliveries[i], attempt))
+            })
+            .collect()
+    }
+
+    /// Decides the retry time of one attempt and logs it.
+    fn prepare_record(
         &self,
         reminder: &Reminder,
         delivery: &Delivery,
         mut attempt: DeliveryAttempt,
-    ) -> Result<(), StoreError> {
+    ) -> AttemptRecord {
         let mut retry = None;
         if attempt.outcome == DeliveryOutcome::TemporaryFailure {
             let at = retry_at(
@@ -248,10 +333,33 @@ impl Notifier {
                 "reminder delivery failed permanently"
             ),
         }
-        self.store
-            .record_attempt(delivery.id, &attempt, retry)
-            .await?;
-        Ok(())
+        AttemptRecord {
+            delivery: delivery.id,
+            attempt,
+            retry_at: retry,
+        }
+    }
+
+    /// Stores results, trying again for a while when the store fails: a
+    /// result that is lost after the message went out would make the next
+    /// claim send it again.
+    async fn store_records(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1.. {
+            match self.store.record_attempts(records).await {
+                Ok(_) => return Ok(()),
+                Err(err) if attempt < RECORD_TRIES => {
+                    tracing::warn!(error = %err, attempt, records = records.len(), "recording reminder results failed; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        unreachable!("the loop returns by its last try")
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use convene_channel::{Channel, Reminder};
+use convene_channel::{Channel, Reminder, Reporter};
 use convene_domain::{
     CreateEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, NewUser, ReminderOffset, User,
     UserId,
@@ -15,43 +15,44 @@ use convene_notifier::{Notifier, NotifierConfig};
 use convene_scheduler::Scheduler;
 use jiff::Timestamp;
 
-/// Records every send and returns the queued outcomes, then `Delivered`.
+/// Records every send and reports the queued outcomes, then `Delivered`.
 #[derive(Default)]
 struct ScriptedChannel {
     outcomes: Mutex<VecDeque<DeliveryOutcome>>,
     sent: Mutex<Vec<(String, String)>>,
 }
 
+fn scripted_attempt(outcome: DeliveryOutcome) -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: Timestamp::now(),
+        outcome,
+        destination: Some("mx.test".to_owned()),
+        tls: false,
+        reply_code: Some(if outcome == DeliveryOutcome::Delivered {
+            250
+        } else {
+            451
+        }),
+        reply_text: "scripted".to_owned(),
+    }
+}
+
 #[async_trait]
 impl Channel for ScriptedChannel {
-    async fn send(&self, reminder: &Reminder, recipients: &[User]) -> Vec<DeliveryAttempt> {
-        recipients
-            .iter()
-            .map(|user| {
-                self.sent
-                    .lock()
-                    .unwrap()
-                    .push((reminder.event.title.clone(), user.email.to_string()));
-                let outcome = self
-                    .outcomes
-                    .lock()
-                    .unwrap()
-                    .pop_front()
-                    .unwrap_or(DeliveryOutcome::Delivered);
-                DeliveryAttempt {
-                    at: Timestamp::now(),
-                    outcome,
-                    destination: Some("mx.test".to_owned()),
-                    tls: false,
-                    reply_code: Some(if outcome == DeliveryOutcome::Delivered {
-                        250
-                    } else {
-                        451
-                    }),
-                    reply_text: "scripted".to_owned(),
-                }
-            })
-            .collect()
+    async fn send(&self, reminder: &Reminder, recipients: &[User], reporter: Reporter) {
+        for (i, user) in recipients.iter().enumerate() {
+            self.sent
+                .lock()
+                .unwrap()
+                .push((reminder.event.title.clone(), user.email.to_string()));
+            let outcome = self
+                .outcomes
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(DeliveryOutcome::Delivered);
+            reporter.report(i, scripted_attempt(outcome));
+        }
     }
 }
 
@@ -325,4 +326,128 @@ async fn two_workers_never_send_twice() {
     let claimed = claimed + c.unwrap() + d.unwrap();
     assert_eq!(claimed, 10);
     assert_eq!(f.channel.sent.lock().unwrap().len(), 10);
+}
+
+/// Reports the first recipient at once, then waits for `release` before
+/// reporting the others, or forever when `release` is never notified.
+struct StallingChannel {
+    release: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Channel for StallingChannel {
+    async fn send(&self, _reminder: &Reminder, recipients: &[User], reporter: Reporter) {
+        reporter.report(0, scripted_attempt(DeliveryOutcome::Delivered));
+        self.release.notified().await;
+        for i in 1..recipients.len() {
+            reporter.report(i, scripted_attempt(DeliveryOutcome::Delivered));
+        }
+    }
+}
+
+fn stalling_notifier(f: &Fixture, channel: Arc<StallingChannel>, lease: Duration) -> Notifier {
+    let config = NotifierConfig {
+        poll_interval: Duration::from_millis(50),
+        batch_size: 10,
+        lease,
+        retry_initial: Duration::from_secs(60),
+        retry_max: Duration::from_secs(600),
+        worker_id: "stalling".to_owned(),
+    };
+    Notifier::new(f.store.clone(), channel, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_result_recorded_while_others_wait() {
+    let f = fixture().await;
+    let (event, users) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    let channel = Arc::new(StallingChannel {
+        release: tokio::sync::Notify::new(),
+    });
+    let notifier = stalling_notifier(&f, channel.clone(), Duration::from_secs(600));
+    let poll = tokio::spawn(async move { notifier.run_once(at("2030-01-01T09:45:00Z")).await });
+
+    // The first recipient's result is stored while the others are still
+    // being sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let deliveries = f
+            .scheduler
+            .deliveries(event, at("2030-01-01T09:45:01Z"))
+            .await
+            .unwrap();
+        let delivered = deliveries
+            .iter()
+            .filter(|d| d.state == DeliveryState::Delivered)
+            .count();
+        if delivered == 1 {
+            assert_eq!(
+                deliveries
+                    .iter()
+                    .filter(|d| d.state == DeliveryState::Sending)
+                    .count(),
+                2
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first result was never stored: {deliveries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    channel.release.notify_one();
+    assert_eq!(poll.await.unwrap().unwrap(), users.len());
+    let deliveries = f
+        .scheduler
+        .deliveries(event, at("2030-01-01T09:45:01Z"))
+        .await
+        .unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered),
+        "{deliveries:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_cut_off_before_lease_expires() {
+    let f = fixture().await;
+    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    let channel = Arc::new(StallingChannel {
+        release: tokio::sync::Notify::new(),
+    });
+    // A one-second lease leaves the send 750 ms; the channel never finishes.
+    let notifier = stalling_notifier(&f, channel, Duration::from_secs(1));
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
+        3
+    );
+
+    let deliveries = f
+        .scheduler
+        .deliveries(event, at("2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    let delivered = deliveries
+        .iter()
+        .filter(|d| d.state == DeliveryState::Delivered)
+        .count();
+    assert_eq!(delivered, 1, "{deliveries:?}");
+    let retried: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.state == DeliveryState::Pending)
+        .collect();
+    assert_eq!(retried.len(), 2, "{deliveries:?}");
+    for delivery in retried {
+        let attempt = delivery.last_attempt.as_ref().unwrap();
+        assert_eq!(attempt.outcome, DeliveryOutcome::TemporaryFailure);
+        assert!(
+            attempt.reply_text.contains("send time limit"),
+            "{}",
+            attempt.reply_text
+        );
+    }
 }

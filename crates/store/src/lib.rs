@@ -27,7 +27,7 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use repository::{ClaimRequest, Store};
+pub use repository::{AttemptRecord, ClaimRequest, Store};
 pub use sqlite::SqliteStore;
 
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use convene_domain::{
 };
 use jiff::{SignedDuration, Timestamp};
 
-use crate::{ClaimRequest, Store, StoreError};
+use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
 
 /// A store that keeps everything in memory.
 #[derive(Default)]
@@ -109,6 +109,33 @@ impl State {
                 },
             );
         }
+    }
+}
+
+impl State {
+    fn record_attempt(&mut self, record: &AttemptRecord) -> bool {
+        let attempt = &record.attempt;
+        let Some(stored) = self.deliveries.get_mut(&record.delivery) else {
+            return false;
+        };
+        if stored.delivery.state != DeliveryState::Pending {
+            return false;
+        }
+        stored.delivery.attempts += 1;
+        stored.delivery.last_attempt = Some(attempt.clone());
+        stored.lease_until = None;
+        match attempt.outcome {
+            DeliveryOutcome::Delivered => stored.delivery.state = DeliveryState::Delivered,
+            DeliveryOutcome::PermanentFailure => stored.delivery.state = DeliveryState::Failed,
+            DeliveryOutcome::TemporaryFailure => {
+                stored.not_before = record.retry_at.unwrap_or(attempt.at);
+            }
+        }
+        self.attempts
+            .entry(record.delivery)
+            .or_default()
+            .push(attempt.clone());
+        true
     }
 }
 
@@ -265,31 +292,12 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn record_attempt(
-        &self,
-        id: DeliveryId,
-        attempt: &DeliveryAttempt,
-        retry_at: Option<Timestamp>,
-    ) -> Result<bool, StoreError> {
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<Vec<bool>, StoreError> {
         let mut state = self.lock();
-        let Some(stored) = state.deliveries.get_mut(&id) else {
-            return Ok(false);
-        };
-        if stored.delivery.state != DeliveryState::Pending {
-            return Ok(false);
-        }
-        stored.delivery.attempts += 1;
-        stored.delivery.last_attempt = Some(attempt.clone());
-        stored.lease_until = None;
-        match attempt.outcome {
-            DeliveryOutcome::Delivered => stored.delivery.state = DeliveryState::Delivered,
-            DeliveryOutcome::PermanentFailure => stored.delivery.state = DeliveryState::Failed,
-            DeliveryOutcome::TemporaryFailure => {
-                stored.not_before = retry_at.unwrap_or(attempt.at);
-            }
-        }
-        state.attempts.entry(id).or_default().push(attempt.clone());
-        Ok(true)
+        Ok(records
+            .iter()
+            .map(|record| state.record_attempt(record))
+            .collect())
     }
 
     async fn deliveries(

@@ -24,6 +24,15 @@ pub struct ClaimRequest<'a> {
     pub owner: &'a str,
 }
 
+/// One attempt to record with [`Store::record_attempts`].
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery: DeliveryId,
+    pub attempt: DeliveryAttempt,
+    /// When a temporary failure is due again.
+    pub retry_at: Option<Timestamp>,
+}
+
 /// Persistent state of Convene. Every method is atomic.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -68,18 +77,32 @@ pub trait Store: Send + Sync {
         request: ClaimRequest<'_>,
     ) -> Result<Vec<Delivery>, StoreError>;
 
-    /// Records an attempt on a claimed delivery and releases the claim.
+    /// Records attempts on claimed deliveries and releases their claims,
+    /// all in one transaction, and returns for each record whether it was
+    /// applied.
     ///
     /// A delivered or permanently failed attempt settles the delivery. A
-    /// temporary failure puts it back to pending, due again at `retry_at`.
-    /// Returns false, recording nothing, when the delivery is no longer
-    /// pending (it was settled or its participant was removed).
+    /// temporary failure puts it back to pending, due again at `retry_at`
+    /// (or at once when `None`). A record is not applied, and `false`
+    /// returned, when its delivery is no longer pending: it was settled, or
+    /// its participant was removed.
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<Vec<bool>, StoreError>;
+
+    /// Records one attempt; see [`Store::record_attempts`].
     async fn record_attempt(
         &self,
-        id: DeliveryId,
+        delivery: DeliveryId,
         attempt: &DeliveryAttempt,
         retry_at: Option<Timestamp>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let record = AttemptRecord {
+            delivery,
+            attempt: attempt.clone(),
+            retry_at,
+        };
+        let applied = self.record_attempts(std::slice::from_ref(&record)).await?;
+        Ok(applied.first().copied().unwrap_or(false))
+    }
 
     /// Returns every delivery of `event`, with each one's state as of `now`.
     async fn deliveries(&self, event: EventId, now: Timestamp)

@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::{ClaimRequest, Store, StoreError};
+use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
 
 /// How long a statement waits for another connection's write lock before
 /// failing with "database is locked".
@@ -315,63 +315,46 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
 
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut delivery = delivery_from_row(row, now)?;
-            delivery.last_attempt = last_attempt(&self.pool, delivery.id).await?;
-            claimed.push(delivery);
+        let mut claimed: Vec<Delivery> = rows
+            .iter()
+            .map(|row| delivery_from_row(row, now))
+            .collect::<Result<_, _>>()?;
+
+        // Retries carry their previous attempt; first attempts have none.
+        let retried: Vec<String> = claimed
+            .iter()
+            .filter(|delivery| delivery.attempts > 0)
+            .map(|delivery| delivery.id.to_string())
+            .collect();
+        if !retried.is_empty() {
+            let attempts = sqlx::query(
+                "SELECT a.delivery_id, a.at_us, a.outcome, a.destination, a.tls, a.reply_code, a.reply_text \
+                 FROM delivery_attempts a JOIN deliveries d \
+                      ON a.delivery_id = d.id AND a.attempt = d.attempts \
+                 WHERE d.id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(string_list(&retried))
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &attempts {
+                let id: DeliveryId = parse_id(row.try_get("delivery_id")?)?;
+                if let Some(delivery) = claimed.iter_mut().find(|delivery| delivery.id == id) {
+                    delivery.last_attempt = Some(attempt_from_row(row)?);
+                }
+            }
         }
         claimed.sort_by_key(|delivery| (delivery.due_at, delivery.id));
         Ok(claimed)
     }
 
-    async fn record_attempt(
-        &self,
-        id: DeliveryId,
-        attempt: &DeliveryAttempt,
-        retry_at: Option<Timestamp>,
-    ) -> Result<bool, StoreError> {
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let state = match attempt.outcome {
-            DeliveryOutcome::Delivered => "delivered",
-            DeliveryOutcome::PermanentFailure => "failed",
-            DeliveryOutcome::TemporaryFailure => "pending",
-        };
-        let not_before = micros(retry_at.unwrap_or(attempt.at));
-        let updated = sqlx::query(
-            "UPDATE deliveries SET state = ?, attempts = attempts + 1, lease_owner = NULL, \
-             lease_until_us = NULL, not_before_us = CASE WHEN ? = 'pending' THEN ? ELSE not_before_us END \
-             WHERE id = ? AND state = 'pending' RETURNING attempts",
-        )
-        .bind(state)
-        .bind(state)
-        .bind(not_before)
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = updated else {
-            return Ok(false);
-        };
-        let attempt_number: i64 = row.try_get("attempts")?;
-
-        sqlx::query(
-            "INSERT INTO delivery_attempts \
-             (delivery_id, attempt, at_us, outcome, destination, tls, reply_code, reply_text) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(attempt_number)
-        .bind(micros(attempt.at))
-        .bind(attempt.outcome.as_str())
-        .bind(attempt.destination.as_deref())
-        .bind(attempt.tls)
-        .bind(attempt.reply_code.map(i64::from))
-        .bind(&attempt.reply_text)
-        .execute(&mut *tx)
-        .await?;
-
+        let mut applied = Vec::with_capacity(records.len());
+        for record in records {
+            applied.push(record_attempt(&mut tx, record).await?);
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(applied)
     }
 
     async fn deliveries(
@@ -380,19 +363,18 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, event_id, user_id, before, due_us, state, attempts, lease_until_us \
-             FROM deliveries WHERE event_id = ? ORDER BY due_us, id",
+            "SELECT d.id, d.event_id, d.user_id, d.before, d.due_us, d.state, d.attempts, \
+                    d.lease_until_us, a.at_us, a.outcome, a.destination, a.tls, a.reply_code, a.reply_text \
+             FROM deliveries d LEFT JOIN delivery_attempts a \
+                  ON a.delivery_id = d.id AND a.attempt = d.attempts \
+             WHERE d.event_id = ? ORDER BY d.due_us, d.id",
         )
         .bind(event.to_string())
         .fetch_all(&self.pool)
         .await?;
-        let mut deliveries = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut delivery = delivery_from_row(row, micros(now))?;
-            delivery.last_attempt = last_attempt(&self.pool, delivery.id).await?;
-            deliveries.push(delivery);
-        }
-        Ok(deliveries)
+        rows.iter()
+            .map(|row| delivery_with_attempt_from_row(row, micros(now)))
+            .collect()
     }
 
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError> {
@@ -502,18 +484,51 @@ async fn busy(
         .collect()
 }
 
-async fn last_attempt(
-    pool: &SqlitePool,
-    delivery: DeliveryId,
-) -> Result<Option<DeliveryAttempt>, StoreError> {
-    let row = sqlx::query(
-        "SELECT at_us, outcome, destination, tls, reply_code, reply_text \
-         FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT 1",
+async fn record_attempt(
+    tx: &mut Transaction<'static, Sqlite>,
+    record: &AttemptRecord,
+) -> Result<bool, StoreError> {
+    let attempt = &record.attempt;
+    let state = match attempt.outcome {
+        DeliveryOutcome::Delivered => "delivered",
+        DeliveryOutcome::PermanentFailure => "failed",
+        DeliveryOutcome::TemporaryFailure => "pending",
+    };
+    let not_before = micros(record.retry_at.unwrap_or(attempt.at));
+    let updated = sqlx::query(
+        "UPDATE deliveries SET state = ?, attempts = attempts + 1, lease_owner = NULL, \
+         lease_until_us = NULL, not_before_us = CASE WHEN ? = 'pending' THEN ? ELSE not_before_us END \
+         WHERE id = ? AND state = 'pending' RETURNING attempts",
     )
-    .bind(delivery.to_string())
-    .fetch_optional(pool)
+    .bind(state)
+    .bind(state)
+    .bind(not_before)
+    .bind(record.delivery.to_string())
+    .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(attempt_from_row).transpose()
+    let Some(row) = updated else {
+        return Ok(false);
+    };
+    // Attempts are numbered from 1, so the latest attempt's number always
+    // equals the delivery's attempt count.
+    let attempt_number: i64 = row.try_get("attempts")?;
+
+    sqlx::query(
+        "INSERT INTO delivery_attempts \
+         (delivery_id, attempt, at_us, outcome, destination, tls, reply_code, reply_text) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(record.delivery.to_string())
+    .bind(attempt_number)
+    .bind(micros(attempt.at))
+    .bind(attempt.outcome.as_str())
+    .bind(attempt.destination.as_deref())
+    .bind(attempt.tls)
+    .bind(attempt.reply_code.map(i64::from))
+    .bind(&attempt.reply_text)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
@@ -555,6 +570,15 @@ fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreErro
     })
 }
 
+fn delivery_with_attempt_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreError> {
+    let mut delivery = delivery_from_row(row, now_us)?;
+    let outcome: Option<String> = row.try_get("outcome")?;
+    if outcome.is_some() {
+        delivery.last_attempt = Some(attempt_from_row(row)?);
+    }
+    Ok(delivery)
+}
+
 fn attempt_from_row(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
     let outcome: String = row.try_get("outcome")?;
     let outcome = match outcome.as_str() {
@@ -579,7 +603,14 @@ fn attempt_from_row(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
 }
 
 fn id_list(ids: &[UserId]) -> String {
-    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    string_list(&ids)
+}
+
+/// Encodes strings as a JSON array for `json_each(?)`. Identifiers contain
+/// no characters that need escaping.
+fn string_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("\"{item}\"")).collect();
     format!("[{}]", quoted.join(","))
 }
 

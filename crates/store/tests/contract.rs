@@ -7,7 +7,7 @@ use convene_domain::{
     Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
     EventId, Interval, ReminderOffset, User, UserId,
 };
-use convene_store::{ClaimRequest, MemoryStore, SqliteStore, Store, StoreError};
+use convene_store::{AttemptRecord, ClaimRequest, MemoryStore, SqliteStore, Store, StoreError};
 use jiff::Timestamp;
 
 /// A store under test, with whatever keeps it alive (a temporary directory).
@@ -486,6 +486,55 @@ async fn attempts_settle_or_retry(store: Arc<dyn Store>) {
     assert_eq!(history, vec![temporary, delivered]);
 }
 
+async fn batch_records_apply_independently(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let event = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store
+        .book_event(&event, &plan(&event, &[ann, bob], "2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w"))
+        .await
+        .unwrap();
+    let delivered = attempt(DeliveryOutcome::Delivered, "2030-01-01T09:45:01Z");
+    assert!(
+        store
+            .record_attempt(claimed[0].id, &delivered, None)
+            .await
+            .unwrap()
+    );
+
+    // The settled delivery is skipped; the other one is still recorded.
+    let records: Vec<AttemptRecord> = claimed
+        .iter()
+        .map(|delivery| AttemptRecord {
+            delivery: delivery.id,
+            attempt: delivered.clone(),
+            retry_at: None,
+        })
+        .collect();
+    assert_eq!(
+        store.record_attempts(&records).await.unwrap(),
+        vec![false, true]
+    );
+    let deliveries = store
+        .deliveries(event.id, at("2030-01-01T10:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered && d.attempts == 1)
+    );
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.last_attempt.as_ref() == Some(&delivered))
+    );
+}
+
 async fn concurrent_bookings_never_double_book(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let mut tasks = Vec::new();
@@ -542,6 +591,7 @@ contract_for_all!(
     remove_participant_drops_pending,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,
+    batch_records_apply_independently,
     concurrent_bookings_never_double_book,
 );
 

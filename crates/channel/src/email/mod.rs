@@ -14,7 +14,7 @@ use convene_mail::{Address, DeliveryStatus, Mailbox, Mailer, Message, RecipientR
 use jiff::Timestamp;
 use tokio::task::JoinSet;
 
-use crate::{Channel, Reminder};
+use crate::{Channel, Reminder, Reporter};
 
 /// Sends reminders as e-mail through the Mail Broker.
 pub struct EmailChannel {
@@ -32,9 +32,7 @@ impl EmailChannel {
 
 #[async_trait]
 impl Channel for EmailChannel {
-    async fn send(&self, reminder: &Reminder, recipients: &[User]) -> Vec<DeliveryAttempt> {
-        let mut attempts: Vec<Option<DeliveryAttempt>> = vec![None; recipients.len()];
-
+    async fn send(&self, reminder: &Reminder, recipients: &[User], reporter: Reporter) {
         // Group recipients by the time zone they read times in. Addresses
         // the Mail Broker rejects fail permanently here.
         let mut by_zone: BTreeMap<String, Vec<(usize, Address)>> = BTreeMap::new();
@@ -50,17 +48,19 @@ impl Channel for EmailChannel {
                         .or_default()
                         .push((i, address));
                 }
-                Err(err) => {
-                    attempts[i] = Some(local_failure(
+                Err(err) => reporter.report(
+                    i,
+                    local_failure(
                         DeliveryOutcome::PermanentFailure,
                         format!("invalid recipient address: {err}"),
-                    ));
-                }
+                    ),
+                ),
             }
         }
 
         // Each time zone's message goes out concurrently, so a slow
-        // destination for one group does not hold up the others.
+        // destination for one group does not hold up the others. Dropping
+        // the set aborts the sends still in progress.
         let mut sends = JoinSet::new();
         for (zone, group) in by_zone {
             let rendered = render::render(reminder, &zone);
@@ -81,46 +81,41 @@ impl Channel for EmailChannel {
                 Err(err) => {
                     tracing::error!(event.id = %reminder.event.id, error = %err, "building a reminder message failed");
                     for (i, _) in &group {
-                        attempts[*i] = Some(local_failure(
-                            DeliveryOutcome::PermanentFailure,
-                            format!("building the message failed: {err}"),
-                        ));
+                        reporter.report(
+                            *i,
+                            local_failure(
+                                DeliveryOutcome::PermanentFailure,
+                                format!("building the message failed: {err}"),
+                            ),
+                        );
                     }
                     continue;
                 }
             };
             let mailer = self.mailer.clone();
             let sender = self.from.address.clone();
+            let reporter = reporter.clone();
             sends.spawn(async move {
                 let addresses: Vec<Address> =
                     group.iter().map(|(_, address)| address.clone()).collect();
-                let results = mailer.send(&sender, &addresses, &bytes).await;
-                (group, results)
+                mailer
+                    .send_each(&sender, &addresses, &bytes, |result| {
+                        for (i, address) in &group {
+                            if *address == result.recipient {
+                                reporter.report(*i, attempt_from(result.clone()));
+                            }
+                        }
+                    })
+                    .await;
             });
         }
         while let Some(joined) = sends.join_next().await {
-            let Ok((group, results)) = joined else {
-                // The recipients of a panicked send keep no attempt and are
-                // reported as temporary failures below.
-                tracing::error!(event.id = %reminder.event.id, "a reminder send task panicked");
-                continue;
-            };
-            for ((i, _), result) in group.iter().zip(results) {
-                attempts[*i] = Some(attempt_from(result));
+            if let Err(err) = joined {
+                // The recipients of a panicked send get no report; the
+                // caller treats them as temporary failures.
+                tracing::error!(event.id = %reminder.event.id, error = %err, "a reminder send task panicked");
             }
         }
-
-        attempts
-            .into_iter()
-            .map(|attempt| {
-                attempt.unwrap_or_else(|| {
-                    local_failure(
-                        DeliveryOutcome::TemporaryFailure,
-                        "the Mail Broker returned no result".to_owned(),
-                    )
-                })
-            })
-            .collect()
     }
 }
 
