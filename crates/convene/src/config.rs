@@ -67,16 +67,18 @@ pub struct ServeSettings {
     #[arg(long, env = "CONVENE_HELO_NAME")]
     pub helo_name: Option<String>,
 
-    /// Time between polls for due reminders, such as `1s`, `500ms` or `1m`.
-    #[arg(long, env = "CONVENE_NOTIFIER_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    /// Time between polls for due reminders, such as `1s`, `500ms` or `1m`;
+    /// from 10ms to 1h.
+    #[arg(long, env = "CONVENE_NOTIFIER_INTERVAL", default_value = "5s", value_parser = parse_interval)]
     pub notifier_interval: Duration,
 
     /// How long a claimed reminder is reserved for this process, such as
     /// `20m`. After a crash, its claimed reminders are sent by the next poll
     /// after this time. Keep it longer than the longest SMTP transaction
     /// (up to 10 minutes for the final reply, RFC 5321 §4.5.3.2): a send
-    /// that outlasts the lease may be repeated by another poll.
-    #[arg(long, env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_duration)]
+    /// that outlasts the lease may be repeated by another poll. From 1s to
+    /// 7 days; a send is cut off at three quarters of it.
+    #[arg(long, env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_lease)]
     pub notifier_lease: Duration,
 
     /// Maximum number of reminder deliveries one poll claims.
@@ -84,9 +86,9 @@ pub struct ServeSettings {
     pub notifier_batch: u32,
 
     /// Delay before the first retry of a temporarily failed reminder, such
-    /// as `1m`. Each further retry doubles it, up to one hour or this
-    /// delay, whichever is longer.
-    #[arg(long, env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_duration)]
+    /// as `1m`; from 1s to 7 days. Each further retry doubles it, up to
+    /// one hour or this delay, whichever is longer.
+    #[arg(long, env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_retry)]
     pub retry_initial: Duration,
 }
 
@@ -116,6 +118,37 @@ pub fn command_with_settings_help() -> clap::Command {
         ));
     }
     command.after_help(text)
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    parse_bounded(text, Duration::from_millis(10), Duration::from_secs(3600))
+}
+
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    parse_bounded(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(7 * 24 * 3600),
+    )
+}
+
+fn parse_retry(text: &str) -> Result<Duration, String> {
+    parse_bounded(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(7 * 24 * 3600),
+    )
+}
+
+/// Parses a duration and checks that it lies within `[min, max]`.
+fn parse_bounded(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < min || duration > max {
+        return Err(format!(
+            "{text:?} is out of range; use a duration from {min:?} to {max:?}"
+        ));
+    }
+    Ok(duration)
 }
 
 /// Parses a positive duration such as `1s`, `250ms`, `2m`, `1h30m` or the
@@ -167,6 +200,11 @@ mod tests {
         }
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("0s").is_err());
+        assert!(parse_interval("1ns").is_err());
+        assert!(parse_interval("250ms").is_ok());
+        assert!(parse_lease("100000000h").is_err());
+        assert!(parse_lease("500ms").is_err());
+        assert!(parse_retry("2h").is_ok());
         assert!(parse_duration("soon").is_err());
     }
 }

@@ -28,6 +28,12 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .mail_from
         .clone()
         .unwrap_or_else(|| format!("convene@{helo_name}"));
+    if settings.mail_from_name.chars().any(char::is_control) {
+        anyhow::bail!(
+            "the sender name {:?} contains a control character such as a line break; set --mail-from-name / CONVENE_MAIL_FROM_NAME to plain text",
+            settings.mail_from_name
+        );
+    }
     let from_address = Address::parse(&mail_from).with_context(|| {
         format!("the sender address {mail_from:?} is invalid; set --mail-from / CONVENE_MAIL_FROM to an address such as reminders@example.org")
     })?;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use convene_domain::event::MAX_PARTICIPANTS;
 use convene_domain::{
     AddParticipant, CreateEvent, Delivery, Event, EventId, Interval, NewEvent, NewEventParts,
     NewUser, User, UserId, ValidationError,
@@ -102,6 +103,15 @@ impl Scheduler {
         now: Timestamp,
     ) -> Result<Event, SchedulerError> {
         let event = self.event(event_id).await?;
+        if event.participants.len() >= MAX_PARTICIPANTS
+            && !event.attendees().contains(&command.user)
+        {
+            return Err(ValidationError::new(
+                "user",
+                format!("the event already has the maximum of {MAX_PARTICIPANTS} participants"),
+            )
+            .into());
+        }
         if self.store.user(command.user).await?.is_none() {
             return Err(unknown_user("user", command.user).into());
         }

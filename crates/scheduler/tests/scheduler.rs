@@ -267,3 +267,48 @@ async fn busy_conflict_names_only_busy_attendee() {
         "nothing was booked for ann"
     );
 }
+
+#[tokio::test]
+async fn participant_limit_holds_when_adding() {
+    let scheduler = Scheduler::new(convene_store::open("memory:").await.unwrap());
+    let max = convene_domain::event::MAX_PARTICIPANTS;
+    let organizer = user(&scheduler, "org@alpha.test", None).await;
+    let mut participants = Vec::with_capacity(max);
+    for i in 0..max {
+        participants.push(user(&scheduler, &format!("p{i}@beta.test"), None).await);
+    }
+    let event = scheduler
+        .create_event(
+            command(
+                organizer,
+                participants.clone(),
+                "2030-01-01T10:00:00Z",
+                "2030-01-01T11:00:00Z",
+            ),
+            at(NOW),
+        )
+        .await
+        .unwrap();
+
+    let extra = user(&scheduler, "extra@gamma.test", None).await;
+    let err = scheduler
+        .add_participant(event.id, AddParticipant { user: extra }, at(NOW))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SchedulerError::Invalid(ref e) if e.field == "user"),
+        "{err:?}"
+    );
+    // Adding someone who already attends stays a no-op at the limit.
+    let again = scheduler
+        .add_participant(
+            event.id,
+            AddParticipant {
+                user: participants[0],
+            },
+            at(NOW),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.participants.len(), max);
+}

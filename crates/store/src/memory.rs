@@ -155,12 +155,12 @@ impl StoredDelivery {
 impl Store for MemoryStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let email = user.email.as_str().to_lowercase();
-        if state
-            .users
-            .values()
-            .any(|other| other.email.as_str().to_lowercase() == email)
-        {
+        if state.users.values().any(|other| {
+            other
+                .email
+                .as_str()
+                .eq_ignore_ascii_case(user.email.as_str())
+        }) {
             return Err(StoreError::Duplicate {
                 field: "email",
                 value: user.email.to_string(),

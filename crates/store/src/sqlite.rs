@@ -29,6 +29,9 @@ use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
 /// failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often opening the database is tried before giving up.
+const OPEN_TRIES: u64 = 5;
+
 /// A store in one SQLite file.
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -38,12 +41,42 @@ impl SqliteStore {
     /// Opens (creating when missing) the file that `url` names, such as
     /// `sqlite:convene.db`, and applies pending migrations.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or("");
+        if path.is_empty() || path.starts_with(':') {
+            // An empty path or `:memory:` gives every pooled connection a
+            // database of its own, so writes on one are missing on another.
+            return Err(StoreError::UnsupportedUrl {
+                url: url.to_owned(),
+            });
+        }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+
+        // Two processes that open a new file at once race to switch it to
+        // WAL mode and to apply the migrations; the loser sees "database is
+        // locked" or a table that already exists, and succeeds on a retry.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::connect_and_migrate(options.clone()).await {
+                Ok(store) => return Ok(store),
+                Err(err) if tries < OPEN_TRIES => {
+                    tracing::warn!(error = %err, tries, "opening the SQLite database failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn connect_and_migrate(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

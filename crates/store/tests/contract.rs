@@ -619,3 +619,27 @@ async fn sqlite_keeps_data_across_reopen() {
         1
     );
 }
+
+#[tokio::test]
+async fn sqlite_rejects_url_without_file() {
+    for url in ["sqlite:", "sqlite://", "sqlite::memory:"] {
+        let err = convene_store::open(url).await.err().expect(url);
+        assert!(
+            matches!(err, StoreError::UnsupportedUrl { .. }),
+            "{url}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_opened_twice_at_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("convene.db").display());
+        let (first, second) = tokio::join!(SqliteStore::open(&url), SqliteStore::open(&url));
+        let first = first.unwrap();
+        let second = second.unwrap();
+        let ann = user(&first, "ann@alpha.test").await;
+        assert!(second.user(ann).await.unwrap().is_some());
+    }
+}

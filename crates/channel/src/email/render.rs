@@ -51,7 +51,7 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
         text.push_str(&format!("\n{description}\n"));
     }
     text.push_str(&format!(
-        "\nThis reminder was sent {lead} before the start.\n"
+        "\nThis is the reminder set for {lead} before the start.\n"
     ));
 
     let mut html = format!(
@@ -76,7 +76,7 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
         ));
     }
     html.push_str(&format!(
-        "<p>This reminder was sent {} before the start.</p>\n</body></html>\n",
+        "<p>This is the reminder set for {} before the start.</p>\n</body></html>\n",
         escape(&lead)
     ));
 
@@ -150,7 +150,13 @@ mod tests {
             "{}",
             berlin.text
         );
-        assert!(berlin.text.contains("15 minutes before"), "{}", berlin.text);
+        assert!(
+            berlin
+                .text
+                .contains("reminder set for 15 minutes before the start"),
+            "{}",
+            berlin.text
+        );
 
         let new_york = render(&reminder("Planning"), "America/New_York");
         assert!(
