@@ -50,7 +50,7 @@ pub struct ServeSettings {
     pub dns_server: Option<SocketAddr>,
 
     /// TCP port that reminders are delivered to on each MX host.
-    #[arg(long, env = "CONVENE_SMTP_PORT", default_value_t = 25)]
+    #[arg(long, env = "CONVENE_SMTP_PORT", default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
     pub smtp_port: u16,
 
     /// Sender address of reminders (envelope sender and From header).

@@ -92,7 +92,8 @@ impl fmt::Display for EmailAddress {
 /// bundled time zone database.
 pub fn validate_time_zone(field: &str, name: &str) -> Result<String, ValidationError> {
     match jiff::tz::TimeZone::get(name) {
-        Ok(_) => Ok(name.to_owned()),
+        // Lookups ignore case; keep the database's spelling.
+        Ok(tz) => Ok(tz.iana_name().unwrap_or(name).to_owned()),
         Err(_) => Err(ValidationError::new(
             field,
             format!(
@@ -224,6 +225,12 @@ mod tests {
     fn email_domain_is_lowercased() {
         let email = EmailAddress::parse("email", "Ann@Alpha.TEST").unwrap();
         assert_eq!(email.domain(), "alpha.test");
+    }
+
+    #[test]
+    fn new_user_time_zone_spelled_as_database() {
+        let user = NewUser::new("Ann", "ann@alpha.test", Some("europe/berlin")).unwrap();
+        assert_eq!(user.time_zone.as_deref(), Some("Europe/Berlin"));
     }
 
     #[test]

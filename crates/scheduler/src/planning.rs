@@ -17,7 +17,15 @@ pub fn plan_deliveries(
     if event.interval.start() <= now {
         return Ok(Vec::new());
     }
-    let due_times = event.reminder_due_times()?;
+    let mut due_times = event.reminder_due_times()?;
+    // Offsets written differently but due at the same instant (`PT60M`
+    // and `PT1H`) would send the same reminder twice; the first one counts.
+    let mut seen = Vec::with_capacity(due_times.len());
+    due_times.retain(|(_, due_at)| {
+        let first = !seen.contains(due_at);
+        seen.push(*due_at);
+        first
+    });
     let mut deliveries = Vec::with_capacity(due_times.len() * recipients.len());
     for (offset, due_at) in due_times {
         for user in recipients {

@@ -312,3 +312,23 @@ async fn participant_limit_holds_when_adding() {
         .unwrap();
     assert_eq!(again.participants.len(), max);
 }
+
+#[tokio::test]
+async fn equal_due_times_plan_one_reminder() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", None).await;
+    let mut both = command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    both.reminders = vec![
+        ReminderOffset::parse("before", "PT1H").unwrap(),
+        ReminderOffset::parse("before", "PT60M").unwrap(),
+    ];
+    let event = f.scheduler.create_event(both, at(NOW)).await.unwrap();
+    assert_eq!(
+        event.reminders.len(),
+        2,
+        "the event keeps both offsets as written"
+    );
+    let deliveries = f.scheduler.deliveries(event.id, at(NOW)).await.unwrap();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].offset.as_str(), "PT1H");
+}
