@@ -2,8 +2,10 @@
 
 mod support;
 
+use jiff::Timestamp;
 use serde_json::{Value, json};
 use support::Convene;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn start() -> (Convene, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -350,4 +352,246 @@ async fn busy_lists_intervals_in_window() {
             {"start": "2030-01-15T14:00:00Z", "end": "2030-01-15T15:00:00Z"},
         ])
     );
+}
+
+/// Sends `request` over a raw loopback connection and returns the status,
+/// `Content-Type` and JSON body of the response. This serves requests that
+/// reqwest will not send, such as a `Content-Length` without its body.
+async fn exchange_raw(convene: &Convene, request: &str) -> (u16, String, Value) {
+    let mut stream = tokio::net::TcpStream::connect(convene.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+
+    // Read until the head and the `Content-Length` bytes after it arrived;
+    // the server may keep the connection open.
+    let mut received = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(
+            n > 0,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(&received)
+        );
+        received.extend_from_slice(&buffer[..n]);
+        let Some(head_end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = std::str::from_utf8(&received[..head_end]).unwrap();
+        let header = |name: &str| {
+            head.lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.trim().to_owned())
+        };
+        let length: usize = header("content-length")
+            .unwrap_or_else(|| panic!("no Content-Length in {head:?}"))
+            .parse()
+            .unwrap();
+        let body = &received[head_end + 4..];
+        if body.len() < length {
+            continue;
+        }
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = serde_json::from_slice(&body[..length]).unwrap_or_else(|_| {
+            panic!("non-JSON body in {:?}", String::from_utf8_lossy(&received))
+        });
+        return (status, header("content-type").unwrap_or_default(), body);
+    }
+}
+
+#[tokio::test]
+async fn repeated_query_parameter_named() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let rows = [
+        (
+            "from=2030-01-15T00:00:00Z&to=2030-01-16T00:00:00Z&from=2030-01-14T00:00:00Z",
+            "from",
+        ),
+        (
+            "to=2030-01-16T00:00:00Z&from=2030-01-15T00:00:00Z&to=2030-01-16T00:00:00Z",
+            "to",
+        ),
+    ];
+    for (query, field) in rows {
+        let (status, problem) = convene.get(&format!("/v1/users/{ann}/busy?{query}")).await;
+        assert_eq!(status, 422, "{query} -> {problem}");
+        assert_eq!(problem["field"], field, "{query} -> {problem}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_utf8_path_parameter_named() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let rows = [
+        ("GET", "/v1/users/%FF%FE".to_owned(), "`id`"),
+        (
+            "GET",
+            "/v1/users/%C3%28/busy?from=2030-01-15T00:00:00Z&to=2030-01-16T00:00:00Z".to_owned(),
+            "`id`",
+        ),
+        ("GET", "/v1/events/%FF".to_owned(), "`id`"),
+        ("GET", "/v1/events/%FF/reminders".to_owned(), "`id`"),
+        (
+            "DELETE",
+            format!("/v1/events/0190f5d2-7c4e-7b9a-8f3e-1a2b3c4d5e6f/participants/%FE{ann}"),
+            "`user`",
+        ),
+    ];
+    for (method, path, name) in rows {
+        let (status, problem) = match method {
+            "GET" => convene.get(&path).await,
+            _ => convene.delete(&path).await,
+        };
+        assert_eq!(status, 400, "{method} {path} -> {problem}");
+        assert_eq!(
+            problem["type"], "urn:convene:problem:invalid-path-parameter",
+            "{method} {path} -> {problem}"
+        );
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(name), "{method} {path} -> {problem}");
+    }
+}
+
+#[tokio::test]
+async fn huge_declared_body_rejected_without_reading() {
+    let (convene, _dir) = start();
+    // Only the head is sent, so a server that waited for the body would
+    // respond with 408 once its request timeout passed, not with 413.
+    let request = format!(
+        "POST /v1/users HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n",
+        convene.addr
+    );
+    let (status, content_type, problem) = exchange_raw(&convene, &request).await;
+    assert_eq!(status, 413, "{problem}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(problem["status"], 413);
+    assert_eq!(problem["type"], "urn:convene:problem:body-too-large");
+}
+
+#[tokio::test]
+async fn non_ascii_content_type_reported_as_invalid() {
+    let (convene, _dir) = start();
+    let request = format!(
+        "POST /v1/users HTTP/1.1\r\nHost: {}\r\nContent-Type: application/jéson\r\nContent-Length: 2\r\n\r\n{{}}",
+        convene.addr
+    );
+    let (status, content_type, problem) = exchange_raw(&convene, &request).await;
+    assert_eq!(status, 415, "{problem}");
+    assert_eq!(content_type, "application/problem+json");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("not valid text"), "{detail}");
+}
+
+#[tokio::test]
+async fn long_input_shortened_in_errors() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let long = "9".repeat(5000);
+    let mut body = event(&ann, &[], &long, "2030-01-15T09:00:00Z");
+    body[&long] = json!("unknown field with a long name");
+
+    let responses = [
+        convene.get(&format!("/v1/users/{long}")).await,
+        convene
+            .get(&format!(
+                "/v1/users/{ann}/busy?from={long}&to=2030-01-16T00:00:00Z"
+            ))
+            .await,
+        convene.post("/v1/events", body).await,
+    ];
+    for (status, problem) in responses {
+        assert!(status >= 400, "{problem}");
+        let text = problem.to_string();
+        assert!(text.len() < 1500, "{} bytes: {text}", text.len());
+    }
+}
+
+#[tokio::test]
+async fn busy_window_finer_than_microsecond_rejected() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let (status, _) = convene
+        .post(
+            "/v1/events",
+            event(&ann, &[], "2030-01-15T10:00:00Z", "2030-01-15T11:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let rows = [
+        (
+            "2030-01-15T09:59:59.9999995Z",
+            "2030-01-15T10:00:00.000001Z",
+            "from",
+        ),
+        (
+            "2030-01-15T09:59:59.999999Z",
+            "2030-01-15T10:00:00.0000005Z",
+            "to",
+        ),
+    ];
+    for (from, to, field) in rows {
+        let (status, problem) = convene
+            .get(&format!("/v1/users/{ann}/busy?from={from}&to={to}"))
+            .await;
+        assert_eq!(status, 422, "{from}..{to} -> {problem}");
+        assert_eq!(problem["field"], field, "{from}..{to} -> {problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("more precise than a microsecond"),
+            "{detail}"
+        );
+    }
+
+    let (status, body) = convene
+        .get(&format!(
+            "/v1/users/{ann}/busy?from=2030-01-15T09:59:59.999999Z&to=2030-01-15T10:00:00.000001Z"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["busy"],
+        json!([{"start": "2030-01-15T10:00:00Z", "end": "2030-01-15T11:00:00Z"}])
+    );
+}
+
+#[tokio::test]
+async fn sub_minute_offset_written_in_utc() {
+    let (convene, _dir) = start();
+    let (status, user) = convene
+        .post(
+            "/v1/users",
+            json!({"name": "Ann", "email": "ann@alpha.test", "time_zone": "Africa/Monrovia"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let ann = user["id"].as_str().unwrap();
+
+    let (status, created) = convene
+        .post(
+            "/v1/events",
+            event(ann, &[], "1971-06-01T12:00:00Z", "1971-06-01T13:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["time_zone"], "Africa/Monrovia");
+    for (key, expected) in [
+        ("start", "1971-06-01T12:00:00Z"),
+        ("end", "1971-06-01T13:00:00Z"),
+    ] {
+        let written: Timestamp = created[key].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            written,
+            expected.parse::<Timestamp>().unwrap(),
+            "{key}: {created}"
+        );
+        assert_eq!(created[key], expected, "{key}: {created}");
+    }
+
+    let id = created["id"].as_str().unwrap();
+    let (status, fetched) = convene.get(&format!("/v1/events/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(fetched, created);
 }

@@ -6,6 +6,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use convene_input::{RequestParser, parser_for};
 
 use super::Problem;
+use super::limits::body_too_large;
+use super::problem::quote;
 
 /// Checks the request's `Content-Type` and body, returning the parser for
 /// its media type and the body bytes.
@@ -13,32 +15,29 @@ pub fn decode(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(&'static dyn RequestParser, Bytes), Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let Some(parser) = parser_for(content_type) else {
-        let shown = if content_type.is_empty() {
-            "none"
-        } else {
-            content_type
-        };
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            format!("Content-Type {shown:?} is not supported; send application/json"),
-        ));
+    let content_type = match headers.get(header::CONTENT_TYPE) {
+        None => {
+            return Err(unsupported_media_type(
+                "the request has no Content-Type header; send application/json",
+            ));
+        }
+        Some(value) => value.to_str().map_err(|_| {
+            unsupported_media_type(
+                "the Content-Type header is not valid text (it contains bytes outside visible ASCII); send application/json",
+            )
+        })?,
     };
+    let Some(parser) = parser_for(content_type) else {
+        return Err(unsupported_media_type(format!(
+            "Content-Type {} is not supported; send application/json",
+            quote(content_type)
+        )));
+    };
+
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(
-                status,
-                "body-too-large",
-                "Request body too large",
-                format!("the request body exceeds {} bytes", super::MAX_BODY_BYTES),
-            )
+            body_too_large()
         } else {
             Problem::new(
                 status,
@@ -49,4 +48,13 @@ pub fn decode(
         }
     })?;
     Ok((parser, body))
+}
+
+fn unsupported_media_type(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+        detail,
+    )
 }

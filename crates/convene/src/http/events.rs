@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::Problem;
 use super::body::decode;
+use super::params::path;
 use super::users::user_id;
 use super::views::{delivery_view, event_view};
 
@@ -34,19 +35,19 @@ pub async fn create(
 
 pub async fn show(
     State(scheduler): State<Scheduler>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
-    let event = scheduler.event(event_id(&id)?).await?;
+    let event = scheduler.event(event_id(&path(id)?)?).await?;
     Ok(Json(event_view(&event)))
 }
 
 pub async fn add_participant(
     State(scheduler): State<Scheduler>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Problem> {
-    let id = event_id(&id)?;
+    let id = event_id(&path(id)?)?;
     let (parser, body) = decode(&headers, body)?;
     let command = parser.parse_add_participant(&body)?;
     let event = scheduler
@@ -57,8 +58,9 @@ pub async fn add_participant(
 
 pub async fn remove_participant(
     State(scheduler): State<Scheduler>,
-    Path((id, user)): Path<(String, String)>,
+    ids: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
+    let (id, user) = path(ids)?;
     let id = event_id(&id)?;
     let user = user_id(&user)?;
     let event = scheduler.remove_participant(id, user).await?;
@@ -67,10 +69,10 @@ pub async fn remove_participant(
 
 pub async fn reminders(
     State(scheduler): State<Scheduler>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
     let deliveries = scheduler
-        .deliveries(event_id(&id)?, Timestamp::now())
+        .deliveries(event_id(&path(id)?)?, Timestamp::now())
         .await?;
     Ok(Json(Value::Array(
         deliveries.iter().map(delivery_view).collect(),

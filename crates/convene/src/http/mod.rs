@@ -3,28 +3,31 @@
 //! Handlers decode a request with a `convene_input` parser, call the
 //! Scheduler and render the result as JSON; every error leaves as an RFC
 //! 9457 `application/problem+json` response built in [`problem`].
+//!
+//! NOTE: hyper rejects some requests before they reach the router, such as
+//! a malformed request line (400) or oversized headers (431), with an empty
+//! body. Those responses are hard-coded in hyper 1.13 and have no hook.
 
 mod body;
+mod error_body;
 mod events;
+mod limits;
+mod params;
 mod problem;
 mod users;
 mod views;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, map_response};
 use axum::routing::{delete, get, post};
 use convene_scheduler::Scheduler;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use problem::Problem;
-
-/// The largest request body accepted, in bytes.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// The longest a request may take before it is answered with 408.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds the API's router over `scheduler`.
 pub fn router(scheduler: Scheduler) -> Router {
@@ -45,11 +48,18 @@ pub fn router(scheduler: Scheduler) -> Router {
         .route("/v1/events/{id}/reminders", get(events::reminders))
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A request passes these layers from the last added to the first.
+        // `RequestBodyLimitLayer` rejects a declared `Content-Length` above
+        // the limit at once and stops reading any other body at the limit,
+        // so axum's own, larger default limit is switched off.
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            StatusCode::REQUEST_TIMEOUT,
+            limits::REQUEST_TIMEOUT,
         ))
+        .layer(from_fn(limits::explain))
+        .layer(map_response(error_body::ensure_problem))
         .layer(TraceLayer::new_for_http())
         .with_state(scheduler)
 }

@@ -1,7 +1,7 @@
 //! RFC 9457 problem responses.
 
 use axum::Json;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use convene_input::{InputError, InputErrorKind};
 use convene_scheduler::SchedulerError;
@@ -9,19 +9,32 @@ use serde_json::{Value, json};
 
 use super::views::conflict_view;
 
+/// The media type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The maximum length, in characters, of `detail` and `field` in a problem
+/// document. Both may repeat client input, and an error should not send a
+/// large input back.
+const MAX_TEXT_CHARS: usize = 400;
+
+/// The maximum number of characters of one input value that [`quote`] shows.
+const MAX_QUOTED_CHARS: usize = 64;
+
 /// An error response: `application/problem+json` with `type`, `title`,
 /// `status` and `detail`, plus `field` when one input field is at fault
 /// and `conflicts` for a busy attendee.
 #[derive(Debug)]
 pub struct Problem {
     status: StatusCode,
-    kind: &'static str,
+    type_uri: String,
     title: &'static str,
     detail: String,
     extra: serde_json::Map<String, Value>,
 }
 
 impl Problem {
+    /// Creates a problem of type `urn:convene:problem:{kind}`. A `detail`
+    /// longer than a few hundred characters is cut short.
     pub fn new(
         status: StatusCode,
         kind: &'static str,
@@ -30,9 +43,27 @@ impl Problem {
     ) -> Problem {
         Problem {
             status,
-            kind,
+            type_uri: format!("urn:convene:problem:{kind}"),
             title,
-            detail: detail.into(),
+            detail: shorten(&detail.into(), MAX_TEXT_CHARS),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// Creates a problem that means no more than its HTTP status: type
+    /// `about:blank` and the status's reason phrase as title, as RFC 9457
+    /// section 4.2.1 recommends.
+    pub fn for_status(status: StatusCode, detail: impl Into<String>) -> Problem {
+        let title = match status.canonical_reason() {
+            Some(reason) => reason,
+            None if status.is_server_error() => "Server error",
+            None => "Client error",
+        };
+        Problem {
+            status,
+            type_uri: "about:blank".to_owned(),
+            title,
+            detail: shorten(&detail.into(), MAX_TEXT_CHARS),
             extra: serde_json::Map::new(),
         }
     }
@@ -49,7 +80,7 @@ impl Problem {
             "Invalid field",
             format!("{field}: {message}"),
         )
-        .with("field", Value::String(field.to_owned()))
+        .with("field", Value::String(shorten(field, MAX_TEXT_CHARS)))
     }
 
     pub fn not_found(what: &str, id: &str) -> Problem {
@@ -57,7 +88,18 @@ impl Problem {
             StatusCode::NOT_FOUND,
             "not-found",
             "Not found",
-            format!("no {what} has the id {id:?}"),
+            format!("no {what} has the id {}", quote(id)),
+        )
+    }
+
+    /// Creates the 500 problem for a failure inside the server. Its cause
+    /// belongs in the log, because it may name files or hosts.
+    pub fn internal() -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the request could not be completed; the server log has the cause",
         )
     }
 }
@@ -65,7 +107,7 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut body = json!({
-            "type": format!("urn:convene:problem:{}", self.kind),
+            "type": self.type_uri,
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
@@ -121,18 +163,12 @@ impl From<SchedulerError> for Problem {
                 StatusCode::CONFLICT,
                 "duplicate",
                 "Already exists",
-                format!("{field}: {value:?} is already in use"),
+                format!("{field}: {} is already in use", quote(&value)),
             )
             .with("field", Value::String(field.to_owned())),
             SchedulerError::Store(err) => {
-                // The cause goes to the log only: it may name files or hosts.
                 tracing::error!(error = %err, "store operation failed");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                    "the request could not be completed; the server log has the cause",
-                )
+                Problem::internal()
             }
         }
     }
@@ -154,4 +190,33 @@ pub async fn method_not_allowed() -> Problem {
         "Method not allowed",
         "this resource does not support the request method",
     )
+}
+
+/// Returns whether `headers` declare a problem document.
+pub fn is_problem(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case(PROBLEM_JSON))
+}
+
+/// Quotes a client-supplied value for a problem detail, showing at most its
+/// first 64 characters.
+pub fn quote(value: &str) -> String {
+    let prefix: String = value.chars().take(MAX_QUOTED_CHARS).collect();
+    if prefix.len() == value.len() {
+        format!("{prefix:?}")
+    } else {
+        format!("{prefix:?}... ({} characters)", value.chars().count())
+    }
+}
+
+/// Cuts `text` to at most `max_chars` characters, marking a cut with "...".
+fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let prefix: String = text.chars().take(max_chars.saturating_sub(3)).collect();
+    format!("{prefix}...")
 }

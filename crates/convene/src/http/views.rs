@@ -3,10 +3,15 @@
 //! Instants are written as RFC 3339. An event's own times use the offset of
 //! the event's time zone; busy intervals use UTC, because they may come
 //! from events in zones that are none of the reader's business.
+//!
+//! An RFC 3339 offset has no seconds, so an event time whose zone offset is
+//! not a whole number of minutes is written in UTC as well. Such offsets
+//! come from historical local mean time, for example Africa/Monrovia's
+//! -00:44:30 in 1971.
 
 use convene_domain::{Conflict, Delivery, DeliveryAttempt, Event, Interval, User};
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
+use jiff::tz::{Offset, TimeZone};
 use serde_json::{Value, json};
 
 pub fn user_view(user: &User) -> Value {
@@ -73,7 +78,7 @@ fn attempt_view(attempt: &DeliveryAttempt) -> Value {
 
 fn in_zone(at: Timestamp, tz: &TimeZone) -> String {
     let offset = tz.to_offset(at);
-    if offset == jiff::tz::Offset::UTC {
+    if offset == Offset::UTC || offset.seconds() % 60 != 0 {
         return at.to_string();
     }
     at.display_with_offset(offset).to_string()
