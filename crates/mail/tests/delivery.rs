@@ -227,6 +227,45 @@ async fn send_tries_next_mx_when_first_refuses() {
 }
 
 #[tokio::test]
+async fn send_reaches_ipv6_implicit_mx() {
+    if !require_peers(
+        "send_reaches_ipv6_implicit_mx",
+        &[Peer::Dnsmasq, Peer::Aiosmtpd],
+    ) {
+        return;
+    }
+    init_logging();
+
+    // delta.test has no MX and only an AAAA record, so its implicit MX is [::1].
+    let loopback6 = ip("::1");
+    let port = free_port_on(&[loopback6]);
+    let dns =
+        Dnsmasq::start(DnsConfig::new().host("delta.test", loopback6)).expect("dnsmasq starts");
+    let spool = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(loopback6, port, None, spool.path()).expect("aiosmtpd on [::1]");
+
+    let message = sample_message().to_bytes().unwrap();
+    let results = mailer(dns.addr(), port)
+        .send(
+            &address("noreply@convene.test"),
+            &[address("dan@delta.test")],
+            &message,
+        )
+        .await;
+
+    assert_eq!(results[0].status, DeliveryStatus::Delivered, "{results:#?}");
+    assert_eq!(results[0].mx_host.as_deref(), Some("delta.test"));
+    let messages = server.messages().unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].rcpt_tos, ["dan@delta.test"]);
+    assert!(
+        messages[0].peer.starts_with("::1") || messages[0].peer.starts_with("[::1]"),
+        "{}",
+        messages[0].peer
+    );
+}
+
+#[tokio::test]
 async fn send_fails_without_route() {
     if !require_peers("send_fails_without_route", &[Peer::Dnsmasq]) {
         return;
