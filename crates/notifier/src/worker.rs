@@ -207,12 +207,16 @@ impl Notifier {
         // progress, and so that the send can be cut off before the lease
         // runs out and another worker claims the same deliveries.
         let (reporter, mut reports) = Reporter::new();
-        let send = {
+        // Held in a set so that the send is aborted with this task, for
+        // example when a shutdown abandons it, instead of running on with
+        // nobody left to record its results.
+        let mut send = JoinSet::new();
+        {
             let channel = self.channel.clone();
             let reminder = reminder.clone();
             let recipients = recipients.clone();
-            tokio::spawn(async move { channel.send(&reminder, &recipients, reporter).await })
-        };
+            send.spawn(async move { channel.send(&reminder, &recipients, reporter).await });
+        }
         let budget = self.send_budget();
         let deadline = tokio::time::Instant::now() + budget;
         let mut reported = vec![false; recipients.len()];
@@ -221,7 +225,7 @@ impl Notifier {
                 Ok(Some(report)) => report,
                 Ok(None) => break,
                 Err(_) => {
-                    send.abort();
+                    send.abort_all();
                     tracing::warn!(
                         event.id = %reminder.event.id,
                         budget = ?budget,
