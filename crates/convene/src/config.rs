@@ -76,8 +76,8 @@ pub struct ServeSettings {
     /// `20m`. After a crash, its claimed reminders are sent by the next poll
     /// after this time. Keep it longer than the longest SMTP transaction
     /// (up to 10 minutes for the final reply, RFC 5321 §4.5.3.2): a send
-    /// that outlasts the lease may be repeated by another poll. From 1s to
-    /// 7 days; a send is cut off at three quarters of it.
+    /// that outlasts the lease may be repeated by another poll. A send is
+    /// cut off at three quarters of the lease. From 1s to 168h.
     #[arg(long, env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_lease)]
     pub notifier_lease: Duration,
 
@@ -86,8 +86,8 @@ pub struct ServeSettings {
     pub notifier_batch: u32,
 
     /// Delay before the first retry of a temporarily failed reminder, such
-    /// as `1m`; from 1s to 7 days. Each further retry doubles it, up to
-    /// one hour or this delay, whichever is longer.
+    /// as `1m`; from 1s to 168h. Each further retry doubles it, up to one
+    /// hour or this delay, whichever is longer.
     #[arg(long, env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_retry)]
     pub retry_initial: Duration,
 }
@@ -121,7 +121,12 @@ pub fn command_with_settings_help() -> clap::Command {
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    parse_bounded(text, Duration::from_millis(10), Duration::from_secs(3600))
+    parse_bounded(
+        text,
+        Duration::from_millis(10),
+        Duration::from_secs(3600),
+        "10ms to 1h",
+    )
 }
 
 fn parse_lease(text: &str) -> Result<Duration, String> {
@@ -129,6 +134,7 @@ fn parse_lease(text: &str) -> Result<Duration, String> {
         text,
         Duration::from_secs(1),
         Duration::from_secs(7 * 24 * 3600),
+        "1s to 168h",
     )
 }
 
@@ -137,15 +143,21 @@ fn parse_retry(text: &str) -> Result<Duration, String> {
         text,
         Duration::from_secs(1),
         Duration::from_secs(7 * 24 * 3600),
+        "1s to 168h",
     )
 }
 
 /// Parses a duration and checks that it lies within `[min, max]`.
-fn parse_bounded(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+fn parse_bounded(
+    text: &str,
+    min: Duration,
+    max: Duration,
+    range: &str,
+) -> Result<Duration, String> {
     let duration = parse_duration(text)?;
     if duration < min || duration > max {
         return Err(format!(
-            "{text:?} is out of range; use a duration from {min:?} to {max:?}"
+            "{text:?} is out of range; use a duration from {range}"
         ));
     }
     Ok(duration)
@@ -155,7 +167,7 @@ fn parse_bounded(text: &str, min: Duration, max: Duration) -> Result<Duration, S
 /// ISO 8601 form `PT1S`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let parsed: jiff::SignedDuration = text.parse().map_err(|_| {
-        format!("{text:?} is not a duration; use a form such as 1s, 500ms, 2m or 1h")
+        format!("{text:?} is not a duration; combine a number with ms, s, m or h, such as 500ms, 1s, 2m or 1h30m")
     })?;
     match Duration::try_from(parsed) {
         Ok(duration) if !duration.is_zero() => Ok(duration),

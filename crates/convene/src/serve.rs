@@ -17,6 +17,12 @@ const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 *
 
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let helo_name = settings.helo_name.clone().unwrap_or_else(system_host_name);
+    if !helo_name.contains('.') {
+        tracing::warn!(
+            helo_name = %helo_name,
+            "the HELO name is not a fully qualified domain name, and many mail servers reject such senders; set --helo-name / CONVENE_HELO_NAME"
+        );
+    }
     let mailer = Mailer::new(MailerConfig {
         dns_server: settings.dns_server,
         smtp_port: settings.smtp_port,
@@ -83,7 +89,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         })
     };
 
-    let app = http::router(Scheduler::new(store));
+    let app = http::router(Scheduler::new(store.clone()));
     let mut http_stop = stop.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         while http_stop.changed().await.is_ok() && !*http_stop.borrow() {}
@@ -95,6 +101,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let _ = stop_sender.send(true);
     server_task.await?.context("the HTTP server failed")?;
     notifier_task.await?;
+    store.close().await;
     tracing::info!("convene stopped");
     Ok(())
 }

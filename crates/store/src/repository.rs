@@ -110,4 +110,7 @@ pub trait Store: Send + Sync {
 
     /// Returns the attempts made on one delivery, oldest first.
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError>;
+
+    /// Flushes and closes the store at shutdown. Calls after this fail.
+    async fn close(&self) {}
 }

@@ -410,6 +410,19 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    /// Folds the write-ahead log back into the database file, so that the
+    /// file alone holds every committed change (for a copy or a backup),
+    /// and closes the connections.
+    async fn close(&self) {
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %err, "checkpointing the SQLite write-ahead log failed");
+        }
+        self.pool.close().await;
+    }
+
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError> {
         let rows = sqlx::query(
             "SELECT at_us, outcome, destination, tls, reply_code, reply_text \
