@@ -247,6 +247,13 @@ impl Connection {
 
     /// Sends QUIT and closes the connection. Errors are only logged, because the outcome of
     /// the transaction is already known.
+    /// Sends QUIT and closes the connection in a task of its own, so that
+    /// the transaction's result is available without waiting for a server
+    /// that is slow to answer QUIT or never does.
+    pub(crate) fn quit_in_background(self) {
+        tokio::spawn(self.quit());
+    }
+
     pub(crate) async fn quit(mut self) {
         if let Err(error) = self.command("QUIT", QUIT_TIMEOUT).await {
             debug!(addr = %self.addr, %error, "QUIT failed");

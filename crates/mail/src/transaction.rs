@@ -161,7 +161,7 @@ async fn hello(
 async fn fail(connection: Connection, error: SetupError) -> SessionResult {
     match error {
         SetupError::Rejected(reply) => {
-            connection.quit().await;
+            connection.quit_in_background();
             SessionResult::Failed(Outcome::from_reply(&reply))
         }
         SetupError::Connection(error) => {
@@ -184,7 +184,7 @@ async fn transact(
     // A message over the server's announced limit would be rejected after transfer, and a
     // server that stays the same will keep rejecting it (RFC 1870).
     if let Some(limit) = extensions.exceeded_size_limit(envelope.message_len) {
-        connection.quit().await;
+        connection.quit_in_background();
         let outcome = Outcome::permanent(format!(
             "message of {} octets exceeds the server's size limit of {limit} octets",
             envelope.message_len
@@ -211,7 +211,7 @@ async fn transact(
         Err(error) => return SessionResult::Failed(Outcome::temporary(error.to_string())),
     };
     if !reply.is_positive() {
-        connection.quit().await;
+        connection.quit_in_background();
         let outcome = Outcome::from_reply(&reply);
         return SessionResult::Completed {
             tls,
@@ -233,7 +233,7 @@ async fn transact(
         outcomes.push((!reply.is_positive()).then(|| Outcome::from_reply(&reply)));
     }
     if outcomes.iter().all(Option::is_some) {
-        connection.quit().await;
+        connection.quit_in_background();
         return SessionResult::Completed {
             tls,
             outcomes: outcomes.into_iter().flatten().collect(),
@@ -246,7 +246,7 @@ async fn transact(
         Err(error) => return SessionResult::Failed(Outcome::temporary(error.to_string())),
     };
     if reply.code != 354 {
-        connection.quit().await;
+        connection.quit_in_background();
         let outcome = Outcome::from_reply(&reply);
         return SessionResult::Completed {
             tls,
@@ -264,7 +264,7 @@ async fn transact(
     let step = "while waiting for the reply to the message data";
     let outcome = match connection.read_reply(step, settings.data_timeout).await {
         Ok(reply) => {
-            connection.quit().await;
+            connection.quit_in_background();
             Outcome::from_reply(&reply)
         }
         Err(error) => Outcome::temporary(error.to_string()),

@@ -80,7 +80,19 @@ async fn rcpt_replies_decide_each_recipient() {
         assert_eq!(result.mx_host.as_deref(), Some("rcpt.test"), "{recipient}");
     }
 
-    let sessions = setup.server.sessions();
+    // QUIT is sent after the results are returned, so wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let sessions = loop {
+        let sessions = setup.server.sessions();
+        let quit = sessions
+            .first()
+            .and_then(|s| s.commands.last())
+            .is_some_and(|c| c == "QUIT");
+        if quit || std::time::Instant::now() > deadline {
+            break sessions;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(sessions.len(), 1, "{sessions:#?}");
     let session = &sessions[0];
     let rcpt_commands: Vec<&str> = session

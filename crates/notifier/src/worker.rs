@@ -1,12 +1,12 @@
 //! The poll loop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use convene_channel::{Channel, Reminder, Reporter};
-use convene_domain::{Delivery, DeliveryAttempt, DeliveryOutcome, EventId, User};
+use convene_domain::{Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, EventId, User};
 use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
 use jiff::Timestamp;
 use tokio::task::JoinSet;
@@ -17,9 +17,8 @@ use crate::retry::retry_at;
 /// How long a stopping Notifier waits for sends in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// How often storing delivery results is tried before the error is given up
-/// on; the waits between tries double from 200 ms, 6.2 s in all.
-const RECORD_TRIES: u32 = 6;
+/// The longest wait between two tries to store delivery results.
+const MAX_RECORD_DELAY: Duration = Duration::from_secs(5);
 
 /// Sends due reminders from a store through a channel.
 #[derive(Clone)]
@@ -27,6 +26,26 @@ pub struct Notifier {
     store: Arc<dyn Store>,
     channel: Arc<dyn Channel>,
     config: Arc<NotifierConfig>,
+    /// Deliveries claimed by this process whose results are not stored yet.
+    held: Arc<Mutex<HashSet<DeliveryId>>>,
+}
+
+/// Removes a task's deliveries from the held set when the task ends.
+struct Release {
+    held: Arc<Mutex<HashSet<DeliveryId>>>,
+    ids: Vec<DeliveryId>,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for id in &self.ids {
+            held.remove(id);
+        }
+    }
 }
 
 impl Notifier {
@@ -39,6 +58,7 @@ impl Notifier {
             store,
             channel,
             config: Arc::new(config),
+            held: Arc::default(),
         }
     }
 
@@ -78,9 +98,10 @@ impl Notifier {
                     }
                 };
                 let claimed: usize = groups.iter().map(Vec::len).sum();
+                let claimed_at = tokio::time::Instant::now();
                 for group in groups {
                     let notifier = self.clone();
-                    in_flight.spawn(async move { notifier.send_group(group).await });
+                    in_flight.spawn(async move { notifier.send_group(group, claimed_at).await });
                 }
                 if claimed < self.config.batch_size {
                     break;
@@ -114,10 +135,11 @@ impl Notifier {
     pub async fn run_once(&self, now: Timestamp) -> Result<usize, StoreError> {
         let groups = self.claim(now).await?;
         let count = groups.iter().map(Vec::len).sum();
+        let claimed_at = tokio::time::Instant::now();
         let mut tasks = JoinSet::new();
         for group in groups {
             let notifier = self.clone();
-            tasks.spawn(async move { notifier.send_group(group).await });
+            tasks.spawn(async move { notifier.send_group(group, claimed_at).await });
         }
         while let Some(joined) = tasks.join_next().await {
             log_send_result(joined);
@@ -140,6 +162,27 @@ impl Notifier {
         if !claimed.is_empty() {
             tracing::debug!(count = claimed.len(), "claimed due deliveries");
         }
+
+        // A delivery this process still holds was claimed again because its
+        // lease ran out while its send or its result write was slow. The
+        // new claim only extends the lease; the task that holds it sends
+        // and records it, so it is not sent a second time.
+        let claimed: Vec<Delivery> = {
+            let mut held = self
+                .held
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            claimed
+                .into_iter()
+                .filter(|delivery| {
+                    let fresh = held.insert(delivery.id);
+                    if !fresh {
+                        tracing::debug!(delivery.id = %delivery.id, "lease extended for a delivery still in progress");
+                    }
+                    fresh
+                })
+                .collect()
+        };
         let mut groups: BTreeMap<(EventId, String), Vec<Delivery>> = BTreeMap::new();
         for delivery in claimed {
             groups
@@ -150,7 +193,16 @@ impl Notifier {
         Ok(groups.into_values().collect())
     }
 
-    async fn send_group(&self, group: Vec<Delivery>) -> Result<(), StoreError> {
+    async fn send_group(
+        &self,
+        group: Vec<Delivery>,
+        claimed_at: tokio::time::Instant,
+    ) -> Result<(), StoreError> {
+        // Whatever way this task ends, its deliveries are no longer held.
+        let _release = Release {
+            held: self.held.clone(),
+            ids: group.iter().map(|delivery| delivery.id).collect(),
+        };
         let event_id = group[0].event_id;
         let Some(event) = self.store.event(event_id).await? else {
             for delivery in &group {
@@ -218,7 +270,7 @@ impl Notifier {
             send.spawn(async move { channel.send(&reminder, &recipients, reporter).await });
         }
         let budget = self.send_budget();
-        let deadline = tokio::time::Instant::now() + budget;
+        let deadline = claimed_at + budget;
         let mut reported = vec![false; recipients.len()];
         loop {
             let first = match tokio::time::timeout_at(deadline, reports.recv()).await {
@@ -344,26 +396,42 @@ impl Notifier {
         }
     }
 
-    /// Stores results, trying again for a while when the store fails: a
-    /// result that is lost after the message went out would make the next
-    /// claim send it again.
+    /// Stores results, trying again until the store accepts them: a result
+    /// that is lost after the message went out would make a later claim
+    /// send it again. Meanwhile the deliveries stay held, so this process
+    /// does not send them again either.
     async fn store_records(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
         let mut delay = Duration::from_millis(200);
-        for attempt in 1.. {
+        let mut tries = 0u32;
+        let applied = loop {
+            tries += 1;
             match self.store.record_attempts(records).await {
-                Ok(_) => return Ok(()),
-                Err(err) if attempt < RECORD_TRIES => {
-                    tracing::warn!(error = %err, attempt, records = records.len(), "recording reminder results failed; trying again");
+                Ok(applied) => break applied,
+                Err(err) => {
+                    tracing::warn!(
+                        error = %err,
+                        tries,
+                        first_delivery.id = %records[0].delivery,
+                        records = records.len(),
+                        "recording reminder results failed; trying again"
+                    );
                     tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    delay = (delay * 2).min(MAX_RECORD_DELAY);
                 }
-                Err(err) => return Err(err),
+            }
+        };
+        for (record, applied) in records.iter().zip(applied) {
+            if !applied && record.attempt.outcome == DeliveryOutcome::Delivered {
+                tracing::warn!(
+                    delivery.id = %record.delivery,
+                    "a delivered reminder's delivery was no longer pending (settled elsewhere or its participant removed); the recipient may have received it twice"
+                );
             }
         }
-        unreachable!("the loop returns by its last try")
+        Ok(())
     }
 }
 

@@ -451,3 +451,167 @@ async fn send_cut_off_before_lease_expires() {
         );
     }
 }
+
+/// A SQLite store whose result writes take longer than the lease, as when
+/// another process holds the database's write lock.
+struct SlowRecordStore {
+    inner: Arc<dyn convene_store::Store>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl convene_store::Store for SlowRecordStore {
+    async fn insert_user(&self, user: &User) -> Result<(), convene_store::StoreError> {
+        self.inner.insert_user(user).await
+    }
+    async fn user(&self, id: UserId) -> Result<Option<User>, convene_store::StoreError> {
+        self.inner.user(id).await
+    }
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, convene_store::StoreError> {
+        self.inner.users(ids).await
+    }
+    async fn book_event(
+        &self,
+        event: &convene_domain::Event,
+        deliveries: &[convene_domain::Delivery],
+    ) -> Result<(), convene_store::StoreError> {
+        self.inner.book_event(event, deliveries).await
+    }
+    async fn event(
+        &self,
+        id: convene_domain::EventId,
+    ) -> Result<Option<convene_domain::Event>, convene_store::StoreError> {
+        self.inner.event(id).await
+    }
+    async fn add_participant(
+        &self,
+        event: convene_domain::EventId,
+        user: UserId,
+        deliveries: &[convene_domain::Delivery],
+    ) -> Result<(), convene_store::StoreError> {
+        self.inner.add_participant(event, user, deliveries).await
+    }
+    async fn remove_participant(
+        &self,
+        event: convene_domain::EventId,
+        user: UserId,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.remove_participant(event, user).await
+    }
+    async fn busy(
+        &self,
+        user: UserId,
+        window: convene_domain::Interval,
+    ) -> Result<Vec<convene_domain::Interval>, convene_store::StoreError> {
+        self.inner.busy(user, window).await
+    }
+    async fn claim_due_deliveries(
+        &self,
+        request: convene_store::ClaimRequest<'_>,
+    ) -> Result<Vec<convene_domain::Delivery>, convene_store::StoreError> {
+        self.inner.claim_due_deliveries(request).await
+    }
+    async fn record_attempts(
+        &self,
+        records: &[convene_store::AttemptRecord],
+    ) -> Result<Vec<bool>, convene_store::StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.record_attempts(records).await
+    }
+    async fn deliveries(
+        &self,
+        event: convene_domain::EventId,
+        now: Timestamp,
+    ) -> Result<Vec<convene_domain::Delivery>, convene_store::StoreError> {
+        self.inner.deliveries(event, now).await
+    }
+    async fn attempts(
+        &self,
+        delivery: convene_domain::DeliveryId,
+    ) -> Result<Vec<DeliveryAttempt>, convene_store::StoreError> {
+        self.inner.attempts(delivery).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_result_write_not_resent() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test").await;
+    let now = Timestamp::now();
+    let event = f
+        .scheduler
+        .create_event(
+            CreateEvent {
+                title: "Review".to_owned(),
+                description: None,
+                location: None,
+                start: now
+                    .checked_add(jiff::SignedDuration::from_secs(600))
+                    .unwrap(),
+                end: now
+                    .checked_add(jiff::SignedDuration::from_secs(1200))
+                    .unwrap(),
+                time_zone: None,
+                organizer: ann,
+                participants: vec![],
+                reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+
+    // Storing the result takes 2.5 s while the lease is 1 s, so polls in
+    // between claim the delivery again.
+    let slow = Arc::new(SlowRecordStore {
+        inner: f.store.clone(),
+        delay: Duration::from_millis(2500),
+    });
+    let config = NotifierConfig {
+        poll_interval: Duration::from_millis(100),
+        batch_size: 10,
+        lease: Duration::from_secs(1),
+        retry_initial: Duration::from_secs(60),
+        retry_max: Duration::from_secs(600),
+        worker_id: "slow".to_owned(),
+    };
+    let notifier = Notifier::new(slow, f.channel.clone(), config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        notifier
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let deliveries = f
+            .scheduler
+            .deliveries(event.id, Timestamp::now())
+            .await
+            .unwrap();
+        if deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never delivered: {deliveries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A few more polls after the result is stored.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).unwrap();
+    run.await.unwrap();
+
+    assert_eq!(
+        f.channel.sent.lock().unwrap().len(),
+        1,
+        "the reminder was sent more than once"
+    );
+}

@@ -648,7 +648,9 @@ async fn sqlite_opened_twice_at_once() {
 async fn sqlite_close_leaves_data_in_main_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("convene.db");
-    let store = SqliteStore::open(&format!("sqlite:{}", path.display())).await.unwrap();
+    let store = SqliteStore::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
     let ann = user(&store, "ann@alpha.test").await;
     store.close().await;
 
@@ -656,6 +658,8 @@ async fn sqlite_close_leaves_data_in_main_file() {
     let copy_dir = tempfile::tempdir().unwrap();
     let copy = copy_dir.path().join("copy.db");
     std::fs::copy(&path, &copy).unwrap();
-    let reopened = SqliteStore::open(&format!("sqlite:{}", copy.display())).await.unwrap();
+    let reopened = SqliteStore::open(&format!("sqlite:{}", copy.display()))
+        .await
+        .unwrap();
     assert!(reopened.user(ann).await.unwrap().is_some());
 }
