@@ -315,6 +315,13 @@ impl Notifier {
     /// The longest one send may take: three quarters of the lease, so that
     /// its results are recorded before another worker may claim the same
     /// deliveries.
+    ///
+    /// NOTE: the cut-off can fall after the final dot of a slow transaction,
+    /// and then the retry sends the message again; it can also use up the
+    /// budget on silent MX hosts before a working backup host is tried. A
+    /// deadline passed down to the Mail Broker, which would never abort
+    /// after the final dot and would share the time among the hosts, would
+    /// fix both.
     fn send_budget(&self) -> Duration {
         self.config.lease.mul_f64(0.75)
     }
