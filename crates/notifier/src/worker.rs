@@ -205,16 +205,11 @@ impl Notifier {
         };
         let event_id = group[0].event_id;
         let Some(event) = self.store.event(event_id).await? else {
-            for delivery in &group {
-                let attempt = local_failure("the event no longer exists");
-                self.store_records(&[AttemptRecord {
-                    delivery: delivery.id,
-                    attempt,
-                    retry_at: None,
-                }])
-                .await?;
-            }
-            return Ok(());
+            let records: Vec<AttemptRecord> = group
+                .iter()
+                .map(|delivery| failed_locally(delivery, "the event no longer exists"))
+                .collect();
+            return self.store_records(&records).await;
         };
         let organizer = self.store.user(event.organizer).await?;
         let user_ids: Vec<_> = group.iter().map(|delivery| delivery.user_id).collect();
@@ -229,13 +224,8 @@ impl Notifier {
                     sendable.push(delivery);
                 }
                 None => {
-                    let attempt = local_failure("the recipient no longer exists");
-                    self.store_records(&[AttemptRecord {
-                        delivery: delivery.id,
-                        attempt,
-                        retry_at: None,
-                    }])
-                    .await?;
+                    let record = failed_locally(delivery, "the recipient no longer exists");
+                    self.store_records(&[record]).await?;
                 }
             }
         }
@@ -448,6 +438,15 @@ fn log_send_result(joined: Result<Result<(), StoreError>, tokio::task::JoinError
         Ok(Err(err)) => tracing::error!(error = %err, "recording a reminder result failed"),
         Err(err) if err.is_cancelled() => {}
         Err(err) => tracing::error!(error = %err, "a reminder task panicked"),
+    }
+}
+
+/// Records a permanent failure that happened before anything was sent.
+fn failed_locally(delivery: &Delivery, reason: &str) -> AttemptRecord {
+    AttemptRecord {
+        delivery: delivery.id,
+        attempt: local_failure(reason),
+        retry_at: None,
     }
 }
 
