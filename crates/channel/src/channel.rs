@@ -12,8 +12,8 @@ pub struct Reminder {
     pub offset: ReminderOffset,
 }
 
-/// Where a channel reports each recipient's attempt as soon as it is
-/// known, identified by the recipient's index in the slice passed to
+/// Sink for each recipient's attempt, reported as soon as it is known and
+/// identified by the recipient's index in the slice passed to
 /// [`Channel::send`].
 #[derive(Debug, Clone)]
 pub struct Reporter {
@@ -28,7 +28,7 @@ impl Reporter {
     }
 
     /// Reports the attempt for recipient `index`. A report made after the
-    /// receiver is gone is dropped, because nobody waits for it any more.
+    /// receiver is gone is dropped, because the caller stopped waiting.
     pub fn report(&self, index: usize, attempt: DeliveryAttempt) {
         let _ = self.sender.send((index, attempt));
     }

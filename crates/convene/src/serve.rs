@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::config::ServeSettings;
 use crate::http;
 
-/// The longest delay between two retries, unless the first delay is longer.
+/// Maximum delay between two retries, unless the first delay is longer.
 const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use convene_testkit::{Peer, free_port_on, require_peers};
 use support::Convene;
 use support::world::{MailWorld, book_soon, wait_for_reminders};
 
-/// Accepts TCP connections and holds them open without ever sending an
+/// Accepts TCP connections and keeps them open without ever sending an
 /// SMTP greeting, so a client that connects is stuck before it can send.
 /// No real SMTP server can be told to do that.
 struct SilentServer {
@@ -74,7 +74,7 @@ async fn killed_after_claim_delivers_once_after_restart() {
     // test quick: the second life sends once these claims expire.
     let lease = ("CONVENE_NOTIFIER_LEASE", "8s".to_owned());
 
-    // First life: every MX host accepts the connection and then says
+    // First life: every MX host accepts the connection and then sends
     // nothing, so the claimed reminders are never sent.
     let mut settings = world.settings();
     settings.retain(|(key, _)| *key != "CONVENE_SMTP_PORT");

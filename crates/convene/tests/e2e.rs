@@ -100,7 +100,7 @@ async fn reminder_reaches_each_mx() {
         "alpha together; gamma and beta apart because of time zones and hosts"
     );
 
-    // The recorded per-recipient results say where and how each went.
+    // The recorded per-recipient results show where and how each went.
     for (email, id) in &people {
         let reminder = reminders.iter().find(|r| r["user"] == id.as_str()).unwrap();
         let attempt = &reminder["last_attempt"];

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// How the Notifier polls, claims and retries.
+/// Polling, claiming and retry settings of the Notifier.
 #[derive(Debug, Clone)]
 pub struct NotifierConfig {
     /// Time between polls of the store for due deliveries.

@@ -17,7 +17,7 @@ use crate::retry::retry_at;
 /// How long a stopping Notifier waits for sends in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// The longest wait between two tries to store delivery results.
+/// Maximum wait between two tries to store delivery results.
 const MAX_RECORD_DELAY: Duration = Duration::from_secs(5);
 
 /// Sends due reminders from a store through a channel.
@@ -244,14 +244,13 @@ impl Notifier {
             organizer,
         };
 
-        // The send runs as its own task, so that each result is recorded as
-        // soon as it is reported, while slower recipients are still in
-        // progress, and so that the send can be cut off before the lease
-        // runs out and another worker claims the same deliveries.
+        // The send runs as its own task, so each result is recorded as soon
+        // as it is reported while slower recipients are still in progress.
+        // It also lets the send be cut off before the lease runs out and
+        // another worker claims the same deliveries.
         let (reporter, mut reports) = Reporter::new();
-        // Held in a set so that the send is aborted with this task, for
-        // example when a shutdown abandons it, instead of running on with
-        // nobody left to record its results.
+        // The set aborts the send together with this task, for example when
+        // a shutdown abandons it, so no send runs on with its results lost.
         let mut send = JoinSet::new();
         {
             let channel = self.channel.clone();
@@ -302,9 +301,9 @@ impl Notifier {
         self.store_records(&records).await
     }
 
-    /// The longest one send may take: three quarters of the lease, so that
-    /// its results are recorded before another worker may claim the same
-    /// deliveries.
+    /// Returns the maximum time one send may take: three quarters of the
+    /// lease, so that its results are recorded before another worker may
+    /// claim the same deliveries.
     ///
     /// NOTE: the cut-off can fall after the final dot of a slow transaction,
     /// and then the retry sends the message again; it can also use up the

@@ -291,11 +291,9 @@ async fn removed_participant_not_reminded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_never_send_twice() {
     let f = fixture().await;
-    let mut events = Vec::new();
     for i in 0..5 {
         let organizer = user(&f.scheduler, &format!("org{i}@alpha.test")).await;
-        let event = f
-            .scheduler
+        f.scheduler
             .create_event(
                 CreateEvent {
                     title: format!("Meeting {i}"),
@@ -315,8 +313,8 @@ async fn two_workers_never_send_twice() {
             )
             .await
             .unwrap();
-        events.push(event.id);
     }
+
     let first = notifier(&f, "w1");
     let second = notifier(&f, "w2");
     let now = at("2030-01-01T09:55:00Z");
@@ -324,6 +322,7 @@ async fn two_workers_never_send_twice() {
     let claimed = a.unwrap() + b.unwrap();
     let (c, d) = tokio::join!(first.run_once(now), second.run_once(now));
     let claimed = claimed + c.unwrap() + d.unwrap();
+
     assert_eq!(claimed, 10);
     assert_eq!(f.channel.sent.lock().unwrap().len(), 10);
 }

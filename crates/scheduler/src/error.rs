@@ -3,7 +3,7 @@
 use convene_domain::{Conflict, ValidationError};
 use convene_store::StoreError;
 
-/// Why a Scheduler operation failed.
+/// Reason a Scheduler operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     /// A value in the command is invalid.

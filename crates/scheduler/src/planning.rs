@@ -1,14 +1,14 @@
-//! Which reminder deliveries an event produces.
+//! Planning of the reminder deliveries an event produces.
 
 use convene_domain::{Delivery, DeliveryId, DeliveryState, Event, UserId, ValidationError};
 use jiff::Timestamp;
 
 /// Plans one delivery per reminder offset for each of `recipients`.
 ///
-/// Nothing is planned once the event has started. A reminder whose due
-/// time has already passed, for an event that has not started yet, is
-/// planned at its original due time and so goes out at the next poll:
-/// someone added ten minutes before a meeting still hears about it.
+/// Nothing is planned once the event has started. Before that, a reminder
+/// whose due time has already passed keeps its original due time, so it
+/// goes out at the next poll. Someone added ten minutes before a meeting
+/// therefore still gets the reminder.
 pub fn plan_deliveries(
     event: &Event,
     recipients: &[UserId],

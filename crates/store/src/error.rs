@@ -2,7 +2,7 @@
 
 use convene_domain::Conflict;
 
-/// Why a store operation failed.
+/// Reason a store operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {

@@ -60,7 +60,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
 
         // Two processes that open a new file at once race to switch it to
-        // WAL mode and to apply the migrations; the loser sees "database is
+        // WAL mode and to apply the migrations. The loser gets "database is
         // locked" or a table that already exists, and succeeds on a retry.
         let mut tries = 0;
         loop {
@@ -411,7 +411,7 @@ impl Store for SqliteStore {
     }
 
     /// Folds the write-ahead log back into the database file, so that the
-    /// file alone holds every committed change (for a copy or a backup),
+    /// file alone contains every committed change (for a copy or a backup),
     /// and closes the connections.
     async fn close(&self) {
         if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -19,7 +19,7 @@ use super::problem::is_problem;
 /// `Content-Length` is rejected before any of the body is read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The longest a request may take, reading its body included, before the
+/// Maximum time a request may take, reading its body included, before the
 /// server responds with 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -22,8 +22,8 @@ pub struct Convene {
 
 impl Convene {
     /// Starts `convene serve` on a free loopback port with the SQLite file
-    /// `database` and extra `CONVENE_*` settings. Unless the settings say
-    /// otherwise, DNS goes to a closed loopback port, so nothing ever leaves
+    /// `database` and extra `CONVENE_*` settings. Unless the settings name
+    /// another DNS server, DNS goes to a closed loopback port, so nothing ever leaves
     /// the machine.
     pub fn start(database: &Path, settings: &[(&str, String)]) -> Convene {
         let port = TcpListener::bind("127.0.0.1:0")

@@ -66,7 +66,7 @@ impl MailWorld {
         ]
     }
 
-    /// Every message either server accepted, with the server's TLS use.
+    /// Returns every message either server accepted, with its TLS use.
     pub fn messages(&self) -> Vec<convene_testkit::SpooledMessage> {
         let mut all = self.tls_server.messages().unwrap();
         all.extend(self.plain_server.messages().unwrap());
@@ -75,8 +75,8 @@ impl MailWorld {
 }
 
 /// Creates four people on three domains and an event whose one reminder
-/// is due `due_in` from now; returns the event id and the people's
-/// addresses with their ids.
+/// is due `due_in` from now. Returns the event id and each person's
+/// address with their id.
 pub async fn book_soon(convene: &Convene, due_in: Duration) -> (String, Vec<(String, String)>) {
     let people = [
         ("Ann Organizer", "ann@alpha.test", Some("Europe/Berlin")),
