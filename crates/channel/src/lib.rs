@@ -2,17 +2,21 @@
 //!
 //! This crate hides the notification channels. The Notifier hands a
 //! [`Reminder`] and its recipients to a [`Channel`] and gets back one
-//! [`convene_domain::DeliveryAttempt`] per recipient, already classified as
-//! delivered, temporary or permanent; it never sees a MIME header or an
-//! SMTP reply. How each channel words, formats and transmits a reminder is
-//! its own business.
+//! [`Report`] per recipient: an attempt already classified as delivered,
+//! temporary or permanent, or word that a durable queue of the channel's
+//! own (the mail queue, for e-mail) took it over. It never sees a MIME
+//! header or an SMTP reply. How each channel words, formats and transmits
+//! a reminder is its own business. The same channel tells organizers about
+//! reminders that failed permanently ([`FailureNotice`]).
 //!
 //! Layout:
 //! - [`channel`]: the [`Channel`] trait and the [`Reminder`] it sends.
-//! - [`email`]: reminders as e-mail, through the Mail Broker.
+//! - [`email`]: reminders as e-mail, through the mail queue.
 
 pub mod channel;
 pub mod email;
 
-pub use channel::{Channel, Reminder, Reporter};
+pub use channel::{
+    Channel, FailedReminder, FailureNotice, NoticeError, Recipient, Reminder, Report, Reporter,
+};
 pub use email::EmailChannel;

@@ -90,6 +90,12 @@ pub struct ServeSettings {
     /// hour or this delay, whichever is longer.
     #[arg(long, env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_retry)]
     pub retry_initial: Duration,
+
+    /// How long queued mail is retried before a recipient that still fails
+    /// temporarily fails permanently, such as `120h` (five days) or `30m`;
+    /// from 1m to 720h. A reminder is never retried after its event ends.
+    #[arg(long, env = "CONVENE_MAIL_EXPIRY", default_value = "120h", value_parser = parse_expiry)]
+    pub mail_expiry: Duration,
 }
 
 /// Builds the command line, with every setting of `convene serve` listed
@@ -147,6 +153,15 @@ fn parse_retry(text: &str) -> Result<Duration, String> {
     )
 }
 
+fn parse_expiry(text: &str) -> Result<Duration, String> {
+    parse_bounded(
+        text,
+        Duration::from_secs(60),
+        Duration::from_secs(30 * 24 * 3600),
+        "1m to 720h",
+    )
+}
+
 /// Parses a duration and checks that it lies within `[min, max]`.
 fn parse_bounded(
     text: &str,
@@ -192,6 +207,7 @@ mod tests {
             "CONVENE_MAIL_FROM",
             "CONVENE_HELO_NAME",
             "CONVENE_NOTIFIER_INTERVAL",
+            "CONVENE_MAIL_EXPIRY",
         ] {
             assert!(help.contains(env), "{env} missing from:\n{help}");
         }

@@ -1,4 +1,5 @@
-//! `convene serve`: the HTTP API and the Notifier in one process.
+//! `convene serve`: the HTTP API, the Notifier and the mail queue in one
+//! process.
 
 use std::sync::Arc;
 
@@ -6,6 +7,7 @@ use anyhow::Context;
 use convene_channel::EmailChannel;
 use convene_mail::{Address, Mailbox, Mailer, MailerConfig};
 use convene_notifier::{Notifier, NotifierConfig};
+use convene_outbox::{Outbox, OutboxConfig};
 use convene_scheduler::Scheduler;
 use tokio::sync::watch;
 
@@ -48,8 +50,21 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the database {:?} failed", settings.database_url))?;
 
-    let channel = Arc::new(EmailChannel::new(
+    let outbox = Outbox::new(
+        store.clone(),
         mailer,
+        OutboxConfig {
+            poll_interval: settings.notifier_interval,
+            batch_size: settings.notifier_batch as usize,
+            lease: settings.notifier_lease,
+            retry_initial: settings.retry_initial,
+            retry_max: settings.retry_initial.max(MAX_RETRY_DELAY),
+            expiry: settings.mail_expiry,
+            ..OutboxConfig::default()
+        },
+    );
+    let channel = Arc::new(EmailChannel::new(
+        outbox.clone(),
         Mailbox::new(settings.mail_from_name.clone(), from_address),
     ));
     let notifier = Notifier::new(
@@ -89,7 +104,20 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         })
     };
 
-    let app = http::router(Scheduler::new(store.clone()));
+    let outbox_task = {
+        let mut stop = stop.clone();
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            outbox
+                .run(async move { while stop.changed().await.is_ok() && !*stop.borrow() {} })
+                .await
+        })
+    };
+
+    let app = http::router(http::Services {
+        scheduler: Scheduler::new(store.clone()),
+        outbox: outbox.clone(),
+    });
     let mut http_stop = stop.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         while http_stop.changed().await.is_ok() && !*http_stop.borrow() {}
@@ -101,6 +129,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let _ = stop_sender.send(true);
     server_task.await?.context("the HTTP server failed")?;
     notifier_task.await?;
+    outbox_task.await?;
     store.close().await;
     tracing::info!("convene stopped");
     Ok(())

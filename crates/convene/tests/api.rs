@@ -162,6 +162,14 @@ async fn bad_input_names_field_and_changes_nothing() {
     assert_eq!(status, 404);
     let (status, _) = convene.get("/v1/events/not-an-id").await;
     assert_eq!(status, 404);
+    let (status, problem) = convene.get("/v1/messages/not-an-id").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        problem["type"], "urn:convene:problem:not-found",
+        "{problem}"
+    );
+    let (status, _) = convene.get(&format!("/v1/messages/{ghost}")).await;
+    assert_eq!(status, 404);
     let (status, problem) = convene
         .get(&format!("/v1/users/{ann}/busy?from=2030-01-02T00:00:00Z"))
         .await;

@@ -1,6 +1,6 @@
-//! Crash safety: `convene serve` is killed with SIGKILL after it claimed
-//! due reminders but before any was sent, and a restarted process delivers
-//! each of them exactly once.
+//! Crash safety: `convene serve` is killed with SIGKILL after its mail
+//! queue claimed the due reminders but before any was sent, and a restarted
+//! process delivers each of them exactly once.
 
 mod support;
 
@@ -83,7 +83,7 @@ async fn killed_after_claim_delivers_once_after_restart() {
     let mut first = Convene::start(&database, &settings);
     let (event, people) = book_soon(&first, Duration::from_secs(1)).await;
 
-    wait_for_reminders(&first, &event, "claimed", |r| r["status"] == "sending").await;
+    let queued = wait_for_reminders(&first, &event, "queued", |r| r["status"] == "queued").await;
     // One connection per destination: alpha.test, beta.test, gamma.test.
     let deadline = Instant::now() + Duration::from_secs(30);
     while silent.accepted.load(Ordering::SeqCst) < 3 {
@@ -93,6 +93,20 @@ async fn killed_after_claim_delivers_once_after_restart() {
             first.log()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The mail queue holds a claim on every recipient when the process dies.
+    let mut message_ids: Vec<String> = queued
+        .iter()
+        .map(|r| r["message"].as_str().unwrap().to_owned())
+        .collect();
+    message_ids.sort();
+    message_ids.dedup();
+    for message in &message_ids {
+        let (status, view) = first.get(&format!("/v1/messages/{message}")).await;
+        assert_eq!(status, 200, "{view}");
+        for recipient in view["recipients"].as_array().unwrap() {
+            assert_eq!(recipient["status"], "sending", "{view}");
+        }
     }
     first.kill();
     assert!(
@@ -125,5 +139,12 @@ async fn killed_after_claim_delivers_once_after_restart() {
             reminder["attempts"], 1,
             "the killed process recorded no attempt: {reminder}"
         );
+    }
+    for message in &message_ids {
+        let (_, view) = second.get(&format!("/v1/messages/{message}")).await;
+        for recipient in view["recipients"].as_array().unwrap() {
+            assert_eq!(recipient["status"], "delivered", "{view}");
+            assert_eq!(recipient["attempts"].as_array().unwrap().len(), 1, "{view}");
+        }
     }
 }

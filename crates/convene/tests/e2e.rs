@@ -116,3 +116,109 @@ async fn reminder_reaches_each_mx() {
         assert_eq!(attempt["reply_code"], 250, "{reminder}");
     }
 }
+
+#[tokio::test]
+async fn undeliverable_reminder_is_reported_to_the_organizer_once() {
+    if !require_peers(
+        "undeliverable_reminder_is_reported_to_the_organizer_once",
+        &[Peer::Dnsmasq, Peer::Aiosmtpd],
+    ) {
+        return;
+    }
+    let world = MailWorld::start();
+    let dir = tempfile::tempdir().unwrap();
+    let convene = Convene::start(&dir.path().join("convene.db"), &world.settings());
+    let ann = convene.user("Ann Organizer", "ann@alpha.test").await;
+    let nil = convene.user("Nil Nowhere", "nil@null.test").await;
+    let start = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(3601))
+        .unwrap()
+        .round(jiff::Unit::Second)
+        .unwrap();
+    let end = start
+        .checked_add(jiff::SignedDuration::from_secs(1800))
+        .unwrap();
+    let (status, event) = convene
+        .post(
+            "/v1/events",
+            json!({
+                "title": "Budget",
+                "start": start.to_string(),
+                "end": end.to_string(),
+                "organizer": ann,
+                "participants": [nil],
+                "reminders": [{"before": "PT1H"}],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{event}");
+    let event = event["id"].as_str().unwrap();
+
+    let reminders = wait_for_reminders(&convene, event, "settled", |r| {
+        r["status"] == "delivered" || r["status"] == "failed"
+    })
+    .await;
+    let failed = reminders
+        .iter()
+        .find(|r| r["user"] == nil.as_str())
+        .unwrap();
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let reason = failed["last_attempt"]["reply_text"].as_str().unwrap();
+    assert!(reason.contains("null MX"), "{reason}");
+
+    // The mail queue shows the same failure on the message.
+    let message = failed["message"].as_str().unwrap();
+    let (status, view) = convene.get(&format!("/v1/messages/{message}")).await;
+    assert_eq!(status, 200, "{view}");
+    let recipient = view["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "nil@null.test")
+        .unwrap();
+    assert_eq!(recipient["status"], "failed", "{view}");
+    assert_eq!(recipient["reminder"], failed["id"], "{view}");
+
+    // Ann gets her reminder and one notice naming the failed address.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let notices = loop {
+        let notices: Vec<_> = world
+            .messages()
+            .into_iter()
+            .filter(|m| m.data.contains("Undelivered reminders"))
+            .collect();
+        if !notices.is_empty() || std::time::Instant::now() > deadline {
+            break notices;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Several more polls must not report the failure again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = world.messages();
+    let count = all
+        .iter()
+        .filter(|m| m.data.contains("Undelivered reminders"))
+        .count();
+    assert_eq!(count, 1, "{all:#?}\n{}", convene.log());
+    let notice = &notices[0];
+    assert_eq!(notice.rcpt_tos, ["ann@alpha.test"]);
+    let parsed = support::mail::parse(&notice.data);
+    assert_eq!(parsed["defects"], json!([]), "{}", notice.data);
+    assert!(
+        parsed["headers"]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Undelivered reminders: Budget on "),
+        "{parsed}"
+    );
+    let text = parsed["text"].as_str().unwrap();
+    assert!(
+        text.contains("Nil Nowhere <nil@null.test> (PT1H before)") && text.contains("null MX"),
+        "{text}"
+    );
+    assert!(
+        all.iter()
+            .any(|m| m.rcpt_tos == ["ann@alpha.test"] && m.data.contains("Reminder: Budget")),
+        "Ann's own reminder arrives"
+    );
+}

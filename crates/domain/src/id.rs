@@ -48,6 +48,10 @@ identifier!(
     /// Identifies one planned reminder delivery to one recipient.
     DeliveryId
 );
+identifier!(
+    /// Identifies one message in the mail queue.
+    MessageId
+);
 
 /// A string that is not a Convene identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

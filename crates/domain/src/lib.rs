@@ -9,11 +9,12 @@
 //! of them.
 //!
 //! Layout:
-//! - [`id`]: opaque identifiers for users, events and deliveries.
+//! - [`id`]: opaque identifiers for users, events, deliveries and messages.
 //! - [`interval`]: half-open `[start, end)` time ranges and their overlap rule.
 //! - [`user`]: people who organize and attend events.
 //! - [`event`]: events and the commands that create or change them.
 //! - [`reminder`]: reminder offsets and the deliveries planned from them.
+//! - [`mail`]: messages in the mail queue and each recipient's status.
 //! - [`conflict`]: busy time reported when a booking would overlap.
 //! - [`command`]: requests that interfaces hand to the Scheduler.
 //! - [`error`]: validation errors that name the offending field.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod interval;
+pub mod mail;
 pub mod reminder;
 pub mod user;
 
@@ -31,7 +33,11 @@ pub use command::{AddParticipant, CreateEvent};
 pub use conflict::Conflict;
 pub use error::ValidationError;
 pub use event::{Event, NewEvent, NewEventParts};
-pub use id::{DeliveryId, EventId, UserId};
+pub use id::{DeliveryId, EventId, MessageId, UserId};
 pub use interval::Interval;
+pub use mail::{
+    ClaimedMail, ClaimedRecipient, MailAttemptRecord, MailMessage, MailRecipient, MailState,
+    OutgoingMessage, OutgoingRecipient,
+};
 pub use reminder::{Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset};
 pub use user::{EmailAddress, NewUser, User};

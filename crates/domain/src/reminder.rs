@@ -5,7 +5,7 @@ use std::fmt;
 use jiff::fmt::temporal::SpanParser;
 use jiff::{Span, Timestamp, tz::TimeZone};
 
-use crate::{DeliveryId, EventId, UserId, ValidationError};
+use crate::{DeliveryId, EventId, MessageId, UserId, ValidationError};
 
 /// How long before an event's start a reminder is due, as an ISO 8601
 /// duration such as `PT15M` or `P1D`.
@@ -96,6 +96,9 @@ pub enum DeliveryState {
     Pending,
     /// Claimed by a worker whose lease has not expired.
     Sending,
+    /// Handed to the mail queue, which delivers it and records the outcome
+    /// here.
+    Queued,
     /// Accepted by the recipient's server.
     Delivered,
     /// Failed permanently; never retried.
@@ -107,6 +110,7 @@ impl DeliveryState {
         match self {
             DeliveryState::Pending => "pending",
             DeliveryState::Sending => "sending",
+            DeliveryState::Queued => "queued",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Failed => "failed",
         }
@@ -142,6 +146,11 @@ pub struct DeliveryAttempt {
     pub destination: Option<String>,
     /// Whether the message travelled over TLS.
     pub tls: bool,
+    /// The TLS protocol version, such as `TLSv1.3`, when TLS was used.
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite, such as `TLS13_AES_256_GCM_SHA384`, when TLS
+    /// was used.
+    pub tls_cipher: Option<String>,
     /// The server's reply code, when a server replied.
     pub reply_code: Option<u16>,
     /// The server's reply text, or a description of the local failure.
@@ -160,6 +169,8 @@ pub struct Delivery {
     pub state: DeliveryState,
     pub attempts: u32,
     pub last_attempt: Option<DeliveryAttempt>,
+    /// The mail message that carries this delivery, once it is queued.
+    pub message_id: Option<MessageId>,
 }
 
 #[cfg(test)]

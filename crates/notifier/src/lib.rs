@@ -16,20 +16,17 @@
 //! only extends the lease. A worker killed between claim and send leaves
 //! the lease to expire, and the next poll after that sends the delivery.
 //!
-//! NOTE: a reminder can still arrive twice when the process dies between
-//! the server's acceptance and the write that records it (measured at
-//! 0.1 to 0.8 s in a burst of hundreds of results, because every message
-//! group commits its own transaction), and when a connection is lost after
-//! the final dot. One writer task that batches all results would narrow
-//! the first window.
+//! E-mail reminders leave the Notifier as soon as the mail queue has
+//! stored them. The queue takes each delivery over in the same transaction
+//! that stores the message, so a delivery is queued at most once. The
+//! queue then records its final outcome. The Notifier also tells organizers
+//! about reminders that failed permanently, once per failure.
 //!
 //! Layout:
 //! - [`config`] defines [`NotifierConfig`].
 //! - [`worker`]: the [`Notifier`] poll loop.
-//! - [`retry`]: backoff for temporary failures.
 
 pub mod config;
-pub mod retry;
 pub mod worker;
 
 pub use config::NotifierConfig;

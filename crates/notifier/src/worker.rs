@@ -5,14 +5,16 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use convene_channel::{Channel, Reminder, Reporter};
-use convene_domain::{Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, EventId, User};
+use convene_channel::{
+    Channel, FailedReminder, FailureNotice, Recipient, Reminder, Report, Reporter,
+};
+use convene_domain::{Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, EventId};
+use convene_outbox::retry::retry_at;
 use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
 use jiff::Timestamp;
 use tokio::task::JoinSet;
 
 use crate::NotifierConfig;
-use crate::retry::retry_at;
 
 /// How long a stopping Notifier waits for sends in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -107,6 +109,9 @@ impl Notifier {
                     break;
                 }
             }
+            if let Err(err) = self.report_failures().await {
+                tracing::error!(error = %err, "reporting failed reminders to organizers failed");
+            }
         }
 
         if !in_flight.is_empty() {
@@ -144,7 +149,59 @@ impl Notifier {
         while let Some(joined) = tasks.join_next().await {
             log_send_result(joined);
         }
+        self.report_failures().await?;
         Ok(count)
+    }
+
+    /// Tells organizers about reminders that failed permanently: one notice
+    /// per event, through the channel, which marks the failures reported
+    /// in the same step. Returns how many failures were reported.
+    pub async fn report_failures(&self) -> Result<usize, StoreError> {
+        let failures = self
+            .store
+            .unreported_failures(self.config.batch_size)
+            .await?;
+        let mut by_event: BTreeMap<EventId, Vec<Delivery>> = BTreeMap::new();
+        for failure in failures {
+            by_event.entry(failure.event_id).or_default().push(failure);
+        }
+        let mut reported = 0;
+        for (event_id, deliveries) in by_event {
+            let Some(event) = self.store.event(event_id).await? else {
+                continue;
+            };
+            let Some(organizer) = self.store.user(event.organizer).await? else {
+                continue;
+            };
+            let user_ids: Vec<_> = deliveries.iter().map(|delivery| delivery.user_id).collect();
+            let users = self.store.users(&user_ids).await?;
+            let count = deliveries.len();
+            let notice = FailureNotice {
+                event,
+                organizer,
+                failures: deliveries
+                    .into_iter()
+                    .map(|delivery| FailedReminder {
+                        recipient: users
+                            .iter()
+                            .find(|user| user.id == delivery.user_id)
+                            .cloned(),
+                        delivery,
+                    })
+                    .collect(),
+            };
+            match self.channel.send_failure_notice(&notice).await {
+                Ok(true) => {
+                    tracing::info!(event.id = %event_id, failures = count, "organizer told about failed reminders");
+                    reported += count;
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(event.id = %event_id, error = %err, "telling an organizer about failed reminders failed; will try again");
+                }
+            }
+        }
+        Ok(reported)
     }
 
     /// Claims due deliveries and groups them into one message each per
@@ -215,12 +272,15 @@ impl Notifier {
         let user_ids: Vec<_> = group.iter().map(|delivery| delivery.user_id).collect();
         let users = self.store.users(&user_ids).await?;
 
-        let mut recipients: Vec<User> = Vec::with_capacity(group.len());
+        let mut recipients: Vec<Recipient> = Vec::with_capacity(group.len());
         let mut sendable: Vec<&Delivery> = Vec::with_capacity(group.len());
         for delivery in &group {
             match users.iter().find(|user| user.id == delivery.user_id) {
                 Some(user) => {
-                    recipients.push(user.clone());
+                    recipients.push(Recipient {
+                        delivery: delivery.id,
+                        user: user.clone(),
+                    });
                     sendable.push(delivery);
                 }
                 None => {
@@ -285,7 +345,7 @@ impl Notifier {
             self.store_records(&records).await?;
         }
 
-        let unreported: Vec<(usize, DeliveryAttempt)> = reported
+        let unreported: Vec<(usize, Report)> = reported
             .iter()
             .enumerate()
             .filter(|(_, done)| !**done)
@@ -294,7 +354,7 @@ impl Notifier {
                     "no result within the send time limit of {budget:?}"
                 ));
                 attempt.outcome = DeliveryOutcome::TemporaryFailure;
-                (i, attempt)
+                (i, Report::Attempt(attempt))
             })
             .collect();
         let records = self.prepare_records(&reminder, &sendable, &mut reported, unreported);
@@ -321,15 +381,21 @@ impl Notifier {
         reminder: &Reminder,
         deliveries: &[&Delivery],
         reported: &mut [bool],
-        reports: Vec<(usize, DeliveryAttempt)>,
+        reports: Vec<(usize, Report)>,
     ) -> Vec<AttemptRecord> {
         reports
             .into_iter()
-            .filter_map(|(i, attempt)| {
+            .filter_map(|(i, report)| {
                 if i >= deliveries.len() || std::mem::replace(&mut reported[i], true) {
                     return None;
                 }
-                Some(self.prepare_record(reminder, deliveries[i], attempt))
+                match report {
+                    Report::Attempt(attempt) => {
+                        Some(self.prepare_record(reminder, deliveries[i], attempt))
+                    }
+                    // The queue took the delivery over in the store itself.
+                    Report::Queued => None,
+                }
             })
             .collect()
     }
@@ -455,6 +521,8 @@ fn local_failure(reason: &str) -> DeliveryAttempt {
         outcome: DeliveryOutcome::PermanentFailure,
         destination: None,
         tls: false,
+        tls_version: None,
+        tls_cipher: None,
         reply_code: None,
         reply_text: reason.to_owned(),
     }

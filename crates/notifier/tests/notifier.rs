@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use convene_channel::{Channel, Reminder, Reporter};
+use convene_channel::{Channel, FailureNotice, NoticeError, Recipient, Reminder, Reporter};
 use convene_domain::{
     CreateEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, NewUser, ReminderOffset, User,
     UserId,
@@ -20,6 +20,7 @@ use jiff::Timestamp;
 struct ScriptedChannel {
     outcomes: Mutex<VecDeque<DeliveryOutcome>>,
     sent: Mutex<Vec<(String, String)>>,
+    notices: Mutex<Vec<FailureNotice>>,
 }
 
 fn scripted_attempt(outcome: DeliveryOutcome) -> DeliveryAttempt {
@@ -28,6 +29,8 @@ fn scripted_attempt(outcome: DeliveryOutcome) -> DeliveryAttempt {
         outcome,
         destination: Some("mx.test".to_owned()),
         tls: false,
+        tls_version: None,
+        tls_cipher: None,
         reply_code: Some(if outcome == DeliveryOutcome::Delivered {
             250
         } else {
@@ -39,20 +42,25 @@ fn scripted_attempt(outcome: DeliveryOutcome) -> DeliveryAttempt {
 
 #[async_trait]
 impl Channel for ScriptedChannel {
-    async fn send(&self, reminder: &Reminder, recipients: &[User], reporter: Reporter) {
-        for (i, user) in recipients.iter().enumerate() {
-            self.sent
-                .lock()
-                .unwrap()
-                .push((reminder.event.title.clone(), user.email.to_string()));
+    async fn send(&self, reminder: &Reminder, recipients: &[Recipient], reporter: Reporter) {
+        for (i, recipient) in recipients.iter().enumerate() {
+            self.sent.lock().unwrap().push((
+                reminder.event.title.clone(),
+                recipient.user.email.to_string(),
+            ));
             let outcome = self
                 .outcomes
                 .lock()
                 .unwrap()
                 .pop_front()
                 .unwrap_or(DeliveryOutcome::Delivered);
-            reporter.report(i, scripted_attempt(outcome));
+            reporter.attempt(i, scripted_attempt(outcome));
         }
+    }
+
+    async fn send_failure_notice(&self, notice: &FailureNotice) -> Result<bool, NoticeError> {
+        self.notices.lock().unwrap().push(notice.clone());
+        Ok(true)
     }
 }
 
@@ -335,12 +343,16 @@ struct StallingChannel {
 
 #[async_trait]
 impl Channel for StallingChannel {
-    async fn send(&self, _reminder: &Reminder, recipients: &[User], reporter: Reporter) {
-        reporter.report(0, scripted_attempt(DeliveryOutcome::Delivered));
+    async fn send(&self, _reminder: &Reminder, recipients: &[Recipient], reporter: Reporter) {
+        reporter.attempt(0, scripted_attempt(DeliveryOutcome::Delivered));
         self.release.notified().await;
         for i in 1..recipients.len() {
-            reporter.report(i, scripted_attempt(DeliveryOutcome::Delivered));
+            reporter.attempt(i, scripted_attempt(DeliveryOutcome::Delivered));
         }
+    }
+
+    async fn send_failure_notice(&self, _notice: &FailureNotice) -> Result<bool, NoticeError> {
+        Ok(false)
     }
 }
 
@@ -524,11 +536,53 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<Vec<convene_domain::Delivery>, convene_store::StoreError> {
         self.inner.deliveries(event, now).await
     }
+    async fn unreported_failures(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<convene_domain::Delivery>, convene_store::StoreError> {
+        self.inner.unreported_failures(limit).await
+    }
     async fn attempts(
         &self,
         delivery: convene_domain::DeliveryId,
     ) -> Result<Vec<DeliveryAttempt>, convene_store::StoreError> {
         self.inner.attempts(delivery).await
+    }
+}
+
+#[async_trait]
+impl convene_store::MailStore for SlowRecordStore {
+    async fn enqueue_mail(
+        &self,
+        message: &convene_domain::OutgoingMessage,
+    ) -> Result<Vec<bool>, convene_store::StoreError> {
+        self.inner.enqueue_mail(message).await
+    }
+    async fn claim_due_mail(
+        &self,
+        request: convene_store::ClaimRequest<'_>,
+    ) -> Result<Vec<convene_domain::ClaimedMail>, convene_store::StoreError> {
+        self.inner.claim_due_mail(request).await
+    }
+    async fn record_mail_attempts(
+        &self,
+        records: &[convene_domain::MailAttemptRecord],
+    ) -> Result<Vec<bool>, convene_store::StoreError> {
+        self.inner.record_mail_attempts(records).await
+    }
+    async fn report_failures(
+        &self,
+        failures: &[convene_domain::DeliveryId],
+        notice: Option<&convene_domain::OutgoingMessage>,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.report_failures(failures, notice).await
+    }
+    async fn mail_message(
+        &self,
+        id: convene_domain::MessageId,
+        now: Timestamp,
+    ) -> Result<Option<convene_domain::MailMessage>, convene_store::StoreError> {
+        self.inner.mail_message(id, now).await
     }
 }
 

@@ -38,6 +38,7 @@ pub fn plan_deliveries(
                 state: DeliveryState::Pending,
                 attempts: 0,
                 last_attempt: None,
+                message_id: None,
             });
         }
     }

@@ -1,4 +1,4 @@
-//! Storage for users, events and reminder deliveries.
+//! Storage for users, events, reminder deliveries and the mail queue.
 //!
 //! This crate hides the storage medium. Callers see one [`Store`] trait and
 //! pick an implementation once, at start-up, with [`open`]; nothing above
@@ -13,9 +13,12 @@
 //! - [`Store::claim_due_deliveries`] hands each due delivery to exactly one
 //!   caller until its lease expires; a caller that dies leaves the delivery
 //!   to be claimed again after the lease.
+//! - [`MailStore`], the durable mail queue, claims each recipient of a
+//!   message the same way, and hands a reminder delivery to the queue at
+//!   most once.
 //!
 //! Layout:
-//! - [`repository`]: the [`Store`] trait.
+//! - [`repository`]: the [`Store`] and [`MailStore`] traits.
 //! - [`memory`]: an in-process store, for tests and throw-away instances.
 //! - [`sqlite`]: the embedded default, one SQLite file.
 //! - [`error`]: the error type and its backend-neutral kinds.
@@ -27,7 +30,7 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use repository::{AttemptRecord, ClaimRequest, Store};
+pub use repository::{AttemptRecord, ClaimRequest, MailStore, Store};
 pub use sqlite::SqliteStore;
 
 use std::sync::Arc;

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Delivery, DeliveryAttempt, DeliveryId, Event, EventId, Interval, User, UserId,
+    ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, Event, EventId, Interval,
+    MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, User, UserId,
 };
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::StoreError;
 
@@ -24,6 +25,15 @@ pub struct ClaimRequest<'a> {
     pub owner: &'a str,
 }
 
+impl ClaimRequest<'_> {
+    /// Returns when a claim made now expires.
+    pub fn lease_until(&self) -> Result<Timestamp, StoreError> {
+        let too_long = || StoreError::Corrupt(format!("lease {:?} is too long", self.lease));
+        let lease = SignedDuration::try_from(self.lease).map_err(|_| too_long())?;
+        self.now.checked_add(lease).map_err(|_| too_long())
+    }
+}
+
 /// One attempt to record with [`Store::record_attempts`].
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
@@ -33,9 +43,65 @@ pub struct AttemptRecord {
     pub retry_at: Option<Timestamp>,
 }
 
+/// The durable mail queue. Every method is atomic.
+///
+/// A message is stored with its complete bytes before the first attempt.
+/// Each recipient is claimed, retried and settled on its own, so a retry
+/// goes only to the recipients that failed temporarily.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Stores `message` and hands each recipient's reminder delivery, if
+    /// any, to the queue, and returns for each recipient whether it was
+    /// queued.
+    ///
+    /// A recipient that carries a delivery is queued only while that
+    /// delivery is pending and not yet queued, so handing the same delivery
+    /// over twice queues it once. When no recipient is queued, nothing is
+    /// stored.
+    async fn enqueue_mail(&self, message: &OutgoingMessage) -> Result<Vec<bool>, StoreError>;
+
+    /// Claims up to `request.limit` queued recipients that are due and not
+    /// claimed by a live lease, oldest due first, grouped by message.
+    async fn claim_due_mail(
+        &self,
+        request: ClaimRequest<'_>,
+    ) -> Result<Vec<ClaimedMail>, StoreError>;
+
+    /// Records attempts on claimed recipients and releases their claims,
+    /// all in one transaction, and returns for each record whether it was
+    /// applied (`false` when the recipient was already settled).
+    ///
+    /// A delivered or permanently failed attempt settles the recipient. A
+    /// temporary failure queues it again, due at `retry_at` (or at once).
+    /// A recipient that carries a reminder delivery passes the attempt and
+    /// its outcome on to that delivery.
+    async fn record_mail_attempts(
+        &self,
+        records: &[MailAttemptRecord],
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// Marks `failures` as reported to their organizer and queues `notice`,
+    /// the message that informs the organizer, in one transaction. Failures already
+    /// reported are left alone; when every one was, nothing is stored and
+    /// `false` is returned. A `None` notice marks the failures reported
+    /// without a message, for an organizer who cannot be written to.
+    async fn report_failures(
+        &self,
+        failures: &[DeliveryId],
+        notice: Option<&OutgoingMessage>,
+    ) -> Result<bool, StoreError>;
+
+    /// Returns a message and each recipient's state as of `now`.
+    async fn mail_message(
+        &self,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<Option<MailMessage>, StoreError>;
+}
+
 /// Persistent state of Convene. Every method is atomic.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: MailStore {
     /// Inserts a user. Fails with [`StoreError::Duplicate`] when another
     /// user has the same e-mail address, compared case-insensitively.
     async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
@@ -70,8 +136,8 @@ pub trait Store: Send + Sync {
     /// sorted by start.
     async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, StoreError>;
 
-    /// Claims up to `request.limit` pending deliveries that are due and not
-    /// claimed by a live lease, oldest due first.
+    /// Claims up to `request.limit` pending deliveries that are due, not yet
+    /// queued as mail and not claimed by a live lease, oldest due first.
     async fn claim_due_deliveries(
         &self,
         request: ClaimRequest<'_>,
@@ -107,6 +173,10 @@ pub trait Store: Send + Sync {
     /// Returns every delivery of `event`, with each one's state as of `now`.
     async fn deliveries(&self, event: EventId, now: Timestamp)
     -> Result<Vec<Delivery>, StoreError>;
+
+    /// Returns up to `limit` deliveries that failed permanently and whose
+    /// organizer has not been informed yet, oldest due first.
+    async fn unreported_failures(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
     /// Returns the attempts made on one delivery, oldest first.
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError>;

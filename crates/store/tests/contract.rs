@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use convene_domain::{
     Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
-    EventId, Interval, ReminderOffset, User, UserId,
+    EventId, Interval, MailAttemptRecord, MailState, MessageId, OutgoingMessage, OutgoingRecipient,
+    ReminderOffset, User, UserId,
 };
 use convene_store::{AttemptRecord, ClaimRequest, MemoryStore, SqliteStore, Store, StoreError};
 use jiff::Timestamp;
@@ -80,6 +81,7 @@ fn plan(event: &Event, users: &[UserId], due: &str) -> Vec<Delivery> {
             state: DeliveryState::Pending,
             attempts: 0,
             last_attempt: None,
+            message_id: None,
         })
         .collect()
 }
@@ -99,6 +101,8 @@ fn attempt(outcome: DeliveryOutcome, now: &str) -> DeliveryAttempt {
         outcome,
         destination: Some("mx.alpha.test".to_owned()),
         tls: true,
+        tls_version: Some("TLSv1.3".to_owned()),
+        tls_cipher: Some("TLS13_AES_256_GCM_SHA384".to_owned()),
         reply_code: Some(match outcome {
             DeliveryOutcome::Delivered => 250,
             DeliveryOutcome::TemporaryFailure => 451,
@@ -558,6 +562,331 @@ async fn concurrent_bookings_never_double_book(store: Arc<dyn Store>) {
     assert_eq!(booked, 1);
 }
 
+/// A message queued at `created`, expiring a day later.
+fn outgoing(created: &str, recipients: &[(&str, Option<DeliveryId>)]) -> OutgoingMessage {
+    let created = at(created);
+    OutgoingMessage {
+        id: MessageId::generate(),
+        sender: "convene@convene.test".to_owned(),
+        data: b"Subject: test\r\n\r\nbody\r\n".to_vec(),
+        created_at: created,
+        expires_at: created
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap(),
+        recipients: recipients
+            .iter()
+            .map(|(address, delivery)| OutgoingRecipient {
+                address: (*address).to_owned(),
+                delivery: *delivery,
+            })
+            .collect(),
+    }
+}
+
+fn mail_record(
+    message: MessageId,
+    position: u32,
+    outcome: DeliveryOutcome,
+    now: &str,
+    retry_at: Option<&str>,
+) -> MailAttemptRecord {
+    MailAttemptRecord {
+        message,
+        position,
+        attempt: attempt(outcome, now),
+        retry_at: retry_at.map(at),
+    }
+}
+
+async fn queued_delivery_is_handed_over_once(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let event = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let deliveries = plan(&event, &[ann, bob], "2030-01-01T09:45:00Z");
+    store.book_event(&event, &deliveries).await.unwrap();
+    let claimed = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w"))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+
+    let recipients: Vec<(&str, Option<DeliveryId>)> = vec![
+        ("ann@alpha.test", Some(deliveries[0].id)),
+        ("bob@beta.test", Some(deliveries[1].id)),
+    ];
+    let first = outgoing("2030-01-01T09:45:01Z", &recipients);
+    assert_eq!(store.enqueue_mail(&first).await.unwrap(), vec![true, true]);
+
+    // Handing the same deliveries over again, as after a crash, queues
+    // nothing and stores no second message.
+    let again = outgoing("2030-01-01T09:45:02Z", &recipients);
+    assert_eq!(
+        store.enqueue_mail(&again).await.unwrap(),
+        vec![false, false]
+    );
+    let now = at("2030-01-01T09:45:03Z");
+    assert!(store.mail_message(again.id, now).await.unwrap().is_none());
+
+    let states: Vec<(DeliveryState, Option<MessageId>)> = store
+        .deliveries(event.id, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| (d.state, d.message_id))
+        .collect();
+    assert_eq!(
+        states,
+        vec![(DeliveryState::Queued, Some(first.id)); 2],
+        "queued deliveries carry their message"
+    );
+    // The Notifier no longer claims them, even after the lease, and a
+    // result it reports late is not applied.
+    assert!(
+        store
+            .claim_due_deliveries(claim("2030-01-01T12:00:00Z", 10, "w"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .record_attempt(
+                deliveries[0].id,
+                &attempt(DeliveryOutcome::Delivered, "2030-01-01T09:46:00Z"),
+                None
+            )
+            .await
+            .unwrap()
+    );
+    // Removing a participant keeps a delivery that is already queued.
+    assert!(store.remove_participant(event.id, bob).await.unwrap());
+    assert_eq!(store.deliveries(event.id, now).await.unwrap().len(), 2);
+
+    let message = store.mail_message(first.id, now).await.unwrap().unwrap();
+    assert_eq!(message.size, first.data.len() as u64);
+    let addresses: Vec<&str> = message
+        .recipients
+        .iter()
+        .map(|r| r.address.as_str())
+        .collect();
+    assert_eq!(addresses, ["ann@alpha.test", "bob@beta.test"]);
+    assert!(
+        message
+            .recipients
+            .iter()
+            .all(|r| r.state == MailState::Queued)
+    );
+}
+
+async fn mail_recipients_claimed_and_retried_alone(store: Arc<dyn Store>) {
+    let message = outgoing(
+        "2030-01-01T09:00:00Z",
+        &[
+            ("ann@alpha.test", None),
+            ("bob@beta.test", None),
+            ("cid@gamma.test", None),
+        ],
+    );
+    assert_eq!(store.enqueue_mail(&message).await.unwrap(), vec![true; 3]);
+    assert!(
+        store
+            .claim_due_mail(claim("2030-01-01T08:59:59Z", 10, "w"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due before it was created"
+    );
+
+    let claimed = store
+        .claim_due_mail(claim("2030-01-01T09:00:00Z", 10, "w1"))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].message, message.id);
+    assert_eq!(&*claimed[0].data, message.data.as_slice());
+    let positions: Vec<u32> = claimed[0].recipients.iter().map(|r| r.position).collect();
+    assert_eq!(positions, [0, 1, 2]);
+    assert!(
+        store
+            .claim_due_mail(claim("2030-01-01T09:00:30Z", 10, "w2"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "claims are exclusive while the lease lasts"
+    );
+
+    let applied = store
+        .record_mail_attempts(&[
+            mail_record(
+                message.id,
+                0,
+                DeliveryOutcome::Delivered,
+                "2030-01-01T09:00:01Z",
+                None,
+            ),
+            mail_record(
+                message.id,
+                1,
+                DeliveryOutcome::TemporaryFailure,
+                "2030-01-01T09:00:01Z",
+                Some("2030-01-01T09:10:00Z"),
+            ),
+            mail_record(
+                message.id,
+                2,
+                DeliveryOutcome::PermanentFailure,
+                "2030-01-01T09:00:01Z",
+                None,
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true, true, true]);
+    // A settled recipient takes no further result.
+    let late = mail_record(
+        message.id,
+        0,
+        DeliveryOutcome::Delivered,
+        "2030-01-01T09:00:02Z",
+        None,
+    );
+    assert_eq!(store.record_mail_attempts(&[late]).await.unwrap(), [false]);
+
+    assert!(
+        store
+            .claim_due_mail(claim("2030-01-01T09:09:59Z", 10, "w"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the retry is not due yet"
+    );
+    let retry = store
+        .claim_due_mail(claim("2030-01-01T09:10:00Z", 10, "w"))
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(
+        retry[0].recipients.len(),
+        1,
+        "only the temporary failure is retried"
+    );
+    assert_eq!(retry[0].recipients[0].address, "bob@beta.test");
+    assert_eq!(retry[0].recipients[0].attempts, 1);
+
+    let view = store
+        .mail_message(message.id, at("2030-01-01T09:10:01Z"))
+        .await
+        .unwrap()
+        .unwrap();
+    let states: Vec<MailState> = view.recipients.iter().map(|r| r.state).collect();
+    assert_eq!(
+        states,
+        [MailState::Delivered, MailState::Sending, MailState::Failed]
+    );
+    let histories: Vec<usize> = view.recipients.iter().map(|r| r.attempts.len()).collect();
+    assert_eq!(histories, [1, 1, 1]);
+    assert_eq!(view.recipients[2].attempts[0].reply_code, Some(550));
+    assert_eq!(
+        view.recipients[0].attempts[0].tls_cipher.as_deref(),
+        Some("TLS13_AES_256_GCM_SHA384")
+    );
+}
+
+async fn mail_failure_reaches_delivery_and_organizer(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let event = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let deliveries = plan(&event, &[ann, bob], "2030-01-01T09:45:00Z");
+    store.book_event(&event, &deliveries).await.unwrap();
+    store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w"))
+        .await
+        .unwrap();
+    let message = outgoing(
+        "2030-01-01T09:45:01Z",
+        &[
+            ("ann@alpha.test", Some(deliveries[0].id)),
+            ("bob@beta.test", Some(deliveries[1].id)),
+        ],
+    );
+    store.enqueue_mail(&message).await.unwrap();
+    store
+        .claim_due_mail(claim("2030-01-01T09:45:01Z", 10, "w"))
+        .await
+        .unwrap();
+    store
+        .record_mail_attempts(&[
+            mail_record(
+                message.id,
+                0,
+                DeliveryOutcome::Delivered,
+                "2030-01-01T09:45:02Z",
+                None,
+            ),
+            mail_record(
+                message.id,
+                1,
+                DeliveryOutcome::PermanentFailure,
+                "2030-01-01T09:45:02Z",
+                None,
+            ),
+        ])
+        .await
+        .unwrap();
+
+    let now = at("2030-01-01T09:46:00Z");
+    let states: Vec<(UserId, DeliveryState, u32)> = store
+        .deliveries(event.id, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| (d.user_id, d.state, d.attempts))
+        .collect();
+    assert!(
+        states.contains(&(ann, DeliveryState::Delivered, 1)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(bob, DeliveryState::Failed, 1)),
+        "{states:?}"
+    );
+    let history = store.attempts(deliveries[1].id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].reply_code, Some(550));
+
+    let unreported = store.unreported_failures(10).await.unwrap();
+    assert_eq!(unreported.len(), 1);
+    assert_eq!(unreported[0].id, deliveries[1].id);
+    assert_eq!(
+        unreported[0].last_attempt.as_ref().unwrap().reply_code,
+        Some(550)
+    );
+
+    let notice = outgoing("2030-01-01T09:46:00Z", &[("ann@alpha.test", None)]);
+    assert!(
+        store
+            .report_failures(&[deliveries[1].id], Some(&notice))
+            .await
+            .unwrap()
+    );
+    assert!(store.unreported_failures(10).await.unwrap().is_empty());
+    // Reporting the same failure again stores no second notice.
+    let again = outgoing("2030-01-01T09:46:01Z", &[("ann@alpha.test", None)]);
+    assert!(
+        !store
+            .report_failures(&[deliveries[1].id], Some(&again))
+            .await
+            .unwrap()
+    );
+    assert!(store.mail_message(again.id, now).await.unwrap().is_none());
+    let queued = store
+        .claim_due_mail(claim("2030-01-01T09:46:00Z", 10, "w"))
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].message, notice.id);
+}
+
 macro_rules! contract {
     ($backend:ident: $($case:ident),* $(,)?) => {
         mod $backend {
@@ -593,6 +922,9 @@ contract_for_all!(
     attempts_settle_or_retry,
     batch_records_apply_independently,
     concurrent_bookings_never_double_book,
+    queued_delivery_is_handed_over_once,
+    mail_recipients_claimed_and_retried_alone,
+    mail_failure_reaches_delivery_and_organizer,
 );
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use jiff::fmt::friendly::{Designator, Spacing, SpanPrinter};
 use jiff::tz::TimeZone;
 
-use crate::Reminder;
+use crate::{FailureNotice, Reminder};
 
 /// A reminder's subject and bodies for readers in one time zone.
 pub(super) struct Rendered {
@@ -79,6 +79,66 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
         "<p>This is the reminder set for {} before the start.</p>\n</body></html>\n",
         escape(&lead)
     ));
+
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// Renders the notice that tells an organizer which reminders of one event
+/// failed permanently, with times in the organizer's zone.
+pub(super) fn render_notice(notice: &FailureNotice, zone: &str) -> Rendered {
+    let event = &notice.event;
+    let tz = TimeZone::get(zone).unwrap_or(TimeZone::UTC);
+    let start = event.interval.start().to_zoned_datetime(tz);
+    let when = start.strftime("%a %-d %b %Y %H:%M %Z").to_string();
+    let subject = format!("Undelivered reminders: {} on {when}", event.title);
+
+    let mut rows = Vec::with_capacity(notice.failures.len());
+    for failure in &notice.failures {
+        let who = match &failure.recipient {
+            Some(user) => format!("{} <{}>", user.name, user.email),
+            None => format!("user {}", failure.delivery.user_id),
+        };
+        let reason = failure
+            .delivery
+            .last_attempt
+            .as_ref()
+            .map(|attempt| match attempt.reply_code {
+                Some(code) => format!("{code} {}", attempt.reply_text),
+                None => attempt.reply_text.clone(),
+            })
+            .unwrap_or_else(|| "no attempt was recorded".to_owned());
+        rows.push((who, failure.delivery.offset.as_str().to_owned(), reason));
+    }
+
+    let mut text = format!(
+        "These reminders for \"{}\" on {when} could not be delivered and will not be retried:\n\n",
+        event.title
+    );
+    for (who, before, reason) in &rows {
+        text.push_str(&format!("- {who} ({before} before): {reason}\n"));
+    }
+    text.push_str("\nCheck these addresses; the event itself is unchanged.\n");
+
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><body>\n<p>These reminders for <b>{}</b> on {} could not be delivered and will not be retried:</p>\n<ul>\n",
+        escape(&event.title),
+        escape(&when)
+    );
+    for (who, before, reason) in &rows {
+        html.push_str(&format!(
+            "<li>{} ({} before): {}</li>\n",
+            escape(who),
+            escape(before),
+            escape(reason)
+        ));
+    }
+    html.push_str(
+        "</ul>\n<p>Check these addresses; the event itself is unchanged.</p>\n</body></html>\n",
+    );
 
     Rendered {
         subject,

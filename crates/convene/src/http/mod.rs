@@ -12,16 +12,18 @@ mod body;
 mod error_body;
 mod events;
 mod limits;
+mod messages;
 mod params;
 mod problem;
 mod users;
 mod views;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, map_response};
 use axum::routing::{delete, get, post};
+use convene_outbox::Outbox;
 use convene_scheduler::Scheduler;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -29,8 +31,27 @@ use tower_http::trace::TraceLayer;
 
 pub use problem::Problem;
 
-/// Builds the API's router over `scheduler`.
-pub fn router(scheduler: Scheduler) -> Router {
+/// What the handlers work with.
+#[derive(Clone)]
+pub struct Services {
+    pub scheduler: Scheduler,
+    pub outbox: Outbox,
+}
+
+impl FromRef<Services> for Scheduler {
+    fn from_ref(services: &Services) -> Scheduler {
+        services.scheduler.clone()
+    }
+}
+
+impl FromRef<Services> for Outbox {
+    fn from_ref(services: &Services) -> Outbox {
+        services.outbox.clone()
+    }
+}
+
+/// Builds the API's router over the services.
+pub fn router(services: Services) -> Router {
     Router::new()
         .route("/v1/users", post(users::create))
         .route("/v1/users/{id}", get(users::show))
@@ -46,6 +67,7 @@ pub fn router(scheduler: Scheduler) -> Router {
             delete(events::remove_participant),
         )
         .route("/v1/events/{id}/reminders", get(events::reminders))
+        .route("/v1/messages/{id}", get(messages::show))
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         // A request passes these layers from the last added to the first.
@@ -61,5 +83,5 @@ pub fn router(scheduler: Scheduler) -> Router {
         .layer(from_fn(limits::explain))
         .layer(map_response(error_body::ensure_problem))
         .layer(TraceLayer::new_for_http())
-        .with_state(scheduler)
+        .with_state(services)
 }

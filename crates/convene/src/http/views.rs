@@ -9,7 +9,7 @@
 //! come from historical local mean time, for example Africa/Monrovia's
 //! -00:44:30 in 1971.
 
-use convene_domain::{Conflict, Delivery, DeliveryAttempt, Event, Interval, User};
+use convene_domain::{Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage, User};
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 use serde_json::{Value, json};
@@ -62,6 +62,31 @@ pub fn delivery_view(delivery: &Delivery) -> Value {
         "status": delivery.state.as_str(),
         "attempts": delivery.attempts,
         "last_attempt": delivery.last_attempt.as_ref().map(attempt_view),
+        "message": delivery.message_id.map(|id| id.to_string()),
+    })
+}
+
+pub fn message_view(message: &MailMessage) -> Value {
+    let recipients: Vec<Value> = message
+        .recipients
+        .iter()
+        .map(|recipient| {
+            json!({
+                "address": recipient.address,
+                "status": recipient.state.as_str(),
+                "next_attempt_at": recipient.next_attempt_at.map(|at| at.to_string()),
+                "reminder": recipient.delivery.map(|id| id.to_string()),
+                "attempts": recipient.attempts.iter().map(attempt_view).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "id": message.id.to_string(),
+        "sender": message.sender,
+        "size": message.size,
+        "created_at": message.created_at.to_string(),
+        "expires_at": message.expires_at.to_string(),
+        "recipients": recipients,
     })
 }
 
@@ -71,6 +96,8 @@ fn attempt_view(attempt: &DeliveryAttempt) -> Value {
         "result": attempt.outcome.as_str(),
         "destination": attempt.destination,
         "tls": attempt.tls,
+        "tls_version": attempt.tls_version,
+        "tls_cipher": attempt.tls_cipher,
         "reply_code": attempt.reply_code,
         "reply_text": attempt.reply_text,
     })

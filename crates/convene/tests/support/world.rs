@@ -13,7 +13,8 @@ const PLAIN_MX: &str = "127.0.0.3";
 
 /// A DNS server and two SMTP servers on one port: `alpha.test` has its MX
 /// on 127.0.0.2 with STARTTLS, `beta.test` its MX on 127.0.0.3 in plain
-/// text, and `gamma.test` has no MX, only an A record for 127.0.0.3.
+/// text, `gamma.test` has no MX, only an A record for 127.0.0.3, and
+/// `null.test` accepts no mail at all (a null MX).
 pub struct MailWorld {
     pub dns: Dnsmasq,
     pub smtp_port: u16,
@@ -33,7 +34,8 @@ impl MailWorld {
                 .host("mx.alpha.test", tls_ip)
                 .mx("beta.test", "mx.beta.test", 10)
                 .host("mx.beta.test", plain_ip)
-                .host("gamma.test", plain_ip),
+                .host("gamma.test", plain_ip)
+                .null_mx("null.test"),
         )
         .expect("dnsmasq starts");
         let smtp_port = free_port_on(&[tls_ip, plain_ip]);

@@ -16,7 +16,7 @@ use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
     Event, EventId, Interval, ReminderOffset, User, UserId,
 };
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -24,6 +24,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
+
+mod mail;
 
 /// How long a statement waits for another connection's write lock before
 /// failing with "database is locked".
@@ -300,7 +302,8 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
         sqlx::query(
-            "DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending'",
+            "DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending' \
+             AND message_id IS NULL",
         )
         .bind(event_id.to_string())
         .bind(user.to_string())
@@ -321,12 +324,7 @@ impl Store for SqliteStore {
         request: ClaimRequest<'_>,
     ) -> Result<Vec<Delivery>, StoreError> {
         let now = micros(request.now);
-        let lease = SignedDuration::try_from(request.lease)
-            .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?;
-        let lease_until =
-            micros(request.now.checked_add(lease).map_err(|_| {
-                StoreError::Corrupt(format!("lease {:?} is too long", request.lease))
-            })?);
+        let lease_until = micros(request.lease_until()?);
 
         // One UPDATE statement both selects and claims, so no other
         // connection can claim the same rows in between.
@@ -334,11 +332,11 @@ impl Store for SqliteStore {
             "UPDATE deliveries SET lease_owner = ?, lease_until_us = ? \
              WHERE id IN ( \
                  SELECT id FROM deliveries \
-                 WHERE state = 'pending' AND not_before_us <= ? \
+                 WHERE state = 'pending' AND message_id IS NULL AND not_before_us <= ? \
                    AND (lease_until_us IS NULL OR lease_until_us <= ?) \
                  ORDER BY not_before_us, id LIMIT ? \
              ) \
-             RETURNING id, event_id, user_id, before, due_us, state, attempts, lease_until_us",
+             RETURNING id, event_id, user_id, before, due_us, state, attempts, lease_until_us, message_id",
         )
         .bind(request.owner)
         .bind(lease_until)
@@ -361,7 +359,8 @@ impl Store for SqliteStore {
             .collect();
         if !retried.is_empty() {
             let attempts = sqlx::query(
-                "SELECT a.delivery_id, a.at_us, a.outcome, a.destination, a.tls, a.reply_code, a.reply_text \
+                "SELECT a.delivery_id, a.at_us, a.outcome, a.destination, a.tls, a.tls_version, a.tls_cipher, \
+                        a.reply_code, a.reply_text \
                  FROM delivery_attempts a JOIN deliveries d \
                       ON a.delivery_id = d.id AND a.attempt = d.attempts \
                  WHERE d.id IN (SELECT value FROM json_each(?))",
@@ -397,7 +396,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.id, d.event_id, d.user_id, d.before, d.due_us, d.state, d.attempts, \
-                    d.lease_until_us, a.at_us, a.outcome, a.destination, a.tls, a.reply_code, a.reply_text \
+                    d.lease_until_us, d.message_id, a.at_us, a.outcome, a.destination, a.tls, \
+                    a.tls_version, a.tls_cipher, a.reply_code, a.reply_text \
              FROM deliveries d LEFT JOIN delivery_attempts a \
                   ON a.delivery_id = d.id AND a.attempt = d.attempts \
              WHERE d.event_id = ? ORDER BY d.due_us, d.id",
@@ -423,9 +423,26 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 
+    async fn unreported_failures(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.event_id, d.user_id, d.before, d.due_us, d.state, d.attempts, \
+                    d.lease_until_us, d.message_id, a.at_us, a.outcome, a.destination, a.tls, \
+                    a.tls_version, a.tls_cipher, a.reply_code, a.reply_text \
+             FROM deliveries d LEFT JOIN delivery_attempts a \
+                  ON a.delivery_id = d.id AND a.attempt = d.attempts \
+             WHERE d.notice = 'due' AND d.state = 'failed' ORDER BY d.due_us, d.id LIMIT ?",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| delivery_with_attempt_from_row(row, 0))
+            .collect()
+    }
+
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at_us, outcome, destination, tls, reply_code, reply_text \
+            "SELECT at_us, outcome, destination, tls, tls_version, tls_cipher, reply_code, reply_text \
              FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt",
         )
         .bind(delivery.to_string())
@@ -535,20 +552,19 @@ async fn record_attempt(
     record: &AttemptRecord,
 ) -> Result<bool, StoreError> {
     let attempt = &record.attempt;
-    let state = match attempt.outcome {
-        DeliveryOutcome::Delivered => "delivered",
-        DeliveryOutcome::PermanentFailure => "failed",
-        DeliveryOutcome::TemporaryFailure => "pending",
-    };
+    let state = settled_state(attempt.outcome);
     let not_before = micros(record.retry_at.unwrap_or(attempt.at));
     let updated = sqlx::query(
         "UPDATE deliveries SET state = ?, attempts = attempts + 1, lease_owner = NULL, \
-         lease_until_us = NULL, not_before_us = CASE WHEN ? = 'pending' THEN ? ELSE not_before_us END \
-         WHERE id = ? AND state = 'pending' RETURNING attempts",
+         lease_until_us = NULL, \
+         not_before_us = CASE WHEN ? = 'pending' THEN ? ELSE not_before_us END, \
+         notice = CASE WHEN ? = 'failed' THEN 'due' ELSE notice END \
+         WHERE id = ? AND state = 'pending' AND message_id IS NULL RETURNING attempts",
     )
     .bind(state)
     .bind(state)
     .bind(not_before)
+    .bind(state)
     .bind(record.delivery.to_string())
     .fetch_optional(&mut **tx)
     .await?;
@@ -558,23 +574,44 @@ async fn record_attempt(
     // Attempts are numbered from 1, so the latest attempt's number always
     // equals the delivery's attempt count.
     let attempt_number: i64 = row.try_get("attempts")?;
+    insert_delivery_attempt(tx, record.delivery, attempt_number, attempt).await?;
+    Ok(true)
+}
 
+/// The state a delivery or mail recipient moves to after an attempt.
+fn settled_state(outcome: DeliveryOutcome) -> &'static str {
+    match outcome {
+        DeliveryOutcome::Delivered => "delivered",
+        DeliveryOutcome::PermanentFailure => "failed",
+        DeliveryOutcome::TemporaryFailure => "pending",
+    }
+}
+
+async fn insert_delivery_attempt(
+    tx: &mut Transaction<'static, Sqlite>,
+    delivery: DeliveryId,
+    number: i64,
+    attempt: &DeliveryAttempt,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO delivery_attempts \
-         (delivery_id, attempt, at_us, outcome, destination, tls, reply_code, reply_text) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         (delivery_id, attempt, at_us, outcome, destination, tls, tls_version, tls_cipher, \
+          reply_code, reply_text) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(record.delivery.to_string())
-    .bind(attempt_number)
+    .bind(delivery.to_string())
+    .bind(number)
     .bind(micros(attempt.at))
     .bind(attempt.outcome.as_str())
     .bind(attempt.destination.as_deref())
     .bind(attempt.tls)
+    .bind(attempt.tls_version.as_deref())
+    .bind(attempt.tls_cipher.as_deref())
     .bind(attempt.reply_code.map(i64::from))
     .bind(&attempt.reply_text)
     .execute(&mut **tx)
     .await?;
-    Ok(true)
+    Ok(())
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
@@ -591,7 +628,9 @@ fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
 fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreError> {
     let state: String = row.try_get("state")?;
     let lease_until: Option<i64> = row.try_get("lease_until_us")?;
+    let message_id: Option<String> = row.try_get("message_id")?;
     let state = match state.as_str() {
+        "pending" if message_id.is_some() => DeliveryState::Queued,
         "pending" if lease_until.is_some_and(|until| until > now_us) => DeliveryState::Sending,
         "pending" => DeliveryState::Pending,
         "delivered" => DeliveryState::Delivered,
@@ -613,6 +652,7 @@ fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreErro
         attempts: u32::try_from(attempts)
             .map_err(|_| StoreError::Corrupt(format!("attempt count {attempts}")))?,
         last_attempt: None,
+        message_id: message_id.map(parse_id).transpose()?,
     })
 }
 
@@ -625,7 +665,7 @@ fn delivery_with_attempt_from_row(row: &SqliteRow, now_us: i64) -> Result<Delive
     Ok(delivery)
 }
 
-fn attempt_from_row(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
+pub(super) fn attempt_from_row(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
     let outcome: String = row.try_get("outcome")?;
     let outcome = match outcome.as_str() {
         "delivered" => DeliveryOutcome::Delivered,
@@ -643,6 +683,8 @@ fn attempt_from_row(row: &SqliteRow) -> Result<DeliveryAttempt, StoreError> {
         outcome,
         destination: row.try_get("destination")?,
         tls: row.try_get("tls")?,
+        tls_version: row.try_get("tls_version")?,
+        tls_cipher: row.try_get("tls_cipher")?,
         reply_code: reply_code.and_then(|code| u16::try_from(code).ok()),
         reply_text: row.try_get("reply_text")?,
     })
@@ -655,16 +697,16 @@ fn id_list(ids: &[UserId]) -> String {
 
 /// Encodes strings as a JSON array for `json_each(?)`. Identifiers contain
 /// no characters that need escaping.
-fn string_list(items: &[String]) -> String {
+pub(super) fn string_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|item| format!("\"{item}\"")).collect();
     format!("[{}]", quoted.join(","))
 }
 
-fn micros(at: Timestamp) -> i64 {
+pub(super) fn micros(at: Timestamp) -> i64 {
     at.as_microsecond()
 }
 
-fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
+pub(super) fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_microsecond(us)
         .map_err(|err| StoreError::Corrupt(format!("timestamp {us}: {err}")))
 }
@@ -674,7 +716,7 @@ fn interval_from(start_us: i64, end_us: i64) -> Result<Interval, StoreError> {
         .map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
-fn parse_id<T: FromStr>(text: String) -> Result<T, StoreError> {
+pub(super) fn parse_id<T: FromStr>(text: String) -> Result<T, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("invalid identifier {text:?}")))
 }

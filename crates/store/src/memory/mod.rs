@@ -5,17 +5,21 @@
 //! method is atomic and the lock is never held across a suspension point.
 //! Nothing survives the process.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
-    EventId, Interval, User, UserId,
+    EventId, Interval, MessageId, User, UserId,
 };
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
+
+mod mail;
+
+use mail::StoredMessage;
 
 /// A store that keeps everything in memory.
 #[derive(Default)]
@@ -29,12 +33,22 @@ struct State {
     events: HashMap<EventId, Event>,
     deliveries: HashMap<DeliveryId, StoredDelivery>,
     attempts: HashMap<DeliveryId, Vec<DeliveryAttempt>>,
+    messages: BTreeMap<MessageId, StoredMessage>,
 }
 
 struct StoredDelivery {
     delivery: Delivery,
     not_before: Timestamp,
     lease_until: Option<Timestamp>,
+    notice: Notice,
+}
+
+/// Whether the organizer has been told about a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    NotNeeded,
+    Due,
+    Reported,
 }
 
 impl MemoryStore {
@@ -106,6 +120,7 @@ impl State {
                     delivery: delivery.clone(),
                     not_before: delivery.due_at,
                     lease_until: None,
+                    notice: Notice::NotNeeded,
                 },
             );
         }
@@ -118,34 +133,49 @@ impl State {
         let Some(stored) = self.deliveries.get_mut(&record.delivery) else {
             return false;
         };
-        if stored.delivery.state != DeliveryState::Pending {
+        if stored.delivery.state != DeliveryState::Pending || stored.delivery.message_id.is_some() {
             return false;
+        }
+        stored.lease_until = None;
+        if attempt.outcome == DeliveryOutcome::TemporaryFailure {
+            stored.not_before = record.retry_at.unwrap_or(attempt.at);
+        }
+        self.apply_attempt(record.delivery, attempt);
+        true
+    }
+
+    /// Counts `attempt` on a pending delivery and moves it to the state its
+    /// outcome gives.
+    fn apply_attempt(&mut self, id: DeliveryId, attempt: &DeliveryAttempt) {
+        let Some(stored) = self.deliveries.get_mut(&id) else {
+            return;
+        };
+        if stored.delivery.state != DeliveryState::Pending {
+            return;
         }
         stored.delivery.attempts += 1;
         stored.delivery.last_attempt = Some(attempt.clone());
-        stored.lease_until = None;
         match attempt.outcome {
             DeliveryOutcome::Delivered => stored.delivery.state = DeliveryState::Delivered,
-            DeliveryOutcome::PermanentFailure => stored.delivery.state = DeliveryState::Failed,
-            DeliveryOutcome::TemporaryFailure => {
-                stored.not_before = record.retry_at.unwrap_or(attempt.at);
+            DeliveryOutcome::PermanentFailure => {
+                stored.delivery.state = DeliveryState::Failed;
+                stored.notice = Notice::Due;
             }
+            DeliveryOutcome::TemporaryFailure => {}
         }
-        self.attempts
-            .entry(record.delivery)
-            .or_default()
-            .push(attempt.clone());
-        true
+        self.attempts.entry(id).or_default().push(attempt.clone());
     }
 }
 
 impl StoredDelivery {
     fn view(&self, now: Timestamp) -> Delivery {
         let mut delivery = self.delivery.clone();
-        if delivery.state == DeliveryState::Pending
-            && self.lease_until.is_some_and(|until| until > now)
-        {
-            delivery.state = DeliveryState::Sending;
+        if delivery.state == DeliveryState::Pending {
+            if delivery.message_id.is_some() {
+                delivery.state = DeliveryState::Queued;
+            } else if self.lease_until.is_some_and(|until| until > now) {
+                delivery.state = DeliveryState::Sending;
+            }
         }
         delivery
     }
@@ -250,7 +280,8 @@ impl Store for MemoryStore {
             let delivery = &stored.delivery;
             !(delivery.event_id == event_id
                 && delivery.user_id == user
-                && delivery.state == DeliveryState::Pending)
+                && delivery.state == DeliveryState::Pending
+                && delivery.message_id.is_none())
         });
         Ok(true)
     }
@@ -265,17 +296,14 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Delivery>, StoreError> {
         let mut state = self.lock();
         let now = request.now;
-        let lease = SignedDuration::try_from(request.lease)
-            .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?;
-        let lease_until = now
-            .checked_add(lease)
-            .map_err(|_| StoreError::Corrupt(format!("lease {:?} is too long", request.lease)))?;
+        let lease_until = request.lease_until()?;
 
         let mut due: Vec<&mut StoredDelivery> = state
             .deliveries
             .values_mut()
             .filter(|stored| {
                 stored.delivery.state == DeliveryState::Pending
+                    && stored.delivery.message_id.is_none()
                     && stored.not_before <= now
                     && stored.lease_until.is_none_or(|until| until <= now)
             })
@@ -314,6 +342,19 @@ impl Store for MemoryStore {
             .collect();
         deliveries.sort_by_key(|delivery| (delivery.due_at, delivery.id));
         Ok(deliveries)
+    }
+
+    async fn unreported_failures(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let state = self.lock();
+        let mut failures: Vec<Delivery> = state
+            .deliveries
+            .values()
+            .filter(|stored| stored.notice == Notice::Due)
+            .map(|stored| stored.delivery.clone())
+            .collect();
+        failures.sort_by_key(|delivery| (delivery.due_at, delivery.id));
+        failures.truncate(limit);
+        Ok(failures)
     }
 
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError> {

@@ -1,0 +1,29 @@
+//! `/v1/messages` handlers: the mail queue's status of one message.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use convene_domain::MessageId;
+use convene_outbox::Outbox;
+use serde_json::Value;
+
+use super::Problem;
+use super::params::path;
+use super::views::message_view;
+
+pub async fn show(
+    State(outbox): State<Outbox>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, Problem> {
+    let text = path(id)?;
+    let not_found = || Problem::not_found("message", &text);
+    let id: MessageId = text.parse().map_err(|_| not_found())?;
+    match outbox.status(id).await {
+        Ok(Some(message)) => Ok(Json(message_view(&message))),
+        Ok(None) => Err(not_found()),
+        Err(err) => {
+            tracing::error!(error = %err, message.id = %id, "reading a queued message failed");
+            Err(Problem::internal())
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Mail queue settings.
+
+use std::time::Duration;
+
+/// Polling, claiming, retry and expiry settings of the mail queue.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// Time between polls of the store for due recipients.
+    pub poll_interval: Duration,
+    /// Maximum number of recipients one poll claims.
+    pub batch_size: usize,
+    /// How long a claim lasts. It must exceed the longest time one
+    /// transaction can take, SMTP timeouts included, or another worker may
+    /// send the same message again.
+    pub lease: Duration,
+    /// Delay before the first retry of a temporary failure; each further
+    /// retry doubles it, up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// How long a message is retried before a recipient still failing
+    /// temporarily fails permanently. A message may carry an earlier
+    /// deadline of its own.
+    pub expiry: Duration,
+    /// Identifies this worker in the claims it makes.
+    pub worker_id: String,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> OutboxConfig {
+        OutboxConfig {
+            poll_interval: Duration::from_secs(5),
+            batch_size: 100,
+            // Longer than RFC 5321's suggested timeouts for one transaction
+            // (5 minutes for the greeting, 10 for the final reply).
+            lease: Duration::from_secs(20 * 60),
+            retry_initial: Duration::from_secs(60),
+            retry_max: Duration::from_secs(60 * 60),
+            // Five days, the give-up time most MTAs use by default
+            // (Postfix's maximal_queue_lifetime, for one).
+            expiry: Duration::from_secs(5 * 24 * 60 * 60),
+            worker_id: format!("pid-{}", std::process::id()),
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! Enqueueing, and the poll loop that delivers queued mail.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use convene_domain::{
+    ClaimedMail, DeliveryAttempt, DeliveryId, DeliveryOutcome, MailAttemptRecord, MailMessage,
+    MessageId, OutgoingMessage, OutgoingRecipient,
+};
+use convene_mail::{Address, DeliveryStatus, Mailer, RecipientResult};
+use convene_store::{ClaimRequest, MailStore, StoreError};
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::OutboxConfig;
+use crate::retry::retry_at;
+
+/// How long a stopping queue waits for transactions in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Maximum wait between two tries to store delivery results.
+const MAX_RECORD_DELAY: Duration = Duration::from_secs(5);
+
+/// One recipient of one message.
+type RecipientKey = (MessageId, u32);
+
+/// The durable mail queue: stores messages, then delivers them through the
+/// Mail Broker until every recipient has a final result.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<dyn MailStore>,
+    mailer: Mailer,
+    config: Arc<OutboxConfig>,
+    /// Recipients claimed by this process whose results are not stored yet.
+    held: Arc<Mutex<HashSet<RecipientKey>>>,
+}
+
+/// Removes a task's recipients from the held set when the task ends.
+struct Release {
+    held: Arc<Mutex<HashSet<RecipientKey>>>,
+    keys: Vec<RecipientKey>,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for key in &self.keys {
+            held.remove(key);
+        }
+    }
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn MailStore>, mailer: Mailer, config: OutboxConfig) -> Outbox {
+        Outbox {
+            store,
+            mailer,
+            config: Arc::new(config),
+            held: Arc::default(),
+        }
+    }
+
+    /// Returns a queued message and each recipient's status.
+    pub async fn status(&self, id: MessageId) -> Result<Option<MailMessage>, StoreError> {
+        self.store.mail_message(id, Timestamp::now()).await
+    }
+
+    /// Prepares a message for [`Outbox::enqueue`]: a new identifier, created
+    /// now, expiring after the configured expiry or at `deadline`, whichever
+    /// comes first.
+    pub fn prepare(
+        &self,
+        sender: &Address,
+        data: Vec<u8>,
+        recipients: Vec<OutgoingRecipient>,
+        deadline: Option<Timestamp>,
+    ) -> OutgoingMessage {
+        let created_at = Timestamp::now();
+        let expiry = SignedDuration::try_from(self.config.expiry).unwrap_or(SignedDuration::MAX);
+        let mut expires_at = created_at.checked_add(expiry).unwrap_or(Timestamp::MAX);
+        if let Some(deadline) = deadline {
+            expires_at = expires_at.min(deadline);
+        }
+        OutgoingMessage {
+            id: MessageId::generate(),
+            sender: sender.as_str().to_owned(),
+            data,
+            created_at,
+            expires_at,
+            recipients,
+        }
+    }
+
+    /// Stores `message` for delivery and returns for each recipient whether
+    /// it was queued; see [`MailStore::enqueue_mail`].
+    pub async fn enqueue(&self, message: &OutgoingMessage) -> Result<Vec<bool>, StoreError> {
+        let queued = self.store.enqueue_mail(message).await?;
+        tracing::debug!(
+            message.id = %message.id,
+            recipients = queued.iter().filter(|queued| **queued).count(),
+            size = message.data.len(),
+            "message queued"
+        );
+        Ok(queued)
+    }
+
+    /// Queues `notice`, which informs an organizer of `failures`, and marks
+    /// them reported; see [`MailStore::report_failures`].
+    pub async fn enqueue_notice(
+        &self,
+        notice: Option<&OutgoingMessage>,
+        failures: &[DeliveryId],
+    ) -> Result<bool, StoreError> {
+        self.store.report_failures(failures, notice).await
+    }
+
+    /// Polls until `shutdown` completes.
+    ///
+    /// Transactions run in the background, so a slow destination never
+    /// delays the next poll; at most `batch_size` messages are in flight at
+    /// once. On shutdown, transactions in flight get [`SHUTDOWN_GRACE`] to
+    /// finish. Any still running then are abandoned; their claims expire,
+    /// so another poll sends them again.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tracing::info!(
+            worker = %self.config.worker_id,
+            interval = ?self.config.poll_interval,
+            lease = ?self.config.lease,
+            expiry = ?self.config.expiry,
+            "mail queue started"
+        );
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(self.config.poll_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut in_flight = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = ticker.tick() => {}
+            }
+            while let Some(joined) = in_flight.try_join_next() {
+                log_task_result(joined);
+            }
+            // Keep claiming while full batches come back and room is left.
+            while in_flight.len() < self.config.batch_size {
+                let claimed = match self.claim(Timestamp::now()).await {
+                    Ok(claimed) => claimed,
+                    Err(err) => {
+                        tracing::error!(error = %err, "polling the mail queue failed");
+                        break;
+                    }
+                };
+                let count: usize = claimed.iter().map(|mail| mail.recipients.len()).sum();
+                let claimed_at = tokio::time::Instant::now();
+                for mail in claimed {
+                    let outbox = self.clone();
+                    in_flight.spawn(async move { outbox.deliver(mail, claimed_at).await });
+                }
+                if count < self.config.batch_size {
+                    break;
+                }
+            }
+        }
+
+        if !in_flight.is_empty() {
+            tracing::info!(
+                in_flight = in_flight.len(),
+                "waiting for mail transactions in flight"
+            );
+            let drain = async {
+                while let Some(joined) = in_flight.join_next().await {
+                    log_task_result(joined);
+                }
+            };
+            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+                tracing::warn!(
+                    abandoned = in_flight.len(),
+                    "mail still being sent at shutdown was abandoned; it is sent again once its claims expire"
+                );
+                in_flight.abort_all();
+            }
+        }
+        tracing::info!(worker = %self.config.worker_id, "mail queue stopped");
+    }
+
+    /// Claims the recipients due at `now`, delivers them and records each
+    /// result before returning. Returns how many recipients were claimed.
+    pub async fn run_once(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let claimed = self.claim(now).await?;
+        let count = claimed.iter().map(|mail| mail.recipients.len()).sum();
+        let claimed_at = tokio::time::Instant::now();
+        let mut tasks = JoinSet::new();
+        for mail in claimed {
+            let outbox = self.clone();
+            tasks.spawn(async move { outbox.deliver(mail, claimed_at).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            log_task_result(joined);
+        }
+        Ok(count)
+    }
+
+    async fn claim(&self, now: Timestamp) -> Result<Vec<ClaimedMail>, StoreError> {
+        let claimed = self
+            .store
+            .claim_due_mail(ClaimRequest {
+                now,
+                limit: self.config.batch_size,
+                lease: self.config.lease,
+                owner: &self.config.worker_id,
+            })
+            .await?;
+
+        // A recipient this process still holds was claimed again because
+        // its lease ran out while its transaction or its result write was
+        // slow. The new claim only extends the lease; the task that holds
+        // it sends and records it, so it is not sent a second time.
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(claimed
+            .into_iter()
+            .filter_map(|mut mail| {
+                mail.recipients.retain(|recipient| {
+                    let fresh = held.insert((mail.message, recipient.position));
+                    if !fresh {
+                        tracing::debug!(message.id = %mail.message, position = recipient.position, "lease extended for a recipient still in progress");
+                    }
+                    fresh
+                });
+                (!mail.recipients.is_empty()).then_some(mail)
+            })
+            .collect())
+    }
+
+    /// Delivers one claimed message to its claimed recipients and records
+    /// each result as it arrives.
+    async fn deliver(
+        &self,
+        mail: ClaimedMail,
+        claimed_at: tokio::time::Instant,
+    ) -> Result<(), StoreError> {
+        // Whatever way this task ends, its recipients are no longer held.
+        let _release = Release {
+            held: self.held.clone(),
+            keys: mail
+                .recipients
+                .iter()
+                .map(|recipient| (mail.message, recipient.position))
+                .collect(),
+        };
+        let mut reported = vec![false; mail.recipients.len()];
+
+        let sender = match Address::parse(&mail.sender) {
+            Ok(sender) => sender,
+            Err(err) => {
+                let reports = (0..mail.recipients.len())
+                    .map(|i| (i, local_failure(format!("invalid sender address: {err}"))))
+                    .collect();
+                let records = self.prepare_records(&mail, &mut reported, reports);
+                return self.store_records(&records).await;
+            }
+        };
+        let mut addresses: Vec<(usize, Address)> = Vec::with_capacity(mail.recipients.len());
+        let mut invalid = Vec::new();
+        for (i, recipient) in mail.recipients.iter().enumerate() {
+            match Address::parse(&recipient.address) {
+                Ok(address) => addresses.push((i, address)),
+                Err(err) => invalid.push((
+                    i,
+                    local_failure(format!("invalid recipient address: {err}")),
+                )),
+            }
+        }
+        let records = self.prepare_records(&mail, &mut reported, invalid);
+        self.store_records(&records).await?;
+        if addresses.is_empty() {
+            return Ok(());
+        }
+
+        // The transaction runs as its own task, so each result is recorded
+        // as soon as it is reported while slower destinations are still in
+        // progress. It also lets the send be cut off before the lease runs
+        // out and another worker claims the same recipients.
+        let (results, mut reports) = mpsc::unbounded_channel::<(usize, DeliveryAttempt)>();
+        let mut send = JoinSet::new();
+        {
+            let mailer = self.mailer.clone();
+            let data = mail.data.clone();
+            send.spawn(async move {
+                let recipients: Vec<Address> = addresses
+                    .iter()
+                    .map(|(_, address)| address.clone())
+                    .collect();
+                mailer
+                    .send_each(&sender, &recipients, &data, |result| {
+                        for (i, address) in &addresses {
+                            if *address == result.recipient {
+                                let _ = results.send((*i, attempt_from(result.clone())));
+                            }
+                        }
+                    })
+                    .await;
+            });
+        }
+        let budget = self.send_budget();
+        let deadline = claimed_at + budget;
+        loop {
+            let first = match tokio::time::timeout_at(deadline, reports.recv()).await {
+                Ok(Some(report)) => report,
+                Ok(None) => break,
+                Err(_) => {
+                    send.abort_all();
+                    tracing::warn!(
+                        message.id = %mail.message,
+                        budget = ?budget,
+                        "a mail transaction took too long; the recipients without a result will be retried"
+                    );
+                    let late: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
+                    let records = self.prepare_records(&mail, &mut reported, late);
+                    self.store_records(&records).await?;
+                    break;
+                }
+            };
+            // Whatever else has arrived goes into the same transaction.
+            let mut batch = vec![first];
+            batch.extend(std::iter::from_fn(|| reports.try_recv().ok()));
+            let records = self.prepare_records(&mail, &mut reported, batch);
+            self.store_records(&records).await?;
+        }
+
+        let unreported: Vec<(usize, DeliveryAttempt)> = reported
+            .iter()
+            .enumerate()
+            .filter(|(_, done)| !**done)
+            .map(|(i, _)| {
+                let mut attempt = local_failure(format!(
+                    "no result within the send time limit of {budget:?}"
+                ));
+                attempt.outcome = DeliveryOutcome::TemporaryFailure;
+                (i, attempt)
+            })
+            .collect();
+        let records = self.prepare_records(&mail, &mut reported, unreported);
+        self.store_records(&records).await
+    }
+
+    /// Returns the maximum time one transaction may take: three quarters of
+    /// the lease, so that its results are recorded before another worker
+    /// may claim the same recipients.
+    ///
+    /// NOTE: the cut-off can fall after the final dot of a slow transaction,
+    /// and then the retry sends the message again. It can also use up the
+    /// budget on silent MX hosts before a working backup host is tried. A
+    /// deadline passed down to the Mail Broker, which would never abort
+    /// after the final dot and would share the time among the hosts, would
+    /// fix both.
+    fn send_budget(&self) -> Duration {
+        self.config.lease.mul_f64(0.75)
+    }
+
+    /// Turns reports into records, skipping any recipient already reported.
+    fn prepare_records(
+        &self,
+        mail: &ClaimedMail,
+        reported: &mut [bool],
+        reports: Vec<(usize, DeliveryAttempt)>,
+    ) -> Vec<MailAttemptRecord> {
+        reports
+            .into_iter()
+            .filter_map(|(i, attempt)| {
+                if i >= reported.len() || std::mem::replace(&mut reported[i], true) {
+                    return None;
+                }
+                Some(self.prepare_record(mail, i, attempt))
+            })
+            .collect()
+    }
+
+    /// Decides the retry time of one attempt, or gives up when the message
+    /// would have expired, and logs the result.
+    fn prepare_record(
+        &self,
+        mail: &ClaimedMail,
+        index: usize,
+        mut attempt: DeliveryAttempt,
+    ) -> MailAttemptRecord {
+        let recipient = &mail.recipients[index];
+        let mut retry = None;
+        if attempt.outcome == DeliveryOutcome::TemporaryFailure {
+            let at = retry_at(
+                attempt.at,
+                recipient.attempts + 1,
+                self.config.retry_initial,
+                self.config.retry_max,
+            );
+            if at >= mail.expires_at {
+                attempt.outcome = DeliveryOutcome::PermanentFailure;
+                attempt.reply_text.push_str(&format!(
+                    " (given up after {} attempts: the message expired at {})",
+                    recipient.attempts + 1,
+                    mail.expires_at
+                ));
+            } else {
+                retry = Some(at);
+            }
+        }
+
+        match attempt.outcome {
+            DeliveryOutcome::Delivered => tracing::info!(
+                message.id = %mail.message,
+                recipient = %recipient.address,
+                destination = attempt.destination.as_deref().unwrap_or(""),
+                tls = attempt.tls,
+                "mail delivered"
+            ),
+            DeliveryOutcome::TemporaryFailure => tracing::warn!(
+                message.id = %mail.message,
+                recipient = %recipient.address,
+                reply = %attempt.reply_text,
+                retry_at = ?retry,
+                "mail delivery failed temporarily; will retry"
+            ),
+            DeliveryOutcome::PermanentFailure => tracing::warn!(
+                message.id = %mail.message,
+                recipient = %recipient.address,
+                reply = %attempt.reply_text,
+                "mail delivery failed permanently"
+            ),
+        }
+        MailAttemptRecord {
+            message: mail.message,
+            position: recipient.position,
+            attempt,
+            retry_at: retry,
+        }
+    }
+
+    /// Stores results, trying again until the store accepts them: a result
+    /// that is lost after the message went out would make a later claim
+    /// send it again. Meanwhile the recipients stay held, so this process
+    /// does not send them again either.
+    async fn store_records(&self, records: &[MailAttemptRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut delay = Duration::from_millis(200);
+        let mut tries = 0u32;
+        let applied = loop {
+            tries += 1;
+            match self.store.record_mail_attempts(records).await {
+                Ok(applied) => break applied,
+                Err(err) => {
+                    tracing::warn!(
+                        error = %err,
+                        tries,
+                        message.id = %records[0].message,
+                        records = records.len(),
+                        "recording mail results failed; trying again"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RECORD_DELAY);
+                }
+            }
+        };
+        for (record, applied) in records.iter().zip(applied) {
+            if !applied && record.attempt.outcome == DeliveryOutcome::Delivered {
+                tracing::warn!(
+                    message.id = %record.message,
+                    position = record.position,
+                    "a delivered recipient was already settled elsewhere; it may have received the message twice"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn log_task_result(joined: Result<Result<(), StoreError>, tokio::task::JoinError>) {
+    match joined {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "recording a mail result failed"),
+        Err(err) if err.is_cancelled() => {}
+        Err(err) => tracing::error!(error = %err, "a mail task panicked"),
+    }
+}
+
+/// Converts the Mail Broker's result for one recipient.
+pub fn attempt_from(result: RecipientResult) -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: Timestamp::now(),
+        outcome: match result.status {
+            DeliveryStatus::Delivered => DeliveryOutcome::Delivered,
+            DeliveryStatus::TemporaryFailure => DeliveryOutcome::TemporaryFailure,
+            DeliveryStatus::PermanentFailure => DeliveryOutcome::PermanentFailure,
+        },
+        destination: result.mx_host,
+        tls: result.tls,
+        tls_version: None,
+        tls_cipher: None,
+        reply_code: result.reply_code,
+        reply_text: result.reply_text,
+    }
+}
+
+/// Builds a permanent failure found before anything was sent.
+fn local_failure(reason: String) -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: Timestamp::now(),
+        outcome: DeliveryOutcome::PermanentFailure,
+        destination: None,
+        tls: false,
+        tls_version: None,
+        tls_cipher: None,
+        reply_code: None,
+        reply_text: reason,
+    }
+}

@@ -1,0 +1,380 @@
+//! The mail queue in SQLite.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use convene_domain::{
+    ClaimedMail, ClaimedRecipient, DeliveryId, MailAttemptRecord, MailMessage, MailRecipient,
+    MailState, MessageId, OutgoingMessage,
+};
+use jiff::Timestamp;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    SqliteStore, attempt_from_row, insert_delivery_attempt, micros, parse_id, settled_state,
+    string_list, timestamp,
+};
+use crate::{ClaimRequest, MailStore, StoreError};
+
+#[async_trait]
+impl MailStore for SqliteStore {
+    async fn enqueue_mail(&self, message: &OutgoingMessage) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let mut queued = Vec::with_capacity(message.recipients.len());
+        for recipient in &message.recipients {
+            let takes = match recipient.delivery {
+                None => true,
+                Some(delivery) => {
+                    let pending: Option<i64> = sqlx::query_scalar(
+                        "SELECT 1 FROM deliveries \
+                         WHERE id = ? AND state = 'pending' AND message_id IS NULL",
+                    )
+                    .bind(delivery.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    pending.is_some()
+                }
+            };
+            queued.push(takes);
+        }
+        if !queued.contains(&true) {
+            return Ok(queued);
+        }
+        insert_message(&mut tx, message, &queued).await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    async fn claim_due_mail(
+        &self,
+        request: ClaimRequest<'_>,
+    ) -> Result<Vec<ClaimedMail>, StoreError> {
+        let now = micros(request.now);
+        let until = micros(request.lease_until()?);
+        // One UPDATE statement both selects and claims, so no other
+        // connection can claim the same rows in between.
+        let rows = sqlx::query(
+            "UPDATE mail_recipients SET lease_owner = ?, lease_until_us = ? \
+             WHERE rowid IN ( \
+                 SELECT rowid FROM mail_recipients \
+                 WHERE state = 'queued' AND not_before_us <= ? \
+                   AND (lease_until_us IS NULL OR lease_until_us <= ?) \
+                 ORDER BY not_before_us, message_id, position LIMIT ? \
+             ) \
+             RETURNING message_id, position, address, attempts",
+        )
+        .bind(request.owner)
+        .bind(until)
+        .bind(now)
+        .bind(now)
+        .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let mut recipients: BTreeMap<String, Vec<ClaimedRecipient>> = BTreeMap::new();
+        for row in &rows {
+            let attempts: i64 = row.try_get("attempts")?;
+            recipients
+                .entry(row.try_get("message_id")?)
+                .or_default()
+                .push(ClaimedRecipient {
+                    position: count(row.try_get("position")?)?,
+                    address: row.try_get("address")?,
+                    attempts: count(attempts)?,
+                });
+        }
+        let ids: Vec<String> = recipients.keys().cloned().collect();
+        let messages = sqlx::query(
+            "SELECT id, sender, data, created_us, expires_us FROM mail_messages \
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(string_list(&ids))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = Vec::with_capacity(messages.len());
+        for row in &messages {
+            let id: String = row.try_get("id")?;
+            let mut recipients = recipients.remove(&id).unwrap_or_default();
+            recipients.sort_by_key(|recipient| recipient.position);
+            let data: Vec<u8> = row.try_get("data")?;
+            claimed.push(ClaimedMail {
+                message: parse_id(id)?,
+                sender: row.try_get("sender")?,
+                data: Arc::from(data),
+                created_at: timestamp(row.try_get("created_us")?)?,
+                expires_at: timestamp(row.try_get("expires_us")?)?,
+                recipients,
+            });
+        }
+        claimed.sort_by_key(|mail| mail.message);
+        Ok(claimed)
+    }
+
+    async fn record_mail_attempts(
+        &self,
+        records: &[MailAttemptRecord],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let mut applied = Vec::with_capacity(records.len());
+        for record in records {
+            applied.push(record_mail_attempt(&mut tx, record).await?);
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn report_failures(
+        &self,
+        failures: &[DeliveryId],
+        notice: Option<&OutgoingMessage>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let reported = insert_notice(&mut tx, failures, notice).await?;
+        if reported {
+            tx.commit().await?;
+        }
+        Ok(reported)
+    }
+
+    async fn mail_message(
+        &self,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<Option<MailMessage>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT sender, length(data) AS size, created_us, expires_us \
+             FROM mail_messages WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let size: i64 = row.try_get("size")?;
+        let mut message = MailMessage {
+            id,
+            sender: row.try_get("sender")?,
+            size: u64::try_from(size).map_err(|_| corrupt_count(size))?,
+            created_at: timestamp(row.try_get("created_us")?)?,
+            expires_at: timestamp(row.try_get("expires_us")?)?,
+            recipients: Vec::new(),
+        };
+
+        let rows = sqlx::query(
+            "SELECT address, state, not_before_us, lease_until_us, delivery_id \
+             FROM mail_recipients WHERE message_id = ? ORDER BY position",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &rows {
+            let state: String = row.try_get("state")?;
+            let lease_until: Option<i64> = row.try_get("lease_until_us")?;
+            let state = match state.as_str() {
+                "queued" if lease_until.is_some_and(|until| until > micros(now)) => {
+                    MailState::Sending
+                }
+                "queued" => MailState::Queued,
+                "delivered" => MailState::Delivered,
+                "failed" => MailState::Failed,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "unknown mail recipient state {other:?}"
+                    )));
+                }
+            };
+            let delivery: Option<String> = row.try_get("delivery_id")?;
+            message.recipients.push(MailRecipient {
+                address: row.try_get("address")?,
+                next_attempt_at: match state {
+                    MailState::Queued => Some(timestamp(row.try_get("not_before_us")?)?),
+                    _ => None,
+                },
+                state,
+                delivery: delivery.map(parse_id).transpose()?,
+                attempts: Vec::new(),
+            });
+        }
+
+        let attempts = sqlx::query(
+            "SELECT position, at_us, outcome, destination, tls, tls_version, tls_cipher, \
+                    reply_code, reply_text \
+             FROM mail_attempts WHERE message_id = ? ORDER BY position, attempt",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &attempts {
+            let position: i64 = row.try_get("position")?;
+            let recipient = usize::try_from(position)
+                .ok()
+                .and_then(|position| message.recipients.get_mut(position))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("attempt for missing recipient {position}"))
+                })?;
+            recipient.attempts.push(attempt_from_row(row)?);
+        }
+        Ok(Some(message))
+    }
+}
+
+/// Stores a message and the recipients marked in `queued`, and hands their
+/// deliveries to the queue.
+async fn insert_message(
+    tx: &mut Transaction<'static, Sqlite>,
+    message: &OutgoingMessage,
+    queued: &[bool],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO mail_messages (id, sender, data, created_us, expires_us) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(message.id.to_string())
+    .bind(&message.sender)
+    .bind(&message.data)
+    .bind(micros(message.created_at))
+    .bind(micros(message.expires_at))
+    .execute(&mut **tx)
+    .await?;
+    let recipients = message
+        .recipients
+        .iter()
+        .zip(queued)
+        .filter(|(_, queued)| **queued)
+        .map(|(recipient, _)| recipient);
+    for (position, recipient) in recipients.enumerate() {
+        sqlx::query(
+            "INSERT INTO mail_recipients \
+             (message_id, position, address, state, not_before_us, delivery_id) \
+             VALUES (?, ?, ?, 'queued', ?, ?)",
+        )
+        .bind(message.id.to_string())
+        .bind(position as i64)
+        .bind(&recipient.address)
+        .bind(micros(message.created_at))
+        .bind(recipient.delivery.map(|id| id.to_string()))
+        .execute(&mut **tx)
+        .await?;
+        if let Some(delivery) = recipient.delivery {
+            sqlx::query(
+                "UPDATE deliveries SET message_id = ?, lease_owner = NULL, lease_until_us = NULL \
+                 WHERE id = ?",
+            )
+            .bind(message.id.to_string())
+            .bind(delivery.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn record_mail_attempt(
+    tx: &mut Transaction<'static, Sqlite>,
+    record: &MailAttemptRecord,
+) -> Result<bool, StoreError> {
+    let attempt = &record.attempt;
+    let state = match settled_state(attempt.outcome) {
+        "pending" => "queued",
+        settled => settled,
+    };
+    let not_before = micros(record.retry_at.unwrap_or(attempt.at));
+    let updated = sqlx::query(
+        "UPDATE mail_recipients SET state = ?, attempts = attempts + 1, lease_owner = NULL, \
+         lease_until_us = NULL, \
+         not_before_us = CASE WHEN ? = 'queued' THEN ? ELSE not_before_us END \
+         WHERE message_id = ? AND position = ? AND state = 'queued' \
+         RETURNING attempts, delivery_id",
+    )
+    .bind(state)
+    .bind(state)
+    .bind(not_before)
+    .bind(record.message.to_string())
+    .bind(i64::from(record.position))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = updated else {
+        return Ok(false);
+    };
+    let number: i64 = row.try_get("attempts")?;
+    sqlx::query(
+        "INSERT INTO mail_attempts \
+         (message_id, position, attempt, at_us, outcome, destination, tls, tls_version, \
+          tls_cipher, reply_code, reply_text) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(record.message.to_string())
+    .bind(i64::from(record.position))
+    .bind(number)
+    .bind(micros(attempt.at))
+    .bind(attempt.outcome.as_str())
+    .bind(attempt.destination.as_deref())
+    .bind(attempt.tls)
+    .bind(attempt.tls_version.as_deref())
+    .bind(attempt.tls_cipher.as_deref())
+    .bind(attempt.reply_code.map(i64::from))
+    .bind(&attempt.reply_text)
+    .execute(&mut **tx)
+    .await?;
+
+    // The reminder delivery this recipient carries follows it.
+    let delivery: Option<String> = row.try_get("delivery_id")?;
+    if let Some(delivery) = delivery {
+        let delivery: DeliveryId = parse_id(delivery)?;
+        let delivery_state = settled_state(attempt.outcome);
+        let updated = sqlx::query(
+            "UPDATE deliveries SET state = ?, attempts = attempts + 1, \
+             notice = CASE WHEN ? = 'failed' THEN 'due' ELSE notice END \
+             WHERE id = ? AND state = 'pending' RETURNING attempts",
+        )
+        .bind(delivery_state)
+        .bind(delivery_state)
+        .bind(delivery.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = updated {
+            let number: i64 = row.try_get("attempts")?;
+            insert_delivery_attempt(tx, delivery, number, attempt).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Marks failures reported and stores the notice that reports them; see
+/// [`MailStore::report_failures`].
+async fn insert_notice(
+    tx: &mut Transaction<'static, Sqlite>,
+    failures: &[DeliveryId],
+    notice: Option<&OutgoingMessage>,
+) -> Result<bool, StoreError> {
+    let mark = notice.map_or_else(|| "none".to_owned(), |notice| notice.id.to_string());
+    let mut marked = 0;
+    for failure in failures {
+        marked += sqlx::query("UPDATE deliveries SET notice = ? WHERE id = ? AND notice = 'due'")
+            .bind(&mark)
+            .bind(failure.to_string())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    if marked == 0 {
+        return Ok(false);
+    }
+    if let Some(notice) = notice {
+        let queued = vec![true; notice.recipients.len()];
+        insert_message(tx, notice, &queued).await?;
+    }
+    Ok(true)
+}
+
+fn count(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| corrupt_count(value))
+}
+
+fn corrupt_count(value: i64) -> StoreError {
+    StoreError::Corrupt(format!("count or size {value} out of range"))
+}
