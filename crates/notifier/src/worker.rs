@@ -1,26 +1,21 @@
 //! The poll loop.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use convene_channel::{
     Channel, FailedReminder, FailureNotice, Recipient, Reminder, Report, Reporter,
 };
 use convene_domain::{Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, EventId};
-use convene_outbox::retry::retry_at;
 use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
+use convene_worker::backoff::retry_at;
+use convene_worker::{Claimer, Drained, Held, PollSettings, drain_reports, store_until_accepted};
 use jiff::Timestamp;
 use tokio::task::JoinSet;
 
 use crate::NotifierConfig;
-
-/// How long a stopping Notifier waits for sends in flight.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// Maximum wait between two tries to store delivery results.
-const MAX_RECORD_DELAY: Duration = Duration::from_secs(5);
 
 /// Sends due reminders from a store through a channel.
 #[derive(Clone)]
@@ -29,25 +24,7 @@ pub struct Notifier {
     channel: Arc<dyn Channel>,
     config: Arc<NotifierConfig>,
     /// Deliveries claimed by this process whose results are not stored yet.
-    held: Arc<Mutex<HashSet<DeliveryId>>>,
-}
-
-/// Removes a task's deliveries from the held set when the task ends.
-struct Release {
-    held: Arc<Mutex<HashSet<DeliveryId>>>,
-    ids: Vec<DeliveryId>,
-}
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        let mut held = self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for id in &self.ids {
-            held.remove(id);
-        }
-    }
+    held: Held<DeliveryId>,
 }
 
 impl Notifier {
@@ -60,97 +37,28 @@ impl Notifier {
             store,
             channel,
             config: Arc::new(config),
-            held: Arc::default(),
+            held: Held::default(),
         }
     }
 
-    /// Polls until `shutdown` completes.
-    ///
-    /// Sends run in the background, so a slow destination never delays
-    /// the next poll; at most `batch_size` messages are in flight at once.
-    /// On shutdown, sends in flight get [`SHUTDOWN_GRACE`] to finish. Any
-    /// still running then are abandoned. Their claims expire, so another
-    /// poll sends them again.
+    /// Sends due reminders until `shutdown` completes; see
+    /// [`convene_worker::run_polls`].
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tracing::info!(
-            worker = %self.config.worker_id,
-            interval = ?self.config.poll_interval,
-            lease = ?self.config.lease,
-            "notifier started"
-        );
-        tokio::pin!(shutdown);
-        let mut ticker = tokio::time::interval(self.config.poll_interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut in_flight = JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = ticker.tick() => {}
-            }
-            while let Some(joined) = in_flight.try_join_next() {
-                log_send_result(joined);
-            }
-            // Keep claiming while full batches come back and room is left.
-            while in_flight.len() < self.config.batch_size {
-                let groups = match self.claim(Timestamp::now()).await {
-                    Ok(groups) => groups,
-                    Err(err) => {
-                        tracing::error!(error = %err, "polling for due reminders failed");
-                        break;
-                    }
-                };
-                let claimed: usize = groups.iter().map(Vec::len).sum();
-                let claimed_at = tokio::time::Instant::now();
-                for group in groups {
-                    let notifier = self.clone();
-                    in_flight.spawn(async move { notifier.send_group(group, claimed_at).await });
-                }
-                if claimed < self.config.batch_size {
-                    break;
-                }
-            }
-            if let Err(err) = self.report_failures().await {
-                tracing::error!(error = %err, "reporting failed reminders to organizers failed");
-            }
-        }
-
-        if !in_flight.is_empty() {
-            tracing::info!(
-                in_flight = in_flight.len(),
-                "waiting for reminders being sent"
-            );
-            let drain = async {
-                while let Some(joined) = in_flight.join_next().await {
-                    log_send_result(joined);
-                }
-            };
-            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-                tracing::warn!(
-                    abandoned = in_flight.len(),
-                    "reminders still being sent at shutdown were abandoned; they are sent again once their claims expire"
-                );
-                in_flight.abort_all();
-            }
-        }
-        tracing::info!(worker = %self.config.worker_id, "notifier stopped");
+        let settings = PollSettings {
+            name: "notifier",
+            worker_id: self.config.worker_id.clone(),
+            poll_interval: self.config.poll_interval,
+            batch_size: self.config.batch_size,
+            lease: self.config.lease,
+        };
+        convene_worker::run_polls(self.clone(), &settings, shutdown).await;
     }
 
-    /// Claims the deliveries due at `now`, sends them and records each
-    /// result before returning. Returns how many deliveries were claimed.
+    /// Claims the deliveries due at `now`, sends them, records each result
+    /// and reports new permanent failures before returning. Returns how
+    /// many deliveries were claimed.
     pub async fn run_once(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let groups = self.claim(now).await?;
-        let count = groups.iter().map(Vec::len).sum();
-        let claimed_at = tokio::time::Instant::now();
-        let mut tasks = JoinSet::new();
-        for group in groups {
-            let notifier = self.clone();
-            tasks.spawn(async move { notifier.send_group(group, claimed_at).await });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            log_send_result(joined);
-        }
-        self.report_failures().await?;
-        Ok(count)
+        convene_worker::run_once(self, now).await
     }
 
     /// Tells organizers about reminders that failed permanently: one notice
@@ -225,14 +133,10 @@ impl Notifier {
         // new claim only extends the lease; the task that holds it sends
         // and records it, so it is not sent a second time.
         let claimed: Vec<Delivery> = {
-            let mut held = self
-                .held
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
             claimed
                 .into_iter()
                 .filter(|delivery| {
-                    let fresh = held.insert(delivery.id);
+                    let fresh = self.held.hold(delivery.id);
                     if !fresh {
                         tracing::debug!(delivery.id = %delivery.id, "lease extended for a delivery still in progress");
                     }
@@ -256,10 +160,9 @@ impl Notifier {
         claimed_at: tokio::time::Instant,
     ) -> Result<(), StoreError> {
         // Whatever way this task ends, its deliveries are no longer held.
-        let _release = Release {
-            held: self.held.clone(),
-            ids: group.iter().map(|delivery| delivery.id).collect(),
-        };
+        let _release = self
+            .held
+            .release_on_drop(group.iter().map(|delivery| delivery.id).collect());
         let event_id = group[0].event_id;
         let Some(event) = self.store.event(event_id).await? else {
             let records: Vec<AttemptRecord> = group
@@ -318,30 +221,22 @@ impl Notifier {
             let recipients = recipients.clone();
             send.spawn(async move { channel.send(&reminder, &recipients, reporter).await });
         }
-        let budget = self.send_budget();
-        let deadline = claimed_at + budget;
         let mut reported = vec![false; recipients.len()];
-        loop {
-            let first = match tokio::time::timeout_at(deadline, reports.recv()).await {
-                Ok(Some(report)) => report,
-                Ok(None) => break,
-                Err(_) => {
-                    send.abort_all();
-                    tracing::warn!(
-                        event.id = %reminder.event.id,
-                        budget = ?budget,
-                        "sending a reminder took too long; the recipients without a result will be retried"
-                    );
-                    let late: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
-                    let records = self.prepare_records(&reminder, &sendable, &mut reported, late);
-                    self.store_records(&records).await?;
-                    break;
-                }
-            };
-            // Whatever else has arrived goes into the same transaction.
-            let mut batch = vec![first];
-            batch.extend(std::iter::from_fn(|| reports.try_recv().ok()));
+        let budget = self.send_budget();
+        let drained = drain_reports(&mut reports, claimed_at + budget, |batch| {
             let records = self.prepare_records(&reminder, &sendable, &mut reported, batch);
+            async move { self.store_records(&records).await }
+        })
+        .await?;
+        if drained == Drained::TimedOut {
+            send.abort_all();
+            tracing::warn!(
+                event.id = %reminder.event.id,
+                budget = ?budget,
+                "sending a reminder took too long; the recipients without a result will be retried"
+            );
+            let late: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
+            let records = self.prepare_records(&reminder, &sendable, &mut reported, late);
             self.store_records(&records).await?;
         }
 
@@ -466,25 +361,8 @@ impl Notifier {
         if records.is_empty() {
             return Ok(());
         }
-        let mut delay = Duration::from_millis(200);
-        let mut tries = 0u32;
-        let applied = loop {
-            tries += 1;
-            match self.store.record_attempts(records).await {
-                Ok(applied) => break applied,
-                Err(err) => {
-                    tracing::warn!(
-                        error = %err,
-                        tries,
-                        first_delivery.id = %records[0].delivery,
-                        records = records.len(),
-                        "recording reminder results failed; trying again"
-                    );
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RECORD_DELAY);
-                }
-            }
-        };
+        let applied =
+            store_until_accepted("reminder results", || self.store.record_attempts(records)).await;
         for (record, applied) in records.iter().zip(applied) {
             if !applied && record.attempt.outcome == DeliveryOutcome::Delivered {
                 tracing::warn!(
@@ -497,12 +375,30 @@ impl Notifier {
     }
 }
 
-fn log_send_result(joined: Result<Result<(), StoreError>, tokio::task::JoinError>) {
-    match joined {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %err, "recording a reminder result failed"),
-        Err(err) if err.is_cancelled() => {}
-        Err(err) => tracing::error!(error = %err, "a reminder task panicked"),
+impl Claimer for Notifier {
+    type Work = Vec<Delivery>;
+    type Error = StoreError;
+
+    async fn claim(&self, now: Timestamp) -> Result<Vec<Vec<Delivery>>, StoreError> {
+        Notifier::claim(self, now).await
+    }
+
+    fn units(group: &Vec<Delivery>) -> usize {
+        group.len()
+    }
+
+    async fn run(
+        &self,
+        group: Vec<Delivery>,
+        claimed_at: tokio::time::Instant,
+    ) -> Result<(), StoreError> {
+        self.send_group(group, claimed_at).await
+    }
+
+    async fn after_poll(&self) {
+        if let Err(err) = self.report_failures().await {
+            tracing::error!(error = %err, "reporting failed reminders to organizers failed");
+        }
     }
 }
 

@@ -29,11 +29,9 @@
 //! Layout:
 //! - [`config`] defines [`OutboxConfig`].
 //! - [`outbox`]: [`Outbox`], which enqueues messages and runs the queue.
-//! - [`retry`]: backoff for temporary failures.
 
 pub mod config;
 pub mod outbox;
-pub mod retry;
 
 pub use config::OutboxConfig;
 pub use outbox::Outbox;

@@ -1,8 +1,7 @@
 //! Enqueueing, and the poll loop that delivers queued mail.
 
-use std::collections::HashSet;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use convene_domain::{
@@ -11,18 +10,13 @@ use convene_domain::{
 };
 use convene_mail::{Address, DeliveryStatus, Mailer, RecipientResult};
 use convene_store::{ClaimRequest, MailStore, StoreError};
+use convene_worker::backoff::retry_at;
+use convene_worker::{Claimer, Drained, Held, PollSettings, drain_reports, store_until_accepted};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::OutboxConfig;
-use crate::retry::retry_at;
-
-/// How long a stopping queue waits for transactions in flight.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// Maximum wait between two tries to store delivery results.
-const MAX_RECORD_DELAY: Duration = Duration::from_secs(5);
 
 /// One recipient of one message.
 type RecipientKey = (MessageId, u32);
@@ -35,25 +29,7 @@ pub struct Outbox {
     mailer: Mailer,
     config: Arc<OutboxConfig>,
     /// Recipients claimed by this process whose results are not stored yet.
-    held: Arc<Mutex<HashSet<RecipientKey>>>,
-}
-
-/// Removes a task's recipients from the held set when the task ends.
-struct Release {
-    held: Arc<Mutex<HashSet<RecipientKey>>>,
-    keys: Vec<RecipientKey>,
-}
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        let mut held = self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for key in &self.keys {
-            held.remove(key);
-        }
-    }
+    held: Held<RecipientKey>,
 }
 
 impl Outbox {
@@ -62,7 +38,7 @@ impl Outbox {
             store,
             mailer,
             config: Arc::new(config),
-            held: Arc::default(),
+            held: Held::default(),
         }
     }
 
@@ -120,90 +96,23 @@ impl Outbox {
         self.store.report_failures(failures, notice).await
     }
 
-    /// Polls until `shutdown` completes.
-    ///
-    /// Transactions run in the background, so a slow destination never
-    /// delays the next poll; at most `batch_size` messages are in flight at
-    /// once. On shutdown, transactions in flight get [`SHUTDOWN_GRACE`] to
-    /// finish. Any still running then are abandoned; their claims expire,
-    /// so another poll sends them again.
+    /// Delivers queued mail until `shutdown` completes; see
+    /// [`convene_worker::run_polls`].
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tracing::info!(
-            worker = %self.config.worker_id,
-            interval = ?self.config.poll_interval,
-            lease = ?self.config.lease,
-            expiry = ?self.config.expiry,
-            "mail queue started"
-        );
-        tokio::pin!(shutdown);
-        let mut ticker = tokio::time::interval(self.config.poll_interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut in_flight = JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = ticker.tick() => {}
-            }
-            while let Some(joined) = in_flight.try_join_next() {
-                log_task_result(joined);
-            }
-            // Keep claiming while full batches come back and room is left.
-            while in_flight.len() < self.config.batch_size {
-                let claimed = match self.claim(Timestamp::now()).await {
-                    Ok(claimed) => claimed,
-                    Err(err) => {
-                        tracing::error!(error = %err, "polling the mail queue failed");
-                        break;
-                    }
-                };
-                let count: usize = claimed.iter().map(|mail| mail.recipients.len()).sum();
-                let claimed_at = tokio::time::Instant::now();
-                for mail in claimed {
-                    let outbox = self.clone();
-                    in_flight.spawn(async move { outbox.deliver(mail, claimed_at).await });
-                }
-                if count < self.config.batch_size {
-                    break;
-                }
-            }
-        }
-
-        if !in_flight.is_empty() {
-            tracing::info!(
-                in_flight = in_flight.len(),
-                "waiting for mail transactions in flight"
-            );
-            let drain = async {
-                while let Some(joined) = in_flight.join_next().await {
-                    log_task_result(joined);
-                }
-            };
-            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-                tracing::warn!(
-                    abandoned = in_flight.len(),
-                    "mail still being sent at shutdown was abandoned; it is sent again once its claims expire"
-                );
-                in_flight.abort_all();
-            }
-        }
-        tracing::info!(worker = %self.config.worker_id, "mail queue stopped");
+        let settings = PollSettings {
+            name: "mail queue",
+            worker_id: self.config.worker_id.clone(),
+            poll_interval: self.config.poll_interval,
+            batch_size: self.config.batch_size,
+            lease: self.config.lease,
+        };
+        convene_worker::run_polls(self.clone(), &settings, shutdown).await;
     }
 
     /// Claims the recipients due at `now`, delivers them and records each
     /// result before returning. Returns how many recipients were claimed.
     pub async fn run_once(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let claimed = self.claim(now).await?;
-        let count = claimed.iter().map(|mail| mail.recipients.len()).sum();
-        let claimed_at = tokio::time::Instant::now();
-        let mut tasks = JoinSet::new();
-        for mail in claimed {
-            let outbox = self.clone();
-            tasks.spawn(async move { outbox.deliver(mail, claimed_at).await });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            log_task_result(joined);
-        }
-        Ok(count)
+        convene_worker::run_once(self, now).await
     }
 
     async fn claim(&self, now: Timestamp) -> Result<Vec<ClaimedMail>, StoreError> {
@@ -221,15 +130,11 @@ impl Outbox {
         // its lease ran out while its transaction or its result write was
         // slow. The new claim only extends the lease; the task that holds
         // it sends and records it, so it is not sent a second time.
-        let mut held = self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(claimed
             .into_iter()
             .filter_map(|mut mail| {
                 mail.recipients.retain(|recipient| {
-                    let fresh = held.insert((mail.message, recipient.position));
+                    let fresh = self.held.hold((mail.message, recipient.position));
                     if !fresh {
                         tracing::debug!(message.id = %mail.message, position = recipient.position, "lease extended for a recipient still in progress");
                     }
@@ -248,14 +153,12 @@ impl Outbox {
         claimed_at: tokio::time::Instant,
     ) -> Result<(), StoreError> {
         // Whatever way this task ends, its recipients are no longer held.
-        let _release = Release {
-            held: self.held.clone(),
-            keys: mail
-                .recipients
+        let _release = self.held.release_on_drop(
+            mail.recipients
                 .iter()
                 .map(|recipient| (mail.message, recipient.position))
                 .collect(),
-        };
+        );
         let mut reported = vec![false; mail.recipients.len()];
 
         let sender = match Address::parse(&mail.sender) {
@@ -311,28 +214,20 @@ impl Outbox {
             });
         }
         let budget = self.send_budget();
-        let deadline = claimed_at + budget;
-        loop {
-            let first = match tokio::time::timeout_at(deadline, reports.recv()).await {
-                Ok(Some(report)) => report,
-                Ok(None) => break,
-                Err(_) => {
-                    send.abort_all();
-                    tracing::warn!(
-                        message.id = %mail.message,
-                        budget = ?budget,
-                        "a mail transaction took too long; the recipients without a result will be retried"
-                    );
-                    let late: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
-                    let records = self.prepare_records(&mail, &mut reported, late);
-                    self.store_records(&records).await?;
-                    break;
-                }
-            };
-            // Whatever else has arrived goes into the same transaction.
-            let mut batch = vec![first];
-            batch.extend(std::iter::from_fn(|| reports.try_recv().ok()));
+        let drained = drain_reports(&mut reports, claimed_at + budget, |batch| {
             let records = self.prepare_records(&mail, &mut reported, batch);
+            async move { self.store_records(&records).await }
+        })
+        .await?;
+        if drained == Drained::TimedOut {
+            send.abort_all();
+            tracing::warn!(
+                message.id = %mail.message,
+                budget = ?budget,
+                "a mail transaction took too long; the recipients without a result will be retried"
+            );
+            let late: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
+            let records = self.prepare_records(&mail, &mut reported, late);
             self.store_records(&records).await?;
         }
 
@@ -451,25 +346,8 @@ impl Outbox {
         if records.is_empty() {
             return Ok(());
         }
-        let mut delay = Duration::from_millis(200);
-        let mut tries = 0u32;
-        let applied = loop {
-            tries += 1;
-            match self.store.record_mail_attempts(records).await {
-                Ok(applied) => break applied,
-                Err(err) => {
-                    tracing::warn!(
-                        error = %err,
-                        tries,
-                        message.id = %records[0].message,
-                        records = records.len(),
-                        "recording mail results failed; trying again"
-                    );
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RECORD_DELAY);
-                }
-            }
-        };
+        let applied =
+            store_until_accepted("mail results", || self.store.record_mail_attempts(records)).await;
         for (record, applied) in records.iter().zip(applied) {
             if !applied && record.attempt.outcome == DeliveryOutcome::Delivered {
                 tracing::warn!(
@@ -483,12 +361,24 @@ impl Outbox {
     }
 }
 
-fn log_task_result(joined: Result<Result<(), StoreError>, tokio::task::JoinError>) {
-    match joined {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %err, "recording a mail result failed"),
-        Err(err) if err.is_cancelled() => {}
-        Err(err) => tracing::error!(error = %err, "a mail task panicked"),
+impl Claimer for Outbox {
+    type Work = ClaimedMail;
+    type Error = StoreError;
+
+    async fn claim(&self, now: Timestamp) -> Result<Vec<ClaimedMail>, StoreError> {
+        Outbox::claim(self, now).await
+    }
+
+    fn units(mail: &ClaimedMail) -> usize {
+        mail.recipients.len()
+    }
+
+    async fn run(
+        &self,
+        mail: ClaimedMail,
+        claimed_at: tokio::time::Instant,
+    ) -> Result<(), StoreError> {
+        self.deliver(mail, claimed_at).await
     }
 }
 

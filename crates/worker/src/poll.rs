@@ -1,0 +1,158 @@
+//! The poll loop.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// How long a stopping worker waits for tasks in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Claims due work and runs one claimed item.
+pub trait Claimer: Clone + Send + Sync + 'static {
+    /// One claimed item, run as one task.
+    type Work: Send + 'static;
+    /// The error of claiming or of storing a result.
+    type Error: Display + Send + 'static;
+
+    /// Claims the work due at `now`, leaving out items this process still
+    /// works on.
+    fn claim(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Self::Work>, Self::Error>> + Send;
+
+    /// Returns how many claimed units (deliveries, recipients) `work`
+    /// holds; a poll claims up to `batch_size` units.
+    fn units(work: &Self::Work) -> usize;
+
+    /// Runs one claimed item and stores its results. `claimed_at` is when
+    /// the claim was made, from which any cut-off is counted.
+    fn run(
+        &self,
+        work: Self::Work,
+        claimed_at: Instant,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Runs after each poll's claims, for bookkeeping that is not claimed
+    /// work.
+    fn after_poll(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// Settings of [`run_polls`].
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    /// Names the worker in logs, such as `notifier`.
+    pub name: &'static str,
+    /// Identifies this process in its claims.
+    pub worker_id: String,
+    pub poll_interval: Duration,
+    /// Maximum number of units one poll claims, and of tasks in flight.
+    pub batch_size: usize,
+    pub lease: Duration,
+}
+
+/// Polls until `shutdown` completes.
+///
+/// Each claimed item runs in the background, so a slow one never delays
+/// the next poll; at most `batch_size` run at once. A poll keeps claiming
+/// while full batches come back and room is left. On shutdown, tasks in
+/// flight get [`SHUTDOWN_GRACE`] to finish. Any still running then are
+/// abandoned; their claims expire, so another poll runs them again.
+pub async fn run_polls<C: Claimer>(
+    claimer: C,
+    settings: &PollSettings,
+    shutdown: impl Future<Output = ()>,
+) {
+    let name = settings.name;
+    tracing::info!(
+        worker = %settings.worker_id,
+        interval = ?settings.poll_interval,
+        lease = ?settings.lease,
+        "{name} started"
+    );
+    tokio::pin!(shutdown);
+    let mut ticker = tokio::time::interval(settings.poll_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut in_flight = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = ticker.tick() => {}
+        }
+        while let Some(joined) = in_flight.try_join_next() {
+            log_task_result(name, joined);
+        }
+        while in_flight.len() < settings.batch_size {
+            let claimed = match claimer.claim(Timestamp::now()).await {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    tracing::error!(error = %err, "{name}: polling for due work failed");
+                    break;
+                }
+            };
+            let units: usize = claimed.iter().map(C::units).sum();
+            let claimed_at = Instant::now();
+            for work in claimed {
+                let claimer = claimer.clone();
+                in_flight.spawn(async move { claimer.run(work, claimed_at).await });
+            }
+            if units < settings.batch_size {
+                break;
+            }
+        }
+        claimer.after_poll().await;
+    }
+
+    if !in_flight.is_empty() {
+        tracing::info!(
+            in_flight = in_flight.len(),
+            "{name}: waiting for work in flight"
+        );
+        let drain = async {
+            while let Some(joined) = in_flight.join_next().await {
+                log_task_result(name, joined);
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!(
+                abandoned = in_flight.len(),
+                "{name}: work still in flight at shutdown was abandoned; it runs again once its claims expire"
+            );
+            in_flight.abort_all();
+        }
+    }
+    tracing::info!(worker = %settings.worker_id, "{name} stopped");
+}
+
+/// Claims the work due at `now`, runs all of it and stores each result
+/// before returning. Returns how many units were claimed.
+pub async fn run_once<C: Claimer>(claimer: &C, now: Timestamp) -> Result<usize, C::Error> {
+    let claimed = claimer.claim(now).await?;
+    let units = claimed.iter().map(C::units).sum();
+    let claimed_at = Instant::now();
+    let mut tasks = JoinSet::new();
+    for work in claimed {
+        let claimer = claimer.clone();
+        tasks.spawn(async move { claimer.run(work, claimed_at).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        log_task_result("worker", joined);
+    }
+    claimer.after_poll().await;
+    Ok(units)
+}
+
+fn log_task_result<E: Display>(name: &str, joined: Result<Result<(), E>, tokio::task::JoinError>) {
+    match joined {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "{name}: storing a result failed"),
+        Err(err) if err.is_cancelled() => {}
+        Err(err) => tracing::error!(error = %err, "{name}: a task panicked"),
+    }
+}
