@@ -61,6 +61,7 @@
 //! Addresses appear in debug events.
 
 mod address;
+mod auth;
 mod config;
 mod data;
 mod deliver;
@@ -68,14 +69,16 @@ mod ehlo;
 mod lines;
 mod message;
 mod mx;
+mod pool;
 mod reply;
+mod session;
 mod smtp;
 mod status;
 mod tls;
 mod transaction;
 
 pub use address::{Address, AddressError, Mailbox};
-pub use config::MailerConfig;
+pub use config::{Credentials, MailerConfig, Relay, RelaySecurity, Timeouts, TlsPolicy};
 pub use deliver::{Mailer, MailerError};
 pub use message::{Message, MessageError};
 pub use status::{DeliveryStatus, RecipientResult};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use convene_mail::{DeliveryStatus, Mailer, MailerConfig, RecipientResult};
 use convene_testkit::{DnsConfig, Dnsmasq, Peer, free_port_on, require_peers};
 use support::fault_server::{FaultServer, Script, StartTls};
-use support::{address, config, init_logging, mailer, sample_message};
+use support::{address, config, init_logging, mailer, sample_message, uniform_timeouts};
 
 /// A scripted server on `ip` that dnsmasq names as the implicit MX of `domain`.
 struct Setup {
@@ -335,7 +335,7 @@ async fn silent_server_times_out() {
     let setup = start("silent.test", "127.0.1.5", script).await;
     // A short timeout only keeps the test quick; the outcome is the same with any value.
     let mailer = Mailer::new(MailerConfig {
-        command_timeout: Duration::from_millis(300),
+        timeouts: uniform_timeouts(Duration::from_millis(300)),
         ..config(setup.dns.addr(), setup.port)
     })
     .unwrap();
