@@ -34,6 +34,9 @@ pub struct Script {
     /// Closes the connection, without a reply to anything sent later, once this many
     /// messages were accepted on it.
     pub close_after_messages: Option<usize>,
+    /// Closes the connection after reading the final dot of this message on a connection
+    /// (1 for the first), without a reply.
+    pub close_before_reply_to_message: Option<usize>,
 }
 
 /// The server's behaviour after STARTTLS. It never completes a TLS handshake.
@@ -81,6 +84,7 @@ impl Default for Script {
             overrides: Vec::new(),
             accept_data_without_recipients: false,
             close_after_messages: None,
+            close_before_reply_to_message: None,
         }
     }
 }
@@ -426,6 +430,9 @@ impl Server {
         };
         self.record(|session| session.messages.push(message));
         self.messages += 1;
+        if self.script.close_before_reply_to_message == Some(self.messages) {
+            return Ok(Next::Close);
+        }
         let action = self
             .override_for(".")
             .unwrap_or_else(|| Action::reply("250 2.0.0 queued\r\n"));
