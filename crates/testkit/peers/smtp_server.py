@@ -93,7 +93,10 @@ def make_authenticator(user, password):
             and auth_data.login == user.encode()
             and auth_data.password == password.encode()
         )
-        return AuthResult(success=valid, auth_data=auth_data if valid else None)
+        # handled=False makes aiosmtpd send its own 535 reply on failure.
+        return AuthResult(
+            success=valid, handled=False, auth_data=auth_data if valid else None
+        )
 
     return authenticate
 
