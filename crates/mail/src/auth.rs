@@ -21,7 +21,7 @@ use crate::status::Outcome;
 enum Mechanism {
     /// RFC 4616: one command with the user name and password.
     Plain,
-    /// The pre-standard LOGIN mechanism: user name and password in answer to two 334
+    /// The pre-standard LOGIN mechanism: user name and password as the responses to two 334
     /// challenges.
     Login,
 }
@@ -87,8 +87,8 @@ async fn plain(
     send(connection, &command, "AUTH PLAIN <credentials>", timeout).await
 }
 
-/// Sends `AUTH LOGIN` and answers the two 334 challenges with the user name and the
-/// password.
+/// Sends `AUTH LOGIN`, then the user name and the password in response to the two 334
+/// challenges.
 async fn login(
     connection: &mut Connection,
     credentials: &Credentials,

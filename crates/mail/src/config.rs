@@ -72,9 +72,9 @@ impl Default for MailerConfig {
     }
 }
 
-/// Maximum times for the steps of an SMTP session. The defaults are the minimums that
-/// RFC 5321, section 4.5.3.2, asks clients to wait for each step, because a server may be
-/// slow while it checks a sender or recipient.
+/// Maximum times for the steps of an SMTP session. The defaults are the minimum waits that
+/// RFC 5321, section 4.5.3.2, sets for clients, because a server may be slow while it
+/// checks a sender or recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Establishing one TCP connection. RFC 5321 sets no value. Default: 30 s.
@@ -166,7 +166,7 @@ pub struct Relay {
     /// The relay's TCP port, usually 587 for [`RelaySecurity::StartTls`] and 465 for
     /// [`RelaySecurity::ImplicitTls`].
     pub port: u16,
-    /// How the connection becomes encrypted.
+    /// The kind of encryption: STARTTLS or implicit TLS.
     pub security: RelaySecurity,
     /// Whether the relay's certificate must chain to a trusted CA and name `host`.
     pub verify_certificate: bool,
@@ -201,7 +201,8 @@ impl Relay {
     }
 }
 
-/// How a connection to the relay is encrypted. Mail never goes to the relay in plain text.
+/// The encryption of a connection to the relay. Mail never goes to the relay in plain
+/// text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RelaySecurity {
     /// A plain connection that must switch to TLS with STARTTLS before anything else.

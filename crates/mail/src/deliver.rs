@@ -747,7 +747,7 @@ mod tests {
             ..valid.clone()
         };
 
-        assert!(Mailer::new(valid).is_ok());
+        assert!(Mailer::new(valid.clone()).is_ok());
         assert!(matches!(
             Mailer::new(bad_helo),
             Err(MailerError::InvalidHeloName { .. })
@@ -756,6 +756,65 @@ mod tests {
             Mailer::new(no_parallelism),
             Err(MailerError::ZeroSetting { .. })
         ));
+
+        let zero_timeout = MailerConfig {
+            timeouts: crate::Timeouts {
+                data_block: std::time::Duration::ZERO,
+                ..crate::Timeouts::default()
+            },
+            ..valid.clone()
+        };
+        let error = Mailer::new(zero_timeout).unwrap_err();
+        assert!(error.to_string().contains("timeouts.data_block"), "{error}");
+
+        let mut tls_by_domain = BTreeMap::new();
+        tls_by_domain.insert("not a domain".to_owned(), TlsPolicy::Disabled);
+        let bad_domain = MailerConfig {
+            tls_by_domain,
+            ..valid.clone()
+        };
+        assert!(matches!(
+            Mailer::new(bad_domain),
+            Err(MailerError::InvalidTlsDomain { .. })
+        ));
+
+        let missing_ca = MailerConfig {
+            ca_certificates: vec![PathBuf::from("/nonexistent/ca.pem")],
+            ..valid.clone()
+        };
+        let error = Mailer::new(missing_ca).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+    }
+
+    #[test]
+    fn new_rejects_invalid_relay() {
+        let relay = |host: &str, port: u16, credentials: Option<Credentials>| MailerConfig {
+            dns_server: Some("127.0.0.1:53".parse().unwrap()),
+            relay: Some(Relay {
+                port,
+                verify_certificate: false,
+                ..Relay::starttls(host, credentials)
+            }),
+            ..MailerConfig::default()
+        };
+        let cases = [
+            (relay("relay host", 587, None), "relay.host"),
+            (relay("relay.test", 0, None), "relay.port"),
+            (
+                relay("relay.test", 587, Some(Credentials::new("", "pw"))),
+                "relay.credentials",
+            ),
+            (
+                relay("relay.test", 587, Some(Credentials::new("user", "p\0w"))),
+                "relay.credentials",
+            ),
+        ];
+        for (config, setting) in cases {
+            let error = Mailer::new(config).unwrap_err();
+            assert!(error.to_string().contains(setting), "{setting}: {error}");
+            assert!(!error.to_string().contains("p\0w"), "{error}");
+        }
+        assert!(Mailer::new(relay("127.0.0.1", 465, None)).is_ok());
     }
 
     #[test]

@@ -103,8 +103,7 @@ impl Pool {
         });
     }
 
-    /// Closes every idle session with QUIT and waits until each has been answered or has
-    /// timed out.
+    /// Closes every idle session with QUIT and waits for each reply or its timeout.
     pub(crate) async fn close(&self) {
         let sessions = self.shared.drain();
         let quits = sessions

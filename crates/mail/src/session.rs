@@ -14,7 +14,7 @@ use crate::reply::Reply;
 use crate::smtp::{Connection, SmtpError};
 use crate::status::Outcome;
 
-/// How a session uses TLS. Connections opened in different modes are never shared.
+/// The TLS use of a session. Connections opened in different modes are never shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TlsMode {
     /// Never send STARTTLS.
@@ -69,7 +69,7 @@ pub(crate) enum OpenError {
 }
 
 /// Connects to `addr` and runs the session up to the first MAIL command: greeting, EHLO
-/// (or HELO), TLS as `plan.mode` asks, EHLO again over TLS, and AUTH if credentials are set.
+/// (or HELO), TLS as `plan.mode` requires, EHLO again over TLS, and AUTH if credentials are set.
 pub(crate) async fn open_session(
     addr: SocketAddr,
     plan: &SessionPlan<'_>,

@@ -12,8 +12,9 @@
 //! OpenSSL uses, or `SSL_CERT_FILE` and `SSL_CERT_DIR` when set), plus the PEM files in
 //! [`MailerConfig::ca_certificates`](crate::MailerConfig::ca_certificates). Nothing is
 //! downloaded at build or run time, and the roots follow the system's CA updates instead of
-//! a list compiled into the binary. MTA-STS (RFC 8461) and DANE (RFC 7672), which would say
-//! when a domain's servers must be verified, are not implemented: the policy is configured.
+//! a list compiled into the binary. MTA-STS (RFC 8461) and DANE (RFC 7672), which would
+//! publish when a domain's servers must be verified, are not implemented, so the policy is
+//! configured.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ impl TlsDetails {
 pub(crate) struct Connectors {
     /// Accepts any certificate.
     pub(crate) unverified: TlsConnector,
-    /// Verifies certificates, or `None` when no setting asks for verification, so that the
+    /// Verifies certificates, or `None` when no setting requires verification, so that the
     /// trust store is only read when it is needed.
     pub(crate) verified: Option<TlsConnector>,
 }

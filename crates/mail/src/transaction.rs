@@ -37,7 +37,7 @@ pub(crate) fn message_size(encoded: &[u8]) -> usize {
     body.len() - stuffed_dots
 }
 
-/// How a transaction ended.
+/// The end of a transaction.
 #[derive(Debug)]
 pub(crate) enum Transaction {
     /// The server replied for every recipient: one outcome per recipient, in envelope order.
@@ -125,9 +125,8 @@ pub(crate) async fn run_transaction(
     debug_assert_eq!(data_reply.code, 354);
     if !any_accepted {
         // A pipelining client sends DATA before it knows whether any recipient was
-        // accepted. When the server still answers 354, RFC 2920, section 3.1, has the client
-        // send a single dot, so that the server ends an empty message. The message itself is
-        // never sent.
+        // accepted. When the server still replies 354, RFC 2920, section 3.1, requires a
+        // single dot, which ends an empty message. The message itself is never sent.
         end_empty_data(connection, timeouts).await;
         return Transaction::Completed(outcomes.into_iter().flatten().collect());
     }

@@ -191,7 +191,7 @@ async fn pipelined_data_without_recipients_sends_lone_dot() {
         return;
     }
     init_logging();
-    // (whether the server wrongly answers DATA with 354, server address)
+    // (whether the server wrongly replies 354 to DATA, server address)
     for (accept_data, ip) in [(true, "127.0.5.2"), (false, "127.0.5.3")] {
         let script = Script {
             pipelining: true,
@@ -492,7 +492,7 @@ async fn busy_greeting_moves_to_next_mx() {
     assert_eq!(working.sessions()[0].messages.len(), 1);
 }
 
-/// A scripted server for one row of a table test, on its own loopback address.
+/// Starts a scripted server for one row of a table test, on its own loopback address.
 async fn start_row(domain: &str, index: usize, script: Script) -> Setup {
     start(domain, &format!("127.0.6.{}", index + 1), script).await
 }
@@ -616,11 +616,8 @@ async fn dropped_connection_during_data_is_temporary() {
 }
 
 #[tokio::test]
-async fn lost_reply_after_final_dot_tries_no_other_mx() {
-    if !require_peers(
-        "lost_reply_after_final_dot_tries_no_other_mx",
-        &[Peer::Dnsmasq],
-    ) {
+async fn lost_final_reply_skips_other_mx() {
+    if !require_peers("lost_final_reply_skips_other_mx", &[Peer::Dnsmasq]) {
         return;
     }
     init_logging();

@@ -117,8 +117,8 @@ async def serve(arguments):
         auth_options = {
             "authenticator": make_authenticator(user, password),
             "auth_required": True,
-            # aiosmtpd only sees TLS that began with STARTTLS, so with implicit TLS
-            # the whole connection is encrypted and its check is turned off.
+            # aiosmtpd's check counts only TLS that began with STARTTLS. With
+            # implicit TLS the whole connection is encrypted, so the check is off.
             "auth_require_tls": not arguments.implicit_tls,
             "auth_exclude_mechanism": arguments.auth_exclude,
         }

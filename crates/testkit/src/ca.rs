@@ -46,8 +46,8 @@ impl TestCa {
     }
 
     /// Issues a server certificate for `subject_alt_names` (DNS names or IP addresses),
-    /// signed by this CA. The certificate and key files come in a [`SelfSignedCert`], the
-    /// type that holds them for self-signed certificates too.
+    /// signed by this CA. The files come in a [`SelfSignedCert`], which also contains the
+    /// files of self-signed certificates.
     pub fn issue(&self, subject_alt_names: &[&str]) -> io::Result<SelfSignedCert> {
         let names: Vec<String> = subject_alt_names
             .iter()

@@ -10,7 +10,7 @@
 //!   to a spool directory that [`SmtpServer::messages`] reads back. [`SmtpOptions`] adds
 //!   implicit TLS, required AUTH and PIPELINING.
 //! - [`SelfSignedCert`] writes a certificate and key in PEM form for the SMTP server, and
-//!   [`TestCa`] issues server certificates from a CA that a client can be told to trust.
+//!   [`TestCa`] issues server certificates from a CA that a client can be configured to trust.
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
 //!

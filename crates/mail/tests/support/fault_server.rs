@@ -19,7 +19,7 @@ pub struct Script {
     /// Whether the server closes the connection right after the greeting.
     pub close_after_greeting: bool,
     /// The raw reply to EHLO, without the STARTTLS and PIPELINING lines, which the server
-    /// adds as `starttls` and `pipelining` say.
+    /// adds when `starttls` and `pipelining` are set.
     pub ehlo_reply: String,
     /// Whether EHLO announces STARTTLS, and how the server then breaks it.
     pub starttls: StartTls,
@@ -28,7 +28,7 @@ pub struct Script {
     /// Replacements for the server's own behaviour, by command verb (`EHLO`, `HELO`, `MAIL`,
     /// `RSET`, `DATA`) or `.` for the reply to the message data. The first match applies.
     pub overrides: Vec<(&'static str, Action)>,
-    /// Whether the server answers DATA with 354 even when no recipient was accepted, as
+    /// Whether the server replies 354 to DATA even when no recipient was accepted, which
     /// RFC 5321 does not allow.
     pub accept_data_without_recipients: bool,
     /// Closes the connection, without a reply to anything sent later, once this many
@@ -94,7 +94,7 @@ impl Default for Script {
 pub struct Session {
     /// Every command line, without its line ending.
     pub commands: Vec<String>,
-    /// The command lines in groups: each group holds the lines that one read returned,
+    /// The command lines in groups: each group contains the lines that one read returned,
     /// before the server sent any reply to them.
     pub groups: Vec<Vec<String>>,
     /// The data of every message whose final dot arrived, with dot-stuffing removed.
@@ -295,8 +295,8 @@ impl Server {
         Ok(())
     }
 
-    /// Answers one command, appending the reply to `replies` or writing `replies` and more
-    /// when the exchange needs it.
+    /// Replies to one command, appending the reply to `replies` or writing `replies` and
+    /// more when the exchange needs it.
     async fn handle(&mut self, command: &str, replies: &mut String) -> std::io::Result<Next> {
         let verb = command
             .split(' ')
@@ -354,7 +354,7 @@ impl Server {
         }
     }
 
-    /// Returns the EHLO reply with the STARTTLS and PIPELINING lines the script asks for.
+    /// Returns the EHLO reply with the STARTTLS and PIPELINING lines the script sets.
     fn ehlo_reply(&self) -> String {
         let mut extra = String::new();
         if self.script.starttls != StartTls::NotOffered {
@@ -410,7 +410,7 @@ impl Server {
         }
     }
 
-    /// Answers DATA and, after a 354 reply, reads the message and answers it.
+    /// Replies to DATA and, after a 354 reply, reads the message and replies to it.
     async fn data(&mut self, action: Action, replies: &mut String) -> std::io::Result<Next> {
         match action {
             Action::CloseDuringData => {
