@@ -1,24 +1,26 @@
-//! Delivery of one message to many recipients: grouping by domain, trying each domain's
-//! mail servers in order, and collecting one result per recipient.
+//! Delivery of one message to many recipients: grouping by domain, choosing the servers to
+//! try (the domain's MX hosts, or the relay), reusing idle connections, and collecting one
+//! result per recipient.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use thiserror::Error;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_rustls::TlsConnector;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::address::{Address, check_domain};
-use crate::config::MailerConfig;
+use crate::config::{Credentials, MailerConfig, Relay, RelaySecurity, TlsPolicy};
 use crate::data::encode_data;
 use crate::mx::{MxHost, MxResolver};
-use crate::smtp::Connection;
+use crate::pool::{Pool, PoolKey};
+use crate::session::{OpenError, Session, SessionPlan, TlsMode, open_session};
 use crate::status::{DeliveryStatus, Outcome, RecipientResult};
-use crate::tls::{opportunistic_connector, server_name};
-use crate::transaction::{Envelope, SessionResult, SessionSettings, run_session};
+use crate::tls::{Connectors, TlsDetails, server_name};
+use crate::transaction::{Envelope, Transaction, message_size, run_transaction};
 
 /// The reason [`Mailer::new`] rejected its configuration.
 #[derive(Debug, Error)]
@@ -32,6 +34,20 @@ pub enum MailerError {
     /// A setting that must be positive is zero.
     #[error("invalid mailer configuration: {setting} must be greater than zero")]
     ZeroSetting { setting: &'static str },
+    /// A key of `tls_by_domain` is not a domain name.
+    #[error(
+        "invalid domain {domain:?} in tls_by_domain: {reason}; use a domain such as example.org"
+    )]
+    InvalidTlsDomain {
+        domain: String,
+        reason: &'static str,
+    },
+    /// The relay settings cannot work.
+    #[error("invalid relay setting {setting}: {reason}")]
+    InvalidRelay {
+        setting: &'static str,
+        reason: &'static str,
+    },
     /// The DNS resolver could not be created, for example because `/etc/resolv.conf` is
     /// missing or invalid.
     #[error("creating the DNS resolver failed: {source}; check /etc/resolv.conf or set dns_server")]
@@ -42,12 +58,26 @@ pub enum MailerError {
     /// The TLS client configuration could not be built.
     #[error("building the TLS configuration failed: {0}")]
     Tls(#[from] rustls::Error),
+    /// A file in `ca_certificates` could not be read or contains no certificate.
+    #[error(
+        "reading the CA certificates in {path} failed: {reason}; set ca_certificates to PEM files"
+    )]
+    CaCertificates { path: PathBuf, reason: String },
+    /// A setting verifies certificates, but no trusted CA certificate was found.
+    #[error(
+        "certificate verification is configured, but no CA certificate was found in the system \
+         trust store or in ca_certificates; install the system's CA certificates (Debian: \
+         ca-certificates) or set ca_certificates"
+    )]
+    NoTrustAnchors,
 }
 
-/// Sends messages directly to the recipients' mail servers.
+/// Sends messages to the recipients' mail servers, or through a relay.
 ///
 /// One `Mailer` can be shared by many tasks: [`Mailer::send`] takes `&self`, and cloning is
-/// cheap. It keeps a DNS cache but no SMTP connections between calls.
+/// cheap. Clones share a DNS cache and the idle connections kept for reuse (see
+/// [`MailerConfig::idle_timeout`]). Dropping the last clone closes the idle connections with
+/// QUIT in background tasks; [`Mailer::close`] does so and waits.
 #[derive(Clone)]
 pub struct Mailer {
     inner: Arc<Inner>,
@@ -63,22 +93,33 @@ impl std::fmt::Debug for Mailer {
 }
 
 struct Inner {
+    /// The configuration, with the keys of `tls_by_domain` in lowercase.
     config: MailerConfig,
     resolver: MxResolver,
-    tls: TlsConnector,
+    connectors: Connectors,
+    pool: Pool,
 }
 
 /// A message prepared once per [`Mailer::send`] call and shared by the domain tasks.
 struct Prepared {
     sender: Address,
     data: Vec<u8>,
-    message_len: usize,
+    message_size: usize,
     eight_bit: bool,
 }
 
+/// One server to try for a group of recipients, and how to talk to it.
+struct Target<'a> {
+    host: MxHost,
+    port: u16,
+    mode: TlsMode,
+    credentials: Option<&'a Credentials>,
+}
+
 impl Mailer {
-    /// Creates a mailer after checking `config`.
-    pub fn new(config: MailerConfig) -> Result<Mailer, MailerError> {
+    /// Creates a mailer after checking `config`. Reads the system trust store if a setting
+    /// verifies certificates.
+    pub fn new(mut config: MailerConfig) -> Result<Mailer, MailerError> {
         check_helo_name(&config.helo_name).map_err(|reason| MailerError::InvalidHeloName {
             name: config.helo_name.clone(),
             reason,
@@ -88,17 +129,32 @@ impl Mailer {
                 setting: "max_parallel_domains",
             });
         }
+        if let Some(setting) = config.timeouts.zero_setting() {
+            return Err(MailerError::ZeroSetting { setting });
+        }
+        if config.idle_timeout.is_zero() {
+            return Err(MailerError::ZeroSetting {
+                setting: "idle_timeout",
+            });
+        }
+        config.tls_by_domain = normalize_tls_domains(&config.tls_by_domain)?;
+        if let Some(relay) = &config.relay {
+            check_relay(relay)?;
+        }
+
         let resolver = MxResolver::new(config.dns_server, config.dns_timeout).map_err(|error| {
             MailerError::Resolver {
                 source: Box::new(error),
             }
         })?;
-        let tls = opportunistic_connector()?;
+        let connectors = Connectors::new(needs_verification(&config), &config.ca_certificates)?;
+        let pool = Pool::new(config.idle_timeout, config.max_idle_per_host);
         Ok(Mailer {
             inner: Arc::new(Inner {
                 config,
                 resolver,
-                tls,
+                connectors,
+                pool,
             }),
         })
     }
@@ -108,7 +164,8 @@ impl Mailer {
     ///
     /// Recipients are grouped by domain, and each domain gets one SMTP transaction with one
     /// `RCPT TO` per distinct recipient. Domains are delivered concurrently, up to
-    /// [`MailerConfig::max_parallel_domains`] at a time. A recipient listed twice gets the
+    /// [`MailerConfig::max_parallel_domains`] at a time. With a relay, all recipients share
+    /// one transaction with the relay instead. A recipient listed twice gets the
     /// same result twice. `message` is sent with CRLF line endings and dot-stuffing
     /// whatever its line endings. `sender` becomes the `MAIL FROM` address, so the null
     /// reverse path `<>` of bounce messages cannot be sent. Nothing is retried later: the
@@ -136,7 +193,7 @@ impl Mailer {
 
     /// Delivers like [`Mailer::send`], but hands each distinct recipient's result to
     /// `on_result` as soon as that recipient's domain is done, instead of waiting for every
-    /// domain. A caller that must record results durably can so record the fast domains
+    /// domain. Results are handed over before the connection is closed or kept for reuse. A caller that must record results durably can so record the fast domains
     /// while a slow one is still in progress.
     ///
     /// Dropping the returned future aborts the deliveries still in progress; their
@@ -152,28 +209,32 @@ impl Mailer {
         message: &[u8],
         mut on_result: impl FnMut(RecipientResult),
     ) {
+        let data = encode_data(message);
         let prepared = Arc::new(Prepared {
             sender: sender.clone(),
-            data: encode_data(message),
-            message_len: message.len(),
+            message_size: message_size(&data),
+            data,
             eight_bit: !message.is_ascii(),
         });
         let permits = Arc::new(Semaphore::new(self.inner.config.max_parallel_domains));
 
         // Dropping the set, for example when the caller drops this future, aborts the tasks.
         let mut tasks = JoinSet::new();
-        for (domain, domain_recipients) in group_by_domain(recipients) {
+        for (domain, group) in self.inner.group(recipients) {
             let inner = Arc::clone(&self.inner);
             let prepared = Arc::clone(&prepared);
             let permits = Arc::clone(&permits);
-            let span = info_span!("deliver_domain", %domain);
+            let span = match &domain {
+                Some(domain) => info_span!("deliver_domain", %domain),
+                None => info_span!("deliver_relay"),
+            };
             let task = async move {
                 let _permit = permits
                     .acquire_owned()
                     .await
                     .expect("the semaphore is never closed");
                 inner
-                    .deliver_domain(&domain, &domain_recipients, &prepared)
+                    .deliver_group(domain.as_deref(), &group, &prepared)
                     .await
             };
             tasks.spawn(task.instrument(span));
@@ -187,63 +248,72 @@ impl Mailer {
             }
         }
     }
+
+    /// Closes the idle connections with QUIT and waits for the replies, each for at most a
+    /// few seconds. The mailer stays usable and opens new connections when needed.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
 }
 
 impl Inner {
-    /// Delivers to the distinct `recipients` of one domain and returns their results in the
-    /// same order.
-    async fn deliver_domain(
+    /// Splits the distinct recipients into the groups that share one transaction: one per
+    /// domain, labelled with the domain, or a single unlabelled group for the relay.
+    fn group(&self, recipients: &[Address]) -> Vec<(Option<String>, Vec<Address>)> {
+        if self.config.relay.is_some() {
+            let mut distinct: Vec<Address> = Vec::new();
+            for recipient in recipients {
+                if !distinct.contains(recipient) {
+                    distinct.push(recipient.clone());
+                }
+            }
+            return vec![(None, distinct)];
+        }
+        group_by_domain(recipients)
+            .into_iter()
+            .map(|(domain, group)| (Some(domain), group))
+            .collect()
+    }
+
+    /// Delivers to the distinct `recipients` of one group, in `domain` or through the relay
+    /// when `domain` is `None`, and returns their results in the same order.
+    async fn deliver_group(
         &self,
-        domain: &str,
+        domain: Option<&str>,
         recipients: &[Address],
         prepared: &Prepared,
     ) -> Vec<RecipientResult> {
-        let hosts = match self.resolver.mx_hosts(domain).await {
-            Ok(hosts) => hosts,
-            Err(error) => {
-                let outcome = error.outcome(domain);
-                warn!(error = %outcome.reply_text, "no mail server to deliver to");
-                return same_result(recipients, outcome, None);
-            }
+        let targets = match (domain, &self.config.relay) {
+            (_, Some(relay)) => vec![relay_target(relay)],
+            (Some(domain), None) => match self.mx_targets(domain).await {
+                Ok(targets) => targets,
+                Err(outcome) => {
+                    warn!(error = %outcome.reply_text, "no mail server to deliver to");
+                    return same_result(recipients, outcome, None);
+                }
+            },
+            (None, None) => unreachable!("only the relay group has no domain"),
         };
-        debug!(hosts = ?hosts.iter().map(|host| &host.name).collect::<Vec<_>>(), "found mail servers");
-
         let envelope = Envelope {
             sender: &prepared.sender,
             recipients,
             data: &prepared.data,
-            message_len: prepared.message_len,
+            message_size: prepared.message_size,
             eight_bit: prepared.eight_bit,
         };
 
-        // Every MX host and every address of it is tried in order until one session
+        // Every server and every address of it is tried in order until one transaction
         // completes, as RFC 5321, section 5.1, describes.
         let mut failure = FailureSummary::default();
-        for host in &hosts {
-            let addresses = match self.resolver.host_addresses(&host.name).await {
-                Ok(addresses) => addresses,
-                Err(error) => {
-                    let outcome = error.outcome(host);
-                    warn!(mx_host = %host.name, error = %outcome.reply_text, "skipping mail server");
-                    failure.record(host, outcome);
-                    continue;
+        for target in &targets {
+            match self
+                .deliver_to_target(target, &envelope, &mut failure)
+                .await
+            {
+                Some((tls, outcomes)) => {
+                    return completed_results(&target.host, tls, recipients, outcomes);
                 }
-            };
-            for address in addresses {
-                let addr = SocketAddr::new(address, self.config.smtp_port);
-                match self.attempt_with_fallback(host, addr, &envelope).await {
-                    Ok((tls, outcomes)) => {
-                        return completed_results(domain, host, tls, recipients, outcomes);
-                    }
-                    Err(outcome) => {
-                        warn!(
-                            mx_host = %host.name, %addr, code = ?outcome.reply_code,
-                            error = %outcome.reply_text,
-                            "delivery attempt failed, trying the next address or mail server"
-                        );
-                        failure.record(host, outcome);
-                    }
-                }
+                None => continue,
             }
         }
 
@@ -255,52 +325,255 @@ impl Inner {
         same_result(recipients, outcome, Some(host))
     }
 
-    /// Runs a session on `addr`, and when its STARTTLS handshake fails, another one in
-    /// plain text on a new connection. Returns the TLS flag and outcomes of a completed
-    /// session, or the failure of the last session.
-    async fn attempt_with_fallback(
+    /// Returns the MX hosts of `domain`, in the order to try them, with the TLS mode of the
+    /// domain's policy.
+    async fn mx_targets(&self, domain: &str) -> Result<Vec<Target<'_>>, Outcome> {
+        let hosts = self
+            .resolver
+            .mx_hosts(domain)
+            .await
+            .map_err(|error| error.outcome(domain))?;
+        debug!(hosts = ?hosts.iter().map(|host| &host.name).collect::<Vec<_>>(), "found mail servers");
+
+        let policy = self
+            .config
+            .tls_by_domain
+            .get(domain)
+            .copied()
+            .unwrap_or(self.config.tls);
+        let mode = match policy {
+            TlsPolicy::Disabled => TlsMode::Disabled,
+            TlsPolicy::Opportunistic => TlsMode::Opportunistic,
+            TlsPolicy::Required { verify_certificate } => TlsMode::Required {
+                verify: verify_certificate,
+            },
+        };
+        let targets = hosts
+            .into_iter()
+            .map(|host| Target {
+                host,
+                port: self.config.smtp_port,
+                mode,
+                credentials: None,
+            })
+            .collect();
+        Ok(targets)
+    }
+
+    /// Tries one server: an idle session first, if one is kept, and then a new connection
+    /// to each of its addresses. Returns the TLS details and outcomes of the first completed
+    /// transaction, or `None` after recording each failure in `failure`.
+    async fn deliver_to_target(
         &self,
-        host: &MxHost,
-        addr: SocketAddr,
+        target: &Target<'_>,
         envelope: &Envelope<'_>,
-    ) -> Result<(bool, Vec<Outcome>), Outcome> {
-        match self.attempt(host, addr, envelope, true).await {
-            SessionResult::Completed { tls, outcomes } => Ok((tls, outcomes)),
-            SessionResult::Failed(outcome) => Err(outcome),
-            SessionResult::TlsFailed(outcome) => {
-                warn!(
-                    mx_host = %host.name, %addr, error = %outcome.reply_text,
-                    "STARTTLS failed, retrying without TLS on a new connection"
-                );
-                match self.attempt(host, addr, envelope, false).await {
-                    SessionResult::Completed { tls, outcomes } => Ok((tls, outcomes)),
-                    SessionResult::Failed(outcome) | SessionResult::TlsFailed(outcome) => {
-                        Err(outcome)
-                    }
+        failure: &mut FailureSummary,
+    ) -> Option<(Option<TlsDetails>, Vec<Outcome>)> {
+        let host = &target.host;
+        let key = PoolKey {
+            host: host.name.clone(),
+            port: target.port,
+            mode: target.mode,
+        };
+
+        // A kept session may have been closed by the server in the meantime. Then the
+        // transaction is tried once more on a new connection, which is safe because the
+        // server accepted nothing before its reply to MAIL.
+        if let Some(session) = self.pool.checkout(&key) {
+            debug!(mx_host = %host.name, "reusing an idle connection");
+            match self.transact(&key, session, envelope, true).await {
+                (Transaction::Completed(outcomes), tls) => return Some((tls, outcomes)),
+                (Transaction::Stale(outcome), _) => {
+                    debug!(
+                        mx_host = %host.name, error = %outcome.reply_text,
+                        "the idle connection was closed, retrying on a new connection"
+                    );
+                }
+                (Transaction::Failed(outcome), _) => {
+                    warn!(
+                        mx_host = %host.name, code = ?outcome.reply_code, error = %outcome.reply_text,
+                        "delivery on an idle connection failed, retrying on a new connection"
+                    );
+                    failure.record(host, outcome);
                 }
             }
         }
+
+        let addresses = match self.addresses(host).await {
+            Ok(addresses) => addresses,
+            Err(outcome) => {
+                warn!(mx_host = %host.name, error = %outcome.reply_text, "skipping mail server");
+                failure.record(host, outcome);
+                return None;
+            }
+        };
+        for address in addresses {
+            let addr = SocketAddr::new(address, target.port);
+            match self.attempt(target, &key, addr, envelope).await {
+                Ok(completed) => return Some(completed),
+                Err(outcome) => {
+                    warn!(
+                        mx_host = %host.name, %addr, code = ?outcome.reply_code,
+                        error = %outcome.reply_text,
+                        "delivery attempt failed, trying the next address or mail server"
+                    );
+                    failure.record(host, outcome);
+                }
+            }
+        }
+        None
     }
 
+    /// Returns the addresses of `host`: the address itself for an IP literal, otherwise its
+    /// A and AAAA records.
+    async fn addresses(&self, host: &MxHost) -> Result<Vec<IpAddr>, Outcome> {
+        if let Ok(address) = host.name.parse::<IpAddr>() {
+            return Ok(vec![address]);
+        }
+        self.resolver
+            .host_addresses(&host.name)
+            .await
+            .map_err(|error| error.outcome(host))
+    }
+
+    /// Opens a session on a new connection to `addr` and runs the transaction. When an
+    /// opportunistic STARTTLS handshake fails, a second session runs in plain text on
+    /// another new connection. Returns the TLS details and outcomes of a completed
+    /// transaction, or the failure of the last attempt.
     async fn attempt(
         &self,
-        host: &MxHost,
+        target: &Target<'_>,
+        key: &PoolKey,
         addr: SocketAddr,
         envelope: &Envelope<'_>,
-        allow_tls: bool,
-    ) -> SessionResult {
-        let connection = match Connection::connect(addr, self.config.connect_timeout).await {
-            Ok(connection) => connection,
-            Err(error) => return SessionResult::Failed(Outcome::temporary(error.to_string())),
-        };
-        let settings = SessionSettings {
+    ) -> Result<(Option<TlsDetails>, Vec<Outcome>), Outcome> {
+        let plan = SessionPlan {
             helo_name: &self.config.helo_name,
-            command_timeout: self.config.command_timeout,
-            data_timeout: self.config.data_timeout,
-            tls: allow_tls.then(|| (&self.tls, server_name(&host.name, addr.ip()))),
+            timeouts: &self.config.timeouts,
+            mode: target.mode,
+            connector: self.connectors.get(target.mode.verifies()),
+            server_name: server_name(&target.host.name, addr.ip()),
+            credentials: target.credentials,
         };
-        run_session(connection, &settings, envelope).await
+        let session = match open_session(addr, &plan).await {
+            Ok(session) => session,
+            Err(OpenError::Failed(outcome)) => return Err(outcome),
+            Err(OpenError::TlsFailed(outcome)) => {
+                warn!(
+                    mx_host = %target.host.name, %addr, error = %outcome.reply_text,
+                    "STARTTLS failed, retrying without TLS on a new connection"
+                );
+                let plain = SessionPlan {
+                    mode: TlsMode::Disabled,
+                    ..plan
+                };
+                match open_session(addr, &plain).await {
+                    Ok(session) => session,
+                    Err(OpenError::Failed(outcome) | OpenError::TlsFailed(outcome)) => {
+                        return Err(outcome);
+                    }
+                }
+            }
+        };
+
+        match self.transact(key, session, envelope, false).await {
+            (Transaction::Completed(outcomes), tls) => Ok((tls, outcomes)),
+            (Transaction::Failed(outcome) | Transaction::Stale(outcome), _) => Err(outcome),
+        }
     }
+
+    /// Runs the transaction on `session`, then keeps the session for reuse or closes it.
+    async fn transact(
+        &self,
+        key: &PoolKey,
+        mut session: Session,
+        envelope: &Envelope<'_>,
+        reused: bool,
+    ) -> (Transaction, Option<TlsDetails>) {
+        let tls = session.connection.tls().cloned();
+        let result = run_transaction(&mut session, envelope, &self.config.timeouts, reused).await;
+        self.pool.release(key.clone(), session);
+        (result, tls)
+    }
+}
+
+/// Returns the relay as the only server to try.
+fn relay_target(relay: &Relay) -> Target<'_> {
+    let mode = match relay.security {
+        RelaySecurity::StartTls => TlsMode::Required {
+            verify: relay.verify_certificate,
+        },
+        RelaySecurity::ImplicitTls => TlsMode::Implicit {
+            verify: relay.verify_certificate,
+        },
+    };
+    Target {
+        host: MxHost {
+            name: relay.host.to_ascii_lowercase(),
+            preference: 0,
+            implicit: false,
+        },
+        port: relay.port,
+        mode,
+        credentials: relay.credentials.as_ref(),
+    }
+}
+
+/// Returns whether any setting verifies certificates, or names CA files that should be
+/// checked at once.
+fn needs_verification(config: &MailerConfig) -> bool {
+    let verifies = |policy: &TlsPolicy| {
+        matches!(
+            policy,
+            TlsPolicy::Required {
+                verify_certificate: true
+            }
+        )
+    };
+    verifies(&config.tls)
+        || config.tls_by_domain.values().any(verifies)
+        || config
+            .relay
+            .as_ref()
+            .is_some_and(|relay| relay.verify_certificate)
+        || !config.ca_certificates.is_empty()
+}
+
+/// Checks the keys of `tls_by_domain` and returns the map with lowercase keys.
+fn normalize_tls_domains(
+    policies: &BTreeMap<String, TlsPolicy>,
+) -> Result<BTreeMap<String, TlsPolicy>, MailerError> {
+    let mut normalized = BTreeMap::new();
+    for (domain, policy) in policies {
+        check_domain(domain).map_err(|reason| MailerError::InvalidTlsDomain {
+            domain: domain.clone(),
+            reason,
+        })?;
+        normalized.insert(domain.to_ascii_lowercase(), *policy);
+    }
+    Ok(normalized)
+}
+
+fn check_relay(relay: &Relay) -> Result<(), MailerError> {
+    let invalid = |setting, reason| Err(MailerError::InvalidRelay { setting, reason });
+    if relay.host.parse::<IpAddr>().is_err() && check_domain(&relay.host).is_err() {
+        return invalid("relay.host", "must be a host name or an IP address");
+    }
+    if relay.port == 0 {
+        return invalid("relay.port", "must be a TCP port from 1 to 65535");
+    }
+    if let Some(credentials) = &relay.credentials {
+        if credentials.username().is_empty() {
+            return invalid("relay.credentials", "the user name is empty");
+        }
+        if credentials.username().contains('\0') || credentials.password().contains('\0') {
+            return invalid(
+                "relay.credentials",
+                "the user name or password contains a NUL character, which AUTH PLAIN cannot send",
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The failure to report when no session completes: the last temporary failure if there
@@ -360,15 +633,14 @@ fn same_result(
         .map(|recipient| {
             outcome
                 .clone()
-                .into_result(recipient.clone(), mx_host.clone(), false)
+                .into_result(recipient.clone(), mx_host.clone(), None)
         })
         .collect()
 }
 
 fn completed_results(
-    domain: &str,
     host: &MxHost,
-    tls: bool,
+    tls: Option<TlsDetails>,
     recipients: &[Address],
     outcomes: Vec<Outcome>,
 ) -> Vec<RecipientResult> {
@@ -377,7 +649,9 @@ fn completed_results(
         .filter(|o| o.status == DeliveryStatus::Delivered)
         .count();
     info!(
-        %domain, mx_host = %host.name, tls, delivered, failed = outcomes.len() - delivered,
+        mx_host = %host.name,
+        tls_version = tls.as_ref().map(|tls| tls.version.as_str()),
+        delivered, failed = outcomes.len() - delivered,
         "transaction completed"
     );
     recipients
@@ -385,7 +659,7 @@ fn completed_results(
         .zip(outcomes)
         .map(|(recipient, outcome)| {
             debug!(%recipient, status = ?outcome.status, code = ?outcome.reply_code, "recipient result");
-            outcome.into_result(recipient.clone(), Some(host.name.clone()), tls)
+            outcome.into_result(recipient.clone(), Some(host.name.clone()), tls.as_ref())
         })
         .collect()
 }
@@ -473,7 +747,7 @@ mod tests {
             ..valid.clone()
         };
 
-        assert!(Mailer::new(valid).is_ok());
+        assert!(Mailer::new(valid.clone()).is_ok());
         assert!(matches!(
             Mailer::new(bad_helo),
             Err(MailerError::InvalidHeloName { .. })
@@ -482,6 +756,65 @@ mod tests {
             Mailer::new(no_parallelism),
             Err(MailerError::ZeroSetting { .. })
         ));
+
+        let zero_timeout = MailerConfig {
+            timeouts: crate::Timeouts {
+                data_block: std::time::Duration::ZERO,
+                ..crate::Timeouts::default()
+            },
+            ..valid.clone()
+        };
+        let error = Mailer::new(zero_timeout).unwrap_err();
+        assert!(error.to_string().contains("timeouts.data_block"), "{error}");
+
+        let mut tls_by_domain = BTreeMap::new();
+        tls_by_domain.insert("not a domain".to_owned(), TlsPolicy::Disabled);
+        let bad_domain = MailerConfig {
+            tls_by_domain,
+            ..valid.clone()
+        };
+        assert!(matches!(
+            Mailer::new(bad_domain),
+            Err(MailerError::InvalidTlsDomain { .. })
+        ));
+
+        let missing_ca = MailerConfig {
+            ca_certificates: vec![PathBuf::from("/nonexistent/ca.pem")],
+            ..valid.clone()
+        };
+        let error = Mailer::new(missing_ca).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+    }
+
+    #[test]
+    fn new_rejects_invalid_relay() {
+        let relay = |host: &str, port: u16, credentials: Option<Credentials>| MailerConfig {
+            dns_server: Some("127.0.0.1:53".parse().unwrap()),
+            relay: Some(Relay {
+                port,
+                verify_certificate: false,
+                ..Relay::starttls(host, credentials)
+            }),
+            ..MailerConfig::default()
+        };
+        let cases = [
+            (relay("relay host", 587, None), "relay.host"),
+            (relay("relay.test", 0, None), "relay.port"),
+            (
+                relay("relay.test", 587, Some(Credentials::new("", "pw"))),
+                "relay.credentials",
+            ),
+            (
+                relay("relay.test", 587, Some(Credentials::new("user", "p\0w"))),
+                "relay.credentials",
+            ),
+        ];
+        for (config, setting) in cases {
+            let error = Mailer::new(config).unwrap_err();
+            assert!(error.to_string().contains(setting), "{setting}: {error}");
+            assert!(!error.to_string().contains("p\0w"), "{error}");
+        }
+        assert!(Mailer::new(relay("127.0.0.1", 465, None)).is_ok());
     }
 
     #[test]

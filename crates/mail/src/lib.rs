@@ -1,17 +1,23 @@
 //! The Mail Broker: delivers Convene's notification e-mail straight to the recipients'
-//! mail servers.
+//! mail servers, or through one relay.
 //!
-//! This crate hides three decisions from the rest of Convene:
+//! This crate hides four decisions from the rest of Convene:
 //!
 //! - how a [`Message`] becomes MIME bytes (`multipart/alternative` with text and HTML,
 //!   built with `mail-builder`),
-//! - how a recipient domain is routed: MX lookup with `hickory-resolver`, the implicit MX
-//!   when a domain has none, and null MX (RFC 7505),
-//! - how SMTP is spoken: EHLO with HELO fallback, opportunistic STARTTLS with `rustls`,
-//!   one transaction per domain, per-recipient replies, dot-stuffing and timeouts.
+//! - how a recipient domain is routed: MX lookup with `hickory-resolver` (equal preferences
+//!   shuffled), the implicit MX when a domain has none, null MX (RFC 7505), or one relay
+//!   (smarthost) for all mail,
+//! - how SMTP is spoken: EHLO with HELO fallback, PIPELINING, SIZE and 8BITMIME, and
+//!   STARTTLS with `rustls` under a TLS policy per domain. The relay gets AUTH PLAIN or
+//!   LOGIN. Each domain gets one transaction with per-recipient replies, dot-stuffing and
+//!   the timeouts of RFC 5321,
+//! - which connections are kept: an idle session is reused for the next message to the
+//!   same server, and replaced by a new connection if the server has closed it.
 //!
 //! Callers see only addresses, messages and one [`RecipientResult`] per recipient, whose
-//! [`DeliveryStatus`] tells whether a retry may succeed. This crate depends on no other Convene crate,
+//! [`DeliveryStatus`] shows whether a retry may succeed. Each result also records the
+//! server and the TLS version and cipher suite used. This crate depends on no other Convene crate,
 //! keeps no queue and never retries later by itself: scheduling retries is the caller's
 //! decision.
 //!
@@ -21,9 +27,13 @@
 //!   commands or headers.
 //! - `message`: [`Message`] and its MIME encoding.
 //! - `mx`: MX and address lookups.
+//! - `config`: [`MailerConfig`] with its [`Timeouts`], [`TlsPolicy`] and [`Relay`].
 //! - `reply`, `ehlo`, `smtp`, `tls`, `data`: SMTP replies, EHLO extensions, the connection,
-//!   the STARTTLS configuration and the DATA encoding.
-//! - `transaction`: the dialogue on one connection.
+//!   the TLS client configurations and the DATA encoding.
+//! - `session`, `auth`: opening a session up to the first MAIL: greeting, EHLO, STARTTLS or
+//!   implicit TLS, and AUTH.
+//! - `transaction`: one mail transaction on an open session, pipelined or not.
+//! - `pool`: idle sessions kept for reuse, closed with QUIT after the idle timeout.
 //! - `deliver`: [`Mailer`], which ties the steps together for many recipients.
 //!
 //! # Example
@@ -57,10 +67,12 @@
 //!
 //! Events go through `tracing`: debug for each SMTP command and reply, info for each
 //! completed transaction, warn for each fallback (to plain text after a failed TLS
-//! handshake, to the next address or MX host). Message bodies are never logged.
+//! handshake, to the next address or MX host). Message bodies, passwords and the AUTH
+//! exchange are never logged, and [`Credentials`] hide the password from `Debug`.
 //! Addresses appear in debug events.
 
 mod address;
+mod auth;
 mod config;
 mod data;
 mod deliver;
@@ -68,14 +80,16 @@ mod ehlo;
 mod lines;
 mod message;
 mod mx;
+mod pool;
 mod reply;
+mod session;
 mod smtp;
 mod status;
 mod tls;
 mod transaction;
 
 pub use address::{Address, AddressError, Mailbox};
-pub use config::MailerConfig;
+pub use config::{Credentials, MailerConfig, Relay, RelaySecurity, Timeouts, TlsPolicy};
 pub use deliver::{Mailer, MailerError};
 pub use message::{Message, MessageError};
 pub use status::{DeliveryStatus, RecipientResult};

@@ -241,6 +241,19 @@ mod tests {
     }
 
     #[test]
+    fn order_mx_records_shuffles_equal_preferences() {
+        let records = vec![(10, name("one.mx.test.")), (10, name("two.mx.test."))];
+        let mut first_hosts = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let hosts = order_mx_records(records.clone()).unwrap();
+            first_hosts.insert(hosts[0].name.clone());
+        }
+        // Each order has probability 1/2, so seeing only one in 40 tries has a
+        // probability of 2^-39.
+        assert_eq!(first_hosts.len(), 2, "{first_hosts:?}");
+    }
+
+    #[test]
     fn order_mx_records_detects_null_mx() {
         assert_eq!(
             order_mx_records(vec![(0, Name::root())]),

@@ -16,6 +16,7 @@ use tokio_rustls::client::TlsStream;
 use tracing::debug;
 
 use crate::reply::{MAX_LINE_LEN, Reply, ReplyError, ReplyParser};
+use crate::tls::TlsDetails;
 
 /// Size of each block of message data written under its own timeout. RFC 5321 (section
 /// 4.5.3.2.5) times each block rather than the whole message, so that large messages on
@@ -111,6 +112,11 @@ impl AsyncWrite for Stream {
 pub(crate) struct Connection {
     stream: BufReader<Stream>,
     addr: SocketAddr,
+    /// The TLS session's details once the connection runs over TLS.
+    tls: Option<TlsDetails>,
+    /// False once an I/O error, a timeout, an invalid reply or a 421 reply (the server is
+    /// closing the connection) has left the dialogue in an unknown state.
+    usable: bool,
 }
 
 impl Connection {
@@ -137,12 +143,31 @@ impl Connection {
         Ok(Connection {
             stream: BufReader::new(Stream::Plain(stream)),
             addr,
+            tls: None,
+            usable: true,
         })
     }
 
-    /// Returns whether the connection runs over TLS.
-    pub(crate) fn is_tls(&self) -> bool {
-        matches!(self.stream.get_ref(), Stream::Tls(_))
+    /// Returns the address connected to.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Returns the protocol version and cipher suite, or `None` on a plain connection.
+    pub(crate) fn tls(&self) -> Option<&TlsDetails> {
+        self.tls.as_ref()
+    }
+
+    /// Returns whether another command can follow: no error or 421 reply has occurred, and
+    /// the server has sent nothing that was not read yet.
+    pub(crate) fn is_usable(&self) -> bool {
+        self.usable && self.stream.buffer().is_empty()
+    }
+
+    /// Marks the dialogue as broken, for example after an unexpected reply in the middle of
+    /// an exchange.
+    pub(crate) fn mark_unusable(&mut self) {
+        self.usable = false;
     }
 
     /// Reads one reply, such as the greeting. `step` describes the wait in error messages,
@@ -152,12 +177,11 @@ impl Connection {
         step: &str,
         reply_timeout: Duration,
     ) -> Result<Reply, SmtpError> {
-        let reply = match timeout(reply_timeout, self.read_reply_lines(step)).await {
-            Ok(result) => result?,
-            Err(_) => return Err(self.timeout_error(step, reply_timeout)),
+        let result = match timeout(reply_timeout, self.read_reply_lines(step)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.timeout_error(step, reply_timeout)),
         };
-        debug!(addr = %self.addr, code = reply.code, text = %reply.text(), "received SMTP reply");
-        Ok(reply)
+        self.track_reply(result)
     }
 
     /// Sends `command` followed by CRLF and reads the reply, both within `command_timeout`.
@@ -169,24 +193,61 @@ impl Connection {
         command: &str,
         command_timeout: Duration,
     ) -> Result<Reply, SmtpError> {
+        self.command_logged_as(command, command, command_timeout)
+            .await
+    }
+
+    /// Sends `command` like [`Connection::command`], but logs `shown` in its place, so that
+    /// credentials stay out of the logs.
+    pub(crate) async fn command_logged_as(
+        &mut self,
+        command: &str,
+        shown: &str,
+        command_timeout: Duration,
+    ) -> Result<Reply, SmtpError> {
         debug_assert!(
             !command.contains(['\r', '\n']),
             "command contains a line break"
         );
-        let step = format!("while waiting for the reply to {}", command_verb(command));
-        debug!(addr = %self.addr, command, "sending SMTP command");
+        let step = format!("while waiting for the reply to {}", command_verb(shown));
+        debug!(addr = %self.addr, command = shown, "sending SMTP command");
 
         let line = format!("{command}\r\n");
         let exchange = async {
             self.write(line.as_bytes(), &step).await?;
             self.read_reply_lines(&step).await
         };
-        let reply = match timeout(command_timeout, exchange).await {
-            Ok(result) => result?,
-            Err(_) => return Err(self.timeout_error(&step, command_timeout)),
+        let result = match timeout(command_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(self.timeout_error(&step, command_timeout)),
         };
-        debug!(addr = %self.addr, code = reply.code, text = %reply.text(), "received SMTP reply");
-        Ok(reply)
+        self.track_reply(result)
+    }
+
+    /// Sends several commands in one write without reading any reply, for a PIPELINING
+    /// command group (RFC 2920). The caller reads the replies in order with
+    /// [`Connection::read_reply`].
+    pub(crate) async fn send_group(
+        &mut self,
+        commands: &[String],
+        write_timeout: Duration,
+    ) -> Result<(), SmtpError> {
+        let mut bytes = Vec::new();
+        for command in commands {
+            debug_assert!(
+                !command.contains(['\r', '\n']),
+                "command contains a line break"
+            );
+            debug!(addr = %self.addr, command, "sending pipelined SMTP command");
+            bytes.extend_from_slice(command.as_bytes());
+            bytes.extend_from_slice(b"\r\n");
+        }
+        let step = "while sending pipelined commands";
+        let result = match timeout(write_timeout, self.write(&bytes, step)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.timeout_error(step, write_timeout)),
+        };
+        self.track(result)
     }
 
     /// Writes message data that is already encoded for DATA, in blocks that each get
@@ -198,16 +259,18 @@ impl Connection {
     ) -> Result<(), SmtpError> {
         let step = "while sending message data";
         for block in data.chunks(DATA_BLOCK_LEN) {
-            match timeout(block_timeout, self.write(block, step)).await {
-                Ok(result) => result?,
-                Err(_) => return Err(self.timeout_error(step, block_timeout)),
-            }
+            let result = match timeout(block_timeout, self.write(block, step)).await {
+                Ok(result) => result,
+                Err(_) => Err(self.timeout_error(step, block_timeout)),
+            };
+            self.track(result)?;
         }
         debug!(addr = %self.addr, octets = data.len(), "sent message data");
         Ok(())
     }
 
-    /// Performs the TLS handshake after the server's 220 reply to STARTTLS.
+    /// Performs the TLS handshake, after the server's 220 reply to STARTTLS or right after
+    /// connecting for implicit TLS.
     ///
     /// Fails if the server has already sent more data: that data arrived unencrypted and
     /// must not be taken as part of the TLS session (the STARTTLS command injection
@@ -237,16 +300,16 @@ impl Connection {
                 });
             }
         };
-        let (_, session) = tls.get_ref();
-        debug!(%addr, version = ?session.protocol_version(), "TLS established");
+        let details = TlsDetails::of(tls.get_ref().1);
+        debug!(%addr, version = %details.version, cipher_suite = %details.cipher_suite, "TLS established");
         Ok(Connection {
             stream: BufReader::new(Stream::Tls(Box::new(tls))),
             addr,
+            tls: Some(details),
+            usable: true,
         })
     }
 
-    /// Sends QUIT and closes the connection. Errors are only logged, because the outcome of
-    /// the transaction is already known.
     /// Sends QUIT and closes the connection in a task of its own, so that
     /// the transaction's result is available without waiting for a server
     /// that is slow to answer QUIT or never does.
@@ -254,7 +317,13 @@ impl Connection {
         tokio::spawn(self.quit());
     }
 
+    /// Sends QUIT, if the dialogue is still in a known state, and closes the connection.
+    /// Errors are only logged, because the outcome of the transaction is already known.
     pub(crate) async fn quit(mut self) {
+        if !self.is_usable() {
+            debug!(addr = %self.addr, "closing a connection that cannot take QUIT");
+            return;
+        }
         if let Err(error) = self.command("QUIT", QUIT_TIMEOUT).await {
             debug!(addr = %self.addr, %error, "QUIT failed");
         }
@@ -334,6 +403,25 @@ impl Connection {
                 return Ok(());
             }
         }
+    }
+
+    /// Marks the connection unusable if `result` is an error.
+    fn track<T>(&mut self, result: Result<T, SmtpError>) -> Result<T, SmtpError> {
+        if result.is_err() {
+            self.usable = false;
+        }
+        result
+    }
+
+    /// Logs a reply and marks the connection unusable if the reply is 421, with which the
+    /// server announces that it closes the connection (RFC 5321, section 3.8).
+    fn track_reply(&mut self, result: Result<Reply, SmtpError>) -> Result<Reply, SmtpError> {
+        let reply = self.track(result)?;
+        debug!(addr = %self.addr, code = reply.code, text = %reply.text(), "received SMTP reply");
+        if reply.code == 421 {
+            self.usable = false;
+        }
+        Ok(reply)
     }
 
     fn timeout_error(&self, step: &str, duration: Duration) -> SmtpError {

@@ -2,6 +2,7 @@
 
 use crate::address::Address;
 use crate::reply::Reply;
+use crate::tls::TlsDetails;
 
 /// Whether a recipient got the message, and if not, whether a later retry may succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,12 +37,20 @@ pub struct RecipientResult {
     pub recipient: Address,
     /// Whether the message was delivered, and if not, whether to retry.
     pub status: DeliveryStatus,
-    /// The MX host of the final attempt, such as `mx.alpha.test`, or the recipient's domain
-    /// when the domain has no MX record and its own address was used. `None` when no host
-    /// was tried, for example because the MX lookup failed.
+    /// The MX host of the final attempt, such as `mx.alpha.test`, the recipient's domain
+    /// when the domain has no MX record and its own address was used, or the relay's host
+    /// when a relay is configured. `None` when no host was tried, for example because the
+    /// MX lookup failed.
     pub mx_host: Option<String>,
-    /// Whether the transaction that produced this result ran inside STARTTLS.
+    /// Whether the transaction that produced this result ran over TLS, after STARTTLS or
+    /// with implicit TLS.
     pub tls: bool,
+    /// The TLS protocol version of that transaction, such as `TLSv1.3`, or `None` in plain
+    /// text.
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite of that transaction, by its IANA name as rustls spells it,
+    /// such as `TLS13_AES_256_GCM_SHA384`, or `None` in plain text.
+    pub tls_cipher_suite: Option<String>,
     /// The server's reply code for this recipient: the reply to `RCPT TO` when that failed,
     /// otherwise the reply to the final dot (or to the greeting, EHLO, `MAIL FROM` or `DATA`
     /// when the session ended there). `None` when the failure was local, such as a DNS error,
@@ -92,13 +101,15 @@ impl Outcome {
         self,
         recipient: Address,
         mx_host: Option<String>,
-        tls: bool,
+        tls: Option<&TlsDetails>,
     ) -> RecipientResult {
         RecipientResult {
             recipient,
             status: self.status,
             mx_host,
-            tls,
+            tls: tls.is_some(),
+            tls_version: tls.map(|tls| tls.version.clone()),
+            tls_cipher_suite: tls.map(|tls| tls.cipher_suite.clone()),
             reply_code: self.reply_code,
             reply_text: self.reply_text,
         }

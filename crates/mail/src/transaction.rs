@@ -1,278 +1,325 @@
-//! The SMTP dialogue on one connection, from greeting to QUIT (RFC 5321, section 3).
-
-use std::time::Duration;
-
-use rustls::pki_types::ServerName;
-use tokio_rustls::TlsConnector;
-use tracing::warn;
+//! One mail transaction on an open session: MAIL, one RCPT per recipient, DATA and the
+//! message (RFC 5321, section 3.3), as one pipelined command group when the server offers
+//! PIPELINING (RFC 2920).
 
 use crate::address::Address;
+use crate::config::Timeouts;
 use crate::ehlo::Extensions;
 use crate::reply::Reply;
+use crate::session::Session;
 use crate::smtp::{Connection, SmtpError};
 use crate::status::Outcome;
+
+/// The line that ends the message data.
+const FINAL_DOT: &[u8] = b".\r\n";
 
 /// The sender, recipients and message of one transaction.
 pub(crate) struct Envelope<'a> {
     pub(crate) sender: &'a Address,
-    /// The recipients, all in one domain and without duplicates.
+    /// The recipients, without duplicates.
     pub(crate) recipients: &'a [Address],
     /// The message encoded for DATA, with dot-stuffing and the final dot.
     pub(crate) data: &'a [u8],
-    /// The size of the message before encoding, for the SIZE extension.
-    pub(crate) message_len: usize,
+    /// The message size as the SIZE extension counts it (RFC 1870, section 3): octets with
+    /// CRLF line endings, without dot-stuffing and the final dot.
+    pub(crate) message_size: usize,
     /// Whether the message contains octets above 127.
     pub(crate) eight_bit: bool,
 }
 
-/// How to conduct the dialogue.
-pub(crate) struct SessionSettings<'a> {
-    pub(crate) helo_name: &'a str,
-    pub(crate) command_timeout: Duration,
-    pub(crate) data_timeout: Duration,
-    /// The connector and server name for STARTTLS, or `None` to stay in plain text even if
-    /// the server offers STARTTLS.
-    pub(crate) tls: Option<(&'a TlsConnector, ServerName<'static>)>,
+/// Returns the size of an encoded message as the SIZE extension counts it: the encoded
+/// length without the final dot line and without the dot added to each line that starts
+/// with a dot.
+pub(crate) fn message_size(encoded: &[u8]) -> usize {
+    let body = encoded.strip_suffix(FINAL_DOT).unwrap_or(encoded);
+    let mut stuffed_dots = usize::from(body.first() == Some(&b'.'));
+    stuffed_dots += body.windows(3).filter(|window| window == b"\n..").count();
+    body.len() - stuffed_dots
 }
 
-/// The result of one session.
+/// The end of a transaction.
 #[derive(Debug)]
-pub(crate) enum SessionResult {
-    /// The server replied for every recipient. `outcomes` has one entry per recipient, in
-    /// envelope order.
-    Completed { tls: bool, outcomes: Vec<Outcome> },
-    /// The session ended before the message could have been accepted, because of a
-    /// connection failure or a rejected greeting or EHLO. Another address may succeed.
+pub(crate) enum Transaction {
+    /// The server replied for every recipient: one outcome per recipient, in envelope order.
+    Completed(Vec<Outcome>),
+    /// A reused connection was closed, or closing, before the reply to MAIL arrived, so the
+    /// server accepted nothing. A new connection may succeed.
+    Stale(Outcome),
+    /// The connection failed, or the server sent 421, before the final dot was sent, so the
+    /// server accepted nothing. Another server may be tried.
     Failed(Outcome),
-    /// The server accepted STARTTLS but the TLS handshake failed, which leaves the connection
-    /// unusable. A new connection without STARTTLS may succeed.
-    TlsFailed(Outcome),
 }
 
-/// A failure before the mail transaction began.
-enum SetupError {
-    /// The server rejected a step. The connection still works, so QUIT is sent.
-    Rejected(Reply),
-    /// The connection failed.
-    Connection(SmtpError),
+/// The replies to MAIL, each RCPT and DATA, whether they were read one by one or as a
+/// pipelined group.
+struct Replies {
+    mail: Reply,
+    rcpts: Vec<Reply>,
+    /// `None` when DATA was not sent because no recipient was accepted.
+    data: Option<Reply>,
 }
 
-/// Runs the dialogue on a new connection: greeting, EHLO, STARTTLS when offered and
-/// allowed, and the mail transaction.
-pub(crate) async fn run_session(
-    mut connection: Connection,
-    settings: &SessionSettings<'_>,
-    envelope: &Envelope<'_>,
-) -> SessionResult {
-    let extensions = match greet(&mut connection, settings).await {
-        Ok(extensions) => extensions,
-        Err(error) => return fail(connection, error).await,
-    };
-    if extensions.starttls && settings.tls.is_some() {
-        start_tls_and_transact(connection, settings, envelope, extensions).await
-    } else {
-        transact(connection, settings, envelope, &extensions).await
-    }
-}
-
-/// Reads the greeting and sends EHLO, returning the server's extensions.
-async fn greet(
-    connection: &mut Connection,
-    settings: &SessionSettings<'_>,
-) -> Result<Extensions, SetupError> {
-    // Any greeting other than 220 means that the server takes no mail now (RFC 5321,
-    // section 3.1).
-    let greeting = connection
-        .read_reply("while waiting for the greeting", settings.command_timeout)
-        .await
-        .map_err(SetupError::Connection)?;
-    if greeting.code != 220 {
-        return Err(SetupError::Rejected(greeting));
-    }
-    hello(connection, settings).await
-}
-
-/// Sends STARTTLS, performs the handshake and runs the transaction over TLS (RFC 3207).
+/// Runs one transaction for `envelope` on `session`. A `reused` session first gets RSET,
+/// which clears what an earlier transaction left and shows whether the server is still
+/// there.
 ///
-/// If the server rejects STARTTLS, the transaction runs in plain text on the same
-/// connection with the `plain_extensions` announced before, because opportunistic TLS does
-/// not require encryption.
-async fn start_tls_and_transact(
-    mut connection: Connection,
-    settings: &SessionSettings<'_>,
+/// The session can take another transaction afterwards if its connection is still usable.
+pub(crate) async fn run_transaction(
+    session: &mut Session,
     envelope: &Envelope<'_>,
-    plain_extensions: Extensions,
-) -> SessionResult {
-    let (connector, server_name) = settings.tls.as_ref().expect("TLS settings are present");
-    let reply = match connection
-        .command("STARTTLS", settings.command_timeout)
-        .await
-    {
-        Ok(reply) => reply,
-        Err(error) => return SessionResult::Failed(Outcome::temporary(error.to_string())),
-    };
-    if reply.code != 220 {
-        warn!(code = reply.code, text = %reply.text(), "server rejected STARTTLS, continuing without TLS");
-        return transact(connection, settings, envelope, &plain_extensions).await;
-    }
-
-    let handshake = connection
-        .start_tls(connector, server_name.clone(), settings.command_timeout)
-        .await;
-    let mut connection = match handshake {
-        Ok(connection) => connection,
-        Err(error) => return SessionResult::TlsFailed(Outcome::temporary(error.to_string())),
-    };
-
-    // The client must forget what it learned before TLS and send EHLO again (RFC 3207,
-    // section 4.2).
-    match hello(&mut connection, settings).await {
-        Ok(extensions) => transact(connection, settings, envelope, &extensions).await,
-        Err(error) => fail(connection, error).await,
-    }
-}
-
-/// Sends EHLO, or HELO when the server rejects EHLO with a 5xx reply, as servers without
-/// the SMTP service extensions do (RFC 5321, section 3.2).
-async fn hello(
-    connection: &mut Connection,
-    settings: &SessionSettings<'_>,
-) -> Result<Extensions, SetupError> {
-    let ehlo = format!("EHLO {}", settings.helo_name);
-    let reply = connection.command(&ehlo, settings.command_timeout).await;
-    let reply = reply.map_err(SetupError::Connection)?;
-    if reply.is_positive() {
-        return Ok(Extensions::from_ehlo_reply(&reply));
-    }
-    if !(500..600).contains(&reply.code) {
-        return Err(SetupError::Rejected(reply));
-    }
-
-    let helo = format!("HELO {}", settings.helo_name);
-    let reply = connection.command(&helo, settings.command_timeout).await;
-    let reply = reply.map_err(SetupError::Connection)?;
-    if !reply.is_positive() {
-        return Err(SetupError::Rejected(reply));
-    }
-    Ok(Extensions::default())
-}
-
-/// Ends a session that failed before the transaction, sending QUIT if the connection works.
-async fn fail(connection: Connection, error: SetupError) -> SessionResult {
-    match error {
-        SetupError::Rejected(reply) => {
-            connection.quit_in_background();
-            SessionResult::Failed(Outcome::from_reply(&reply))
-        }
-        SetupError::Connection(error) => {
-            SessionResult::Failed(Outcome::temporary(error.to_string()))
-        }
-    }
-}
-
-/// Runs MAIL, one RCPT per recipient, DATA and the message, then QUIT.
-async fn transact(
-    mut connection: Connection,
-    settings: &SessionSettings<'_>,
-    envelope: &Envelope<'_>,
-    extensions: &Extensions,
-) -> SessionResult {
-    let tls = connection.is_tls();
+    timeouts: &Timeouts,
+    reused: bool,
+) -> Transaction {
     let recipient_count = envelope.recipients.len();
-    let timeout = settings.command_timeout;
 
     // A message over the server's announced limit would be rejected after transfer, and a
     // server that stays the same will keep rejecting it (RFC 1870).
-    if let Some(limit) = extensions.exceeded_size_limit(envelope.message_len) {
-        connection.quit_in_background();
+    if let Some(limit) = session
+        .extensions
+        .exceeded_size_limit(envelope.message_size)
+    {
         let outcome = Outcome::permanent(format!(
             "message of {} octets exceeds the server's size limit of {limit} octets",
-            envelope.message_len
+            envelope.message_size
         ));
-        return SessionResult::Completed {
-            tls,
-            outcomes: vec![outcome; recipient_count],
-        };
+        return Transaction::Completed(vec![outcome; recipient_count]);
     }
 
-    // MAIL FROM: a rejection applies to every recipient.
-    let mut mail_from = format!("MAIL FROM:<{}>", envelope.sender);
+    let mail_from = mail_from_command(envelope, &session.extensions);
+    let rcpts: Vec<String> = envelope
+        .recipients
+        .iter()
+        .map(|recipient| format!("RCPT TO:<{recipient}>"))
+        .collect();
+    let connection = &mut session.connection;
+    let exchange = if session.extensions.pipelining {
+        pipelined(connection, &mail_from, &rcpts, timeouts, reused).await
+    } else {
+        one_by_one(connection, &mail_from, &rcpts, timeouts, reused).await
+    };
+    let replies = match exchange {
+        Ok(replies) => replies,
+        Err(end) => return end,
+    };
+
+    // MAIL FROM: a rejection applies to every recipient. RCPT TO: a rejection is that
+    // recipient's final outcome. `None` marks an accepted recipient, whose outcome is the
+    // reply to DATA or to the message.
+    let outcomes: Vec<Option<Outcome>> = if replies.mail.is_positive() {
+        let rcpt_outcome =
+            |reply: &Reply| (!reply.is_positive()).then(|| Outcome::from_reply(reply));
+        replies.rcpts.iter().map(rcpt_outcome).collect()
+    } else {
+        vec![Some(Outcome::from_reply(&replies.mail)); recipient_count]
+    };
+    let any_accepted = outcomes.iter().any(Option::is_none);
+
+    // DATA: anything but 354 ends the transaction for the accepted recipients.
+    let data_reply = match replies.data {
+        Some(reply) if reply.code == 354 => reply,
+        Some(reply) => {
+            return Transaction::Completed(fill_accepted(outcomes, Outcome::from_reply(&reply)));
+        }
+        None => return Transaction::Completed(outcomes.into_iter().flatten().collect()),
+    };
+    debug_assert_eq!(data_reply.code, 354);
+    if !any_accepted {
+        // A pipelining client sends DATA before it knows whether any recipient was
+        // accepted. When the server still replies 354, RFC 2920, section 3.1, requires a
+        // single dot, which ends an empty message. The message itself is never sent.
+        end_empty_data(connection, timeouts).await;
+        return Transaction::Completed(outcomes.into_iter().flatten().collect());
+    }
+
+    // The message. Until the final dot has been sent, the server cannot have accepted it,
+    // so a failure here lets the caller try another server.
+    let body = &envelope.data[..envelope.data.len() - FINAL_DOT.len()];
+    if let Err(error) = connection.write_data(body, timeouts.data_block).await {
+        return Transaction::Failed(failure(error));
+    }
+
+    // The final dot and its reply. From the moment the dot may have left, the server may
+    // have accepted the message, so every failure is a temporary outcome of this attempt
+    // and no other server is tried in this call.
+    let step = "while waiting for the reply to the message data";
+    let outcome = match connection.write_data(FINAL_DOT, timeouts.data_block).await {
+        Ok(()) => match connection.read_reply(step, timeouts.data_termination).await {
+            Ok(reply) => Outcome::from_reply(&reply),
+            Err(error) => failure(error),
+        },
+        Err(error) => failure(error),
+    };
+    Transaction::Completed(fill_accepted(outcomes, outcome))
+}
+
+/// Builds `MAIL FROM` with the SIZE and BODY parameters the server and message call for.
+fn mail_from_command(envelope: &Envelope<'_>, extensions: &Extensions) -> String {
+    let mut command = format!("MAIL FROM:<{}>", envelope.sender);
     if extensions.size.is_some() {
-        mail_from.push_str(&format!(" SIZE={}", envelope.message_len));
+        command.push_str(&format!(" SIZE={}", envelope.message_size));
     }
     // NOTE: 8-bit data also goes to servers without 8BITMIME, unchanged, which RFC 6152
     // does not allow. Output of `Message::to_bytes` is 7-bit, so only raw messages from
     // elsewhere can be affected.
     if envelope.eight_bit && extensions.eight_bit_mime {
-        mail_from.push_str(" BODY=8BITMIME");
+        command.push_str(" BODY=8BITMIME");
     }
-    let reply = match connection.command(&mail_from, timeout).await {
-        Ok(reply) => reply,
-        Err(error) => return SessionResult::Failed(Outcome::temporary(error.to_string())),
-    };
-    if !reply.is_positive() {
-        connection.quit_in_background();
-        let outcome = Outcome::from_reply(&reply);
-        return SessionResult::Completed {
-            tls,
-            outcomes: vec![outcome; recipient_count],
-        };
+    command
+}
+
+/// Sends RSET (on a reused connection), MAIL, every RCPT and DATA in one write, then reads
+/// their replies in order (RFC 2920, section 3.1).
+async fn pipelined(
+    connection: &mut Connection,
+    mail_from: &str,
+    rcpts: &[String],
+    timeouts: &Timeouts,
+    reused: bool,
+) -> Result<Replies, Transaction> {
+    let mut group = Vec::with_capacity(rcpts.len() + 3);
+    if reused {
+        group.push("RSET".to_owned());
+    }
+    group.push(mail_from.to_owned());
+    group.extend_from_slice(rcpts);
+    group.push("DATA".to_owned());
+    if let Err(error) = connection.send_group(&group, timeouts.mail).await {
+        return Err(before_mail_reply(reused, failure(error)));
     }
 
-    // RCPT TO: a rejection is that recipient's final outcome. `None` marks an accepted
-    // recipient, whose outcome is the reply to the message data.
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(recipient_count);
-    for recipient in envelope.recipients {
-        let reply = match connection
-            .command(&format!("RCPT TO:<{recipient}>"), timeout)
+    if reused {
+        read_rset_reply(connection, timeouts).await?;
+    }
+    let mail = read_mail_reply(connection, timeouts, reused).await?;
+    let mut rcpt_replies = Vec::with_capacity(rcpts.len());
+    for _ in rcpts {
+        let step = "while waiting for the reply to RCPT";
+        rcpt_replies.push(in_transaction(
+            connection.read_reply(step, timeouts.rcpt).await,
+        )?);
+    }
+    let step = "while waiting for the reply to DATA";
+    let data = in_transaction(connection.read_reply(step, timeouts.data_initiation).await)?;
+    Ok(Replies {
+        mail,
+        rcpts: rcpt_replies,
+        data: Some(data),
+    })
+}
+
+/// Sends RSET (on a reused connection), MAIL, every RCPT and DATA one at a time, waiting
+/// for each reply. DATA is not sent when MAIL or every RCPT was rejected.
+async fn one_by_one(
+    connection: &mut Connection,
+    mail_from: &str,
+    rcpts: &[String],
+    timeouts: &Timeouts,
+    reused: bool,
+) -> Result<Replies, Transaction> {
+    if reused {
+        if let Err(error) = connection
+            .send_group(&["RSET".to_owned()], timeouts.command)
             .await
         {
-            Ok(reply) => reply,
-            Err(error) => return SessionResult::Failed(Outcome::temporary(error.to_string())),
-        };
-        outcomes.push((!reply.is_positive()).then(|| Outcome::from_reply(&reply)));
-    }
-    if outcomes.iter().all(Option::is_some) {
-        connection.quit_in_background();
-        return SessionResult::Completed {
-            tls,
-            outcomes: outcomes.into_iter().flatten().collect(),
-        };
-    }
-
-    // DATA: anything but 354 ends the transaction for the accepted recipients.
-    let reply = match connection.command("DATA", timeout).await {
-        Ok(reply) => reply,
-        Err(error) => return SessionResult::Failed(Outcome::temporary(error.to_string())),
-    };
-    if reply.code != 354 {
-        connection.quit_in_background();
-        let outcome = Outcome::from_reply(&reply);
-        return SessionResult::Completed {
-            tls,
-            outcomes: fill_accepted(outcomes, outcome),
-        };
-    }
-
-    // The message. Until the final dot has been sent, the server cannot have accepted it.
-    if let Err(error) = connection.write_data(envelope.data, timeout).await {
-        return SessionResult::Failed(Outcome::temporary(error.to_string()));
-    }
-
-    // The reply to the final dot. Without it, the server may or may not have accepted the
-    // message, so the failure is temporary and no other server is tried in this call.
-    let step = "while waiting for the reply to the message data";
-    let outcome = match connection.read_reply(step, settings.data_timeout).await {
-        Ok(reply) => {
-            connection.quit_in_background();
-            Outcome::from_reply(&reply)
+            return Err(Transaction::Stale(failure(error)));
         }
-        Err(error) => Outcome::temporary(error.to_string()),
-    };
-    SessionResult::Completed {
-        tls,
-        outcomes: fill_accepted(outcomes, outcome),
+        read_rset_reply(connection, timeouts).await?;
     }
+
+    if let Err(error) = connection
+        .send_group(&[mail_from.to_owned()], timeouts.mail)
+        .await
+    {
+        return Err(before_mail_reply(reused, failure(error)));
+    }
+    let mail = read_mail_reply(connection, timeouts, reused).await?;
+    let mut replies = Replies {
+        mail,
+        rcpts: Vec::with_capacity(rcpts.len()),
+        data: None,
+    };
+    if !replies.mail.is_positive() {
+        return Ok(replies);
+    }
+
+    for rcpt in rcpts {
+        let reply = in_transaction(connection.command(rcpt, timeouts.rcpt).await)?;
+        replies.rcpts.push(reply);
+    }
+    if replies.rcpts.iter().any(Reply::is_positive) {
+        let reply = in_transaction(connection.command("DATA", timeouts.data_initiation).await)?;
+        replies.data = Some(reply);
+    }
+    Ok(replies)
+}
+
+/// Reads the reply to RSET. A reused connection that fails here is stale.
+async fn read_rset_reply(
+    connection: &mut Connection,
+    timeouts: &Timeouts,
+) -> Result<(), Transaction> {
+    let step = "while waiting for the reply to RSET";
+    match connection.read_reply(step, timeouts.command).await {
+        Ok(reply) if reply.is_positive() => Ok(()),
+        Ok(reply) => {
+            // The replies to the rest of a pipelined group may still be on their way.
+            connection.mark_unusable();
+            Err(Transaction::Stale(Outcome::from_reply(&reply)))
+        }
+        Err(error) => Err(Transaction::Stale(failure(error))),
+    }
+}
+
+/// Reads the reply to MAIL. A failure or 421 here means that the connection is gone: stale
+/// on a reused connection, failed on a new one.
+async fn read_mail_reply(
+    connection: &mut Connection,
+    timeouts: &Timeouts,
+    reused: bool,
+) -> Result<Reply, Transaction> {
+    let step = "while waiting for the reply to MAIL";
+    match connection.read_reply(step, timeouts.mail).await {
+        Ok(reply) if reply.code == 421 => {
+            Err(before_mail_reply(reused, Outcome::from_reply(&reply)))
+        }
+        Ok(reply) => Ok(reply),
+        Err(error) => Err(before_mail_reply(reused, failure(error))),
+    }
+}
+
+fn before_mail_reply(reused: bool, outcome: Outcome) -> Transaction {
+    if reused {
+        Transaction::Stale(outcome)
+    } else {
+        Transaction::Failed(outcome)
+    }
+}
+
+/// Checks a reply inside the transaction, where a connection failure or 421 ends the whole
+/// attempt.
+fn in_transaction(result: Result<Reply, SmtpError>) -> Result<Reply, Transaction> {
+    match result {
+        Ok(reply) if reply.code == 421 => Err(Transaction::Failed(Outcome::from_reply(&reply))),
+        Ok(reply) => Ok(reply),
+        Err(error) => Err(Transaction::Failed(failure(error))),
+    }
+}
+
+/// Ends a DATA that the server accepted although no recipient was accepted, with a single
+/// dot. The reply only matters for the connection's state, which `read_reply` tracks.
+async fn end_empty_data(connection: &mut Connection, timeouts: &Timeouts) {
+    if connection
+        .write_data(FINAL_DOT, timeouts.data_block)
+        .await
+        .is_ok()
+    {
+        let step = "while waiting for the reply to an empty message";
+        let _ = connection.read_reply(step, timeouts.data_termination).await;
+    }
+}
+
+fn failure(error: SmtpError) -> Outcome {
+    Outcome::temporary(error.to_string())
 }
 
 /// Gives `outcome` to every accepted recipient (marked `None`).
@@ -281,4 +328,27 @@ fn fill_accepted(outcomes: Vec<Option<Outcome>>, outcome: Outcome) -> Vec<Outcom
         .into_iter()
         .map(|rejected| rejected.unwrap_or_else(|| outcome.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_size_counts_crlf_without_stuffing() {
+        let cases: [(&[u8], usize); 4] = [
+            (b".\r\n", 0),
+            (b"a\r\n.\r\n", 3),
+            (b"..a\r\nb\r\n...\r\n.\r\n", 11),
+            (b"x\r\n..\r\n.\r\n", 6),
+        ];
+        for (encoded, expected) in cases {
+            assert_eq!(
+                message_size(encoded),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(encoded)
+            );
+        }
+    }
 }

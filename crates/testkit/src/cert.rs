@@ -24,12 +24,19 @@ impl SelfSignedCert {
             .collect();
         let certified = rcgen::generate_simple_self_signed(names)
             .map_err(|error| io::Error::other(format!("certificate generation failed: {error}")))?;
+        SelfSignedCert::write(
+            &certified.cert.pem(),
+            &certified.signing_key.serialize_pem(),
+        )
+    }
 
+    /// Writes a PEM certificate and key into a new temporary directory.
+    pub(crate) fn write(cert_pem: &str, key_pem: &str) -> io::Result<SelfSignedCert> {
         let dir = tempfile::Builder::new().prefix("convene-cert-").tempdir()?;
         let cert_path = dir.path().join("cert.pem");
         let key_path = dir.path().join("key.pem");
-        fs::write(&cert_path, certified.cert.pem())?;
-        fs::write(&key_path, certified.signing_key.serialize_pem())?;
+        fs::write(&cert_path, cert_pem)?;
+        fs::write(&key_path, key_pem)?;
         Ok(SelfSignedCert {
             cert_path,
             key_path,

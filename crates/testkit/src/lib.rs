@@ -7,8 +7,10 @@
 //!   so tests do not depend on, or reach, the system resolver.
 //! - [`SmtpServer`] runs `aiosmtpd` (PyPI package `aiosmtpd`) through the script in
 //!   `peers/smtp_server.py`, optionally offering STARTTLS, and writes every accepted message
-//!   to a spool directory that [`SmtpServer::messages`] reads back.
-//! - [`SelfSignedCert`] writes a certificate and key in PEM form for the SMTP server.
+//!   to a spool directory that [`SmtpServer::messages`] reads back. [`SmtpOptions`] adds
+//!   implicit TLS, required AUTH and PIPELINING.
+//! - [`SelfSignedCert`] writes a certificate and key in PEM form for the SMTP server, and
+//!   [`TestCa`] issues server certificates from a CA that a client can be configured to trust.
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
 //!
@@ -34,6 +36,7 @@
 //!
 //! This crate is for tests only: it panics on misuse and is never published.
 
+mod ca;
 mod cert;
 mod dnsmasq;
 mod peers;
@@ -41,8 +44,9 @@ mod ports;
 mod process;
 mod smtp_server;
 
+pub use ca::TestCa;
 pub use cert::SelfSignedCert;
 pub use dnsmasq::{DnsConfig, Dnsmasq};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;
-pub use smtp_server::{SmtpServer, SpooledMessage};
+pub use smtp_server::{SmtpOptions, SmtpServer, SpooledMessage};

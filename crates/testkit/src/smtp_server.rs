@@ -30,17 +30,44 @@ pub struct SpooledMessage {
     /// The message as received after `DATA`, with dot-stuffing removed and line endings
     /// kept. Bytes that are not valid UTF-8 are replaced with U+FFFD.
     pub data: String,
-    /// Whether the session had switched to TLS with STARTTLS before the message.
+    /// Whether the message arrived over TLS, after STARTTLS or with implicit TLS.
     pub tls: bool,
     /// The TLS protocol version, such as `TLSv1.3`, when `tls` is true.
     pub tls_version: Option<String>,
+    /// The cipher suite by its OpenSSL name, such as `TLS_AES_256_GCM_SHA384`, when `tls` is
+    /// true.
+    #[serde(default)]
+    pub tls_cipher: Option<String>,
+    /// The user name the client authenticated as, when the server requires AUTH.
+    #[serde(default)]
+    pub auth_login: Option<String>,
     /// The client's address, as `ip:port`.
     pub peer: String,
     /// The server's address that the client connected to, as `ip:port`.
     pub local: String,
 }
 
+/// Settings of an [`SmtpServer`] beyond its address and spool.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmtpOptions<'a> {
+    /// The PEM certificate and key. With them the server offers STARTTLS without requiring
+    /// it, or speaks TLS from the first byte when `implicit_tls` is set.
+    pub tls: Option<(&'a Path, &'a Path)>,
+    /// TLS from the first byte, as on port 465. Needs `tls`.
+    pub implicit_tls: bool,
+    /// A user name and password that AUTH must present before MAIL. AUTH is offered only
+    /// over TLS.
+    pub auth: Option<(&'a str, &'a str)>,
+    /// AUTH mechanisms not to offer, such as `PLAIN`.
+    pub auth_exclude: &'a [&'a str],
+    /// Whether EHLO announces PIPELINING.
+    pub pipelining: bool,
+}
+
 /// A running aiosmtpd server, killed when dropped.
+///
+/// It rejects `RCPT TO` with 550 5.1.1 for local parts that start with `reject` and with
+/// 452 4.2.2 for local parts that start with `busy`, and accepts every other recipient.
 pub struct SmtpServer {
     process: PeerProcess,
     addr: SocketAddr,
@@ -59,6 +86,22 @@ impl SmtpServer {
         tls: Option<(&Path, &Path)>,
         spool_dir: &Path,
     ) -> io::Result<SmtpServer> {
+        let options = SmtpOptions {
+            tls,
+            ..SmtpOptions::default()
+        };
+        SmtpServer::start_with(ip, port, spool_dir, &options)
+    }
+
+    /// Starts an SMTP server on `ip:port` with `options` and waits until it accepts
+    /// connections. Each accepted message becomes one JSON file in `spool_dir`, which must
+    /// exist.
+    pub fn start_with(
+        ip: IpAddr,
+        port: u16,
+        spool_dir: &Path,
+        options: &SmtpOptions<'_>,
+    ) -> io::Result<SmtpServer> {
         let mut command = Command::new("python3");
         command
             .arg(SCRIPT)
@@ -67,8 +110,20 @@ impl SmtpServer {
             .arg("--port")
             .arg(port.to_string());
         command.arg("--spool").arg(spool_dir);
-        if let Some((cert, key)) = tls {
+        if let Some((cert, key)) = options.tls {
             command.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        if options.implicit_tls {
+            command.arg("--implicit-tls");
+        }
+        if let Some((user, password)) = options.auth {
+            command.arg("--auth").arg(format!("{user}:{password}"));
+        }
+        for mechanism in options.auth_exclude {
+            command.arg("--auth-exclude").arg(mechanism);
+        }
+        if options.pipelining {
+            command.arg("--pipelining");
         }
 
         let mut process = PeerProcess::spawn("aiosmtpd", command, true)?;

@@ -7,7 +7,7 @@ pub mod fault_server;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use convene_mail::{Address, Mailbox, Mailer, MailerConfig, Message};
+use convene_mail::{Address, Mailbox, Mailer, MailerConfig, Message, Timeouts};
 
 /// Sends the crate's `tracing` events to the test output; `RUST_LOG=convene_mail=debug`
 /// shows the SMTP dialogue of a failing test.
@@ -29,9 +29,7 @@ pub fn config(dns_server: SocketAddr, smtp_port: u16) -> MailerConfig {
         dns_server: Some(dns_server),
         smtp_port,
         helo_name: "client.convene.test".to_owned(),
-        connect_timeout: Duration::from_secs(5),
-        command_timeout: Duration::from_secs(10),
-        data_timeout: Duration::from_secs(10),
+        timeouts: uniform_timeouts(Duration::from_secs(10)),
         ..MailerConfig::default()
     }
 }
@@ -50,5 +48,19 @@ pub fn sample_message() -> Message {
         text: "hello\n.\n..two dots\r\nworld\r".to_owned(),
         html: "<p>hello</p>\n.<p>world</p>".to_owned(),
         message_id_domain: Some("convene.test".to_owned()),
+    }
+}
+
+/// Returns timeouts that are all `duration`, for tests that need every step to give up soon.
+pub fn uniform_timeouts(duration: Duration) -> Timeouts {
+    Timeouts {
+        connect: duration,
+        greeting: duration,
+        command: duration,
+        mail: duration,
+        rcpt: duration,
+        data_initiation: duration,
+        data_block: duration,
+        data_termination: duration,
     }
 }
