@@ -64,18 +64,13 @@ impl Channel for EmailChannel {
         let mut sends = JoinSet::new();
         for (zone, group) in by_zone {
             let rendered = render::render(reminder, &zone);
-            let to: Vec<Mailbox> = group
-                .iter()
-                .map(|(i, address)| Mailbox::new(recipients[*i].name.clone(), address.clone()))
-                .collect();
-            let message = Message {
-                from: self.from.clone(),
-                to,
-                subject: rendered.subject,
-                text: rendered.text,
-                html: rendered.html,
-                message_id_domain: Some(self.from.address.domain().to_owned()),
-            };
+            let mut message = Message::new(self.from.clone(), rendered.subject)
+                .text(rendered.text)
+                .html(rendered.html)
+                .message_id_domain(self.from.address.domain());
+            for (i, address) in &group {
+                message = message.to(Mailbox::new(recipients[*i].name.clone(), address.clone()));
+            }
             let bytes = match message.to_bytes() {
                 Ok(bytes) => bytes,
                 Err(err) => {
