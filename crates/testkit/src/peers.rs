@@ -1,8 +1,11 @@
 //! Detection of the external programs that the test peers run.
 
 use std::env;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use crate::smtp_sink::SMTP_SINK_PROGRAM;
 
 /// An external program that a test needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +14,8 @@ pub enum Peer {
     Dnsmasq,
     /// The Python package `aiosmtpd`, importable by `python3`.
     Aiosmtpd,
+    /// Postfix's test server `/usr/sbin/smtp-sink`, from the Debian package `postfix`.
+    SmtpSink,
 }
 
 impl Peer {
@@ -18,6 +23,7 @@ impl Peer {
         match self {
             Peer::Dnsmasq => "dnsmasq",
             Peer::Aiosmtpd => "aiosmtpd",
+            Peer::SmtpSink => "smtp-sink",
         }
     }
 
@@ -27,6 +33,7 @@ impl Peer {
                 "install the Debian package dnsmasq-base: apt-get install dnsmasq-base"
             }
             Peer::Aiosmtpd => "install the PyPI package aiosmtpd: python3 -m pip install aiosmtpd",
+            Peer::SmtpSink => "install the Debian package postfix: apt-get install postfix",
         }
     }
 
@@ -38,6 +45,8 @@ impl Peer {
             Peer::Aiosmtpd => {
                 *AIOSMTPD.get_or_init(|| runs_successfully("python3", &["-c", "import aiosmtpd"]))
             }
+            // smtp-sink has no option that only prints and exits successfully.
+            Peer::SmtpSink => Path::new(SMTP_SINK_PROGRAM).is_file(),
         }
     }
 }
