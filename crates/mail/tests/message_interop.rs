@@ -354,3 +354,83 @@ async fn bcc_recipients_stay_out_of_headers() {
         );
     }
 }
+
+/// One message's worth of header text that readers could misread.
+struct HeaderCase {
+    subject: String,
+    display_name: &'static str,
+    file_name: String,
+    custom_value: String,
+}
+
+#[test]
+fn tricky_header_text_round_trips() {
+    if !require_peers("tricky_header_text_round_trips", &[Peer::Python3]) {
+        return;
+    }
+    let cases = [
+        HeaderCase {
+            subject: "=?utf-8?q?spoofed?= subject".to_owned(),
+            display_name: "=?utf-8?q?spoofed?=",
+            file_name: "=?utf-8?q?spoofed?=.pdf".to_owned(),
+            custom_value: "=?utf-8?b?c3Bvb2ZlZA==?=".to_owned(),
+        },
+        HeaderCase {
+            subject: "会議は午前10時に変更されました。".repeat(6),
+            display_name: "李小龙",
+            file_name: "会議資料".repeat(12) + ".pdf",
+            custom_value: "会議".to_owned(),
+        },
+        HeaderCase {
+            subject: "🎉 Party 🎉 ".repeat(12).trim_end().to_owned(),
+            display_name: "Lovelace, Ada \"Countess\" <eve@evil.test>",
+            file_name: "report \"final\"; v2\\draft.pdf".to_owned(),
+            custom_value: "word ".repeat(40).trim_end().to_owned(),
+        },
+        HeaderCase {
+            subject: "  leading and trailing  ".to_owned(),
+            display_name: "Ada Augusta King, Countess of Lovelace, born Byron, writer of the notes",
+            file_name: "long ascii name ".repeat(12) + ".txt",
+            custom_value: "tab\tinside".to_owned(),
+        },
+        HeaderCase {
+            subject: "x".repeat(200),
+            display_name: "back\\slash (not a comment)",
+            file_name: "🎉".repeat(30),
+            custom_value: String::new(),
+        },
+        HeaderCase {
+            subject: String::new(),
+            display_name: "Zoë",
+            file_name: "plain.pdf".to_owned(),
+            custom_value: "Grüße aus Köln".to_owned(),
+        },
+    ];
+
+    for case in cases {
+        let message = Message::new(
+            Mailbox::new(case.display_name, address("noreply@convene.test")),
+            case.subject.as_str(),
+        )
+        .to(address("ada@alpha.test"))
+        .header("X-Convene-Event", case.custom_value.as_str())
+        .text("x")
+        .attachment(Attachment::new(
+            case.file_name.as_str(),
+            "application/octet-stream",
+            vec![0],
+        ));
+        let bytes = message.to_bytes().expect("valid message");
+        let data = String::from_utf8(bytes).unwrap();
+        for line in data.split("\r\n") {
+            assert!(line.len() <= 78, "line of {} octets: {line}", line.len());
+        }
+
+        let parsed = parse_with_python(&data);
+        assert_eq!(parsed["defects"], json!([]), "{data}");
+        assert_eq!(parsed["subject"], case.subject, "{data}");
+        assert_eq!(parsed["from"][0]["name"], case.display_name, "{data}");
+        assert_eq!(parsed["event"], case.custom_value, "{data}");
+        assert_eq!(parsed["parts"][2]["filename"], case.file_name, "{data}");
+    }
+}

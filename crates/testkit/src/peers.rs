@@ -16,6 +16,8 @@ pub enum Peer {
     Aiosmtpd,
     /// Postfix's test server `/usr/sbin/smtp-sink`, from the Debian package `postfix`.
     SmtpSink,
+    /// The `python3` interpreter, for checkers such as [`run_python`](crate::run_python).
+    Python3,
 }
 
 impl Peer {
@@ -24,6 +26,7 @@ impl Peer {
             Peer::Dnsmasq => "dnsmasq",
             Peer::Aiosmtpd => "aiosmtpd",
             Peer::SmtpSink => "smtp-sink",
+            Peer::Python3 => "python3",
         }
     }
 
@@ -34,12 +37,14 @@ impl Peer {
             }
             Peer::Aiosmtpd => "install the PyPI package aiosmtpd: python3 -m pip install aiosmtpd",
             Peer::SmtpSink => "install the Debian package postfix: apt-get install postfix",
+            Peer::Python3 => "install the Debian package python3: apt-get install python3",
         }
     }
 
     fn is_installed(self) -> bool {
         static DNSMASQ: OnceLock<bool> = OnceLock::new();
         static AIOSMTPD: OnceLock<bool> = OnceLock::new();
+        static PYTHON3: OnceLock<bool> = OnceLock::new();
         match self {
             Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
             Peer::Aiosmtpd => {
@@ -47,6 +52,7 @@ impl Peer {
             }
             // smtp-sink has no option that only prints and exits successfully.
             Peer::SmtpSink => Path::new(SMTP_SINK_PROGRAM).is_file(),
+            Peer::Python3 => *PYTHON3.get_or_init(|| runs_successfully("python3", &["--version"])),
         }
     }
 }

@@ -90,6 +90,10 @@ pub(super) enum LongWords {
 /// it contains `=?`, which a reader would try to decode as an encoded-word, and when a word
 /// cannot fit on a folded line and `long_words` is [`LongWords::Encode`].
 pub(super) fn push_unstructured(field: &mut HeaderField, text: &str, long_words: LongWords) {
+    // An empty value is valid and needs nothing after the colon.
+    if text.is_empty() {
+        return;
+    }
     let words = split_words(text);
     let too_long = words
         .iter()
@@ -236,6 +240,9 @@ mod tests {
 
         let field = unstructured("Subject", "a  b\tc", LongWords::Encode);
         assert_eq!(field, "Subject: a  b\tc\r\n");
+
+        let field = unstructured("Subject", "", LongWords::Encode);
+        assert_eq!(field, "Subject:\r\n");
     }
 
     #[test]
