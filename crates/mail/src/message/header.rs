@@ -100,7 +100,7 @@ pub(super) fn push_unstructured(field: &mut HeaderField, text: &str, long_words:
         .any(|(whitespace, word)| whitespace.len().max(1) + word.len() > MAX_LINE_LEN - 1);
     let needs_encoding = !is_plain_text(text) || (too_long && long_words == LongWords::Encode);
     if needs_encoding {
-        push_encoded_words(field, text);
+        push_encoded_words(field, text, field.room());
         return;
     }
 
@@ -135,7 +135,9 @@ fn push_phrase(field: &mut HeaderField, name: &str) {
         whitespace.len().max(1) + quoted_len(word) + 2 > MAX_LINE_LEN - 1
     });
     if !is_plain_text(name) || name.contains('\t') || too_long {
-        push_encoded_words(field, name);
+        // Full-length words, even when that means folding before the first one, so that a
+        // short name stays in one word.
+        push_encoded_words(field, name, MAX_ENCODED_WORD_LEN);
         return;
     }
 
@@ -159,8 +161,8 @@ fn push_phrase(field: &mut HeaderField, name: &str) {
     }
 }
 
-fn push_encoded_words(field: &mut HeaderField, text: &str) {
-    for word in encode_words(text, field.room()) {
+fn push_encoded_words(field: &mut HeaderField, text: &str, first_len: usize) {
+    for word in encode_words(text, first_len) {
         debug_assert!(word.len() <= MAX_ENCODED_WORD_LEN);
         field.push(" ", &word);
     }
@@ -312,6 +314,24 @@ mod tests {
              <bob@beta.test>, =?utf-8?b?Wm/DqyBNw7xsbGVy?= <ada@alpha.test>, \
              =?utf-8?b?PT91dGYtOD9xP2V2ZT89?= <ada@alpha.test>, <ada@alpha.test>"
         );
+    }
+
+    #[test]
+    fn mailbox_list_keeps_short_names_in_one_word() {
+        // Two addresses leave 34 characters on the line, less than the 48 that the name's
+        // encoded-word takes.
+        let mut mailboxes: Vec<Mailbox> = (0..2)
+            .map(|index| Mailbox::from(Address::parse(&format!("user{index}@alpha.test")).unwrap()))
+            .collect();
+        mailboxes.push(Mailbox::new(
+            "José Müller-Lüdenscheidt",
+            Address::parse("jose@beta.test").unwrap(),
+        ));
+        let mut field = HeaderField::new("To");
+        push_mailbox_list(&mut field, &mailboxes);
+        let field = write(field);
+        assert_line_lengths(&field, MAX_LINE_LEN);
+        assert_eq!(field.matches("=?utf-8?").count(), 1, "{field}");
     }
 
     #[test]

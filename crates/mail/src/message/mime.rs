@@ -74,9 +74,10 @@ impl Part<'_> {
                 let boundary = format!("{BOUNDARY_PREFIX}{:032x}", rand::random::<u128>());
                 let mut field = HeaderField::new("Content-Type");
                 field.push(" ", &format!("multipart/{subtype};"));
-                if let (&"related", Some(Part::Text { subtype, .. })) = (subtype, parts.first()) {
+                let root = parts.first();
+                if let (&"related", Some(Part::Text { subtype: root, .. })) = (subtype, root) {
                     // RFC 2387, section 3.1: the type of the root part, which comes first.
-                    field.push(" ", &format!("type=\"text/{subtype}\";"));
+                    field.push(" ", &format!("type=\"text/{root}\";"));
                 }
                 field.push(" ", &format!("boundary=\"{boundary}\""));
                 field.finish(output);

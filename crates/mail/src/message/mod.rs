@@ -12,8 +12,9 @@
 //!
 //! The MIME writer is written here rather than taken from `mail-builder` (2.0.1). That
 //! crate leaves text that looks like an encoded-word (`=?utf-8?q?...?=`) unencoded in
-//! subjects, display names and file names, so readers decode it into other text than was
-//! sent, and it offers no `multipart/related`. The encoders here are small, and each is
+//! subjects, display names and file names, where readers such as Python's `email` package
+//! decode it into other text than was sent. Its message builder also puts inline images into
+//! `multipart/mixed` instead of `multipart/related`. The encoders here are small, and each is
 //! tested against its RFC in its own file: `encoded_word` (RFC 2047), `parameter` (RFC 2231),
 //! `body` (quoted-printable and base64), `header` (folding) and `mime` (the part tree).
 //!
