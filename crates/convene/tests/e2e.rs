@@ -113,6 +113,8 @@ async fn reminder_reaches_each_mx() {
         assert_eq!(attempt["result"], "delivered", "{reminder}");
         assert_eq!(attempt["destination"], destination, "{reminder}");
         assert_eq!(attempt["tls"], tls, "{reminder}");
+        assert_eq!(attempt["tls_version"].is_string(), tls, "{reminder}");
+        assert_eq!(attempt["tls_cipher"].is_string(), tls, "{reminder}");
         assert_eq!(attempt["reply_code"], 250, "{reminder}");
     }
 }

@@ -27,6 +27,19 @@ pub(crate) fn encode_data(message: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Checks each input against its exact expected DATA bytes.
+    fn assert_encodings(cases: &[(&[u8], &[u8])]) {
+        for &(input, expected) in cases {
+            let encoded = encode_data(input);
+            assert_eq!(
+                String::from_utf8_lossy(&encoded),
+                String::from_utf8_lossy(expected),
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
     #[test]
     fn encode_data_normalises_and_stuffs() {
         let cases: [(&[u8], &[u8]); 9] = [
@@ -43,14 +56,64 @@ mod tests {
             (b"", b".\r\n"),
             (b"\r\n\r\n", b"\r\n\r\n.\r\n"),
         ];
-        for (input, expected) in cases {
-            let encoded = encode_data(input);
-            assert_eq!(
-                String::from_utf8_lossy(&encoded),
-                String::from_utf8_lossy(expected),
-                "input {:?}",
-                String::from_utf8_lossy(input)
-            );
+        assert_encodings(&cases);
+    }
+
+    #[test]
+    fn encode_data_stuffs_every_end_of_data_lookalike() {
+        // Each input contains a line holding only "." between line endings of some kind,
+        // which a server that accepts bare LF or CR could take as the end of the data.
+        let cases: [(&[u8], &[u8]); 8] = [
+            (b"hello\n.\nworld", b"hello\r\n..\r\nworld\r\n.\r\n"),
+            (
+                b"hello\r\r\n.\n\rworld\r",
+                b"hello\r\n\r\n..\r\n\r\nworld\r\n.\r\n",
+            ),
+            (b"a\r\n.\nb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\n.\r\nb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\r.\rb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\r\n.\r\nb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b".\r\nstart", b"..\r\nstart\r\n.\r\n"),
+            (b"end\n.", b"end\r\n..\r\n.\r\n"),
+        ];
+        assert_encodings(&cases);
+    }
+
+    #[test]
+    fn encode_data_ends_only_at_terminator() {
+        let pieces: [&[u8]; 6] = [b"\r", b"\n", b"\r\n", b".", b"x", b".."];
+        // Every sequence of four pieces, so that each way of surrounding a dot is covered.
+        for index in 0..pieces.len().pow(4) {
+            let mut input = Vec::new();
+            let mut rest = index;
+            for _ in 0..4 {
+                input.extend_from_slice(pieces[rest % pieces.len()]);
+                rest /= pieces.len();
+            }
+            let encoded = encode_data(&input);
+
+            let terminator = encoded
+                .windows(5)
+                .position(|window| window == b"\r\n.\r\n")
+                .map(|position| position + 2);
+            // The data starts right after the CRLF of the DATA reply, so a first line holding
+            // only "." would end it as well.
+            assert!(!encoded.starts_with(b".\r\n"), "{input:?} -> {encoded:?}");
+            let expected_end = encoded.len() - 3;
+            match terminator {
+                Some(position) => assert_eq!(position, expected_end, "{input:?} -> {encoded:?}"),
+                None => assert_eq!(encoded, b".\r\n", "{input:?}"),
+            }
+            for (position, &byte) in encoded.iter().enumerate() {
+                let next = encoded.get(position + 1);
+                let previous = position.checked_sub(1).map(|p| encoded[p]);
+                if byte == b'\r' {
+                    assert_eq!(next, Some(&b'\n'), "bare CR in {encoded:?}");
+                }
+                if byte == b'\n' {
+                    assert_eq!(previous, Some(b'\r'), "bare LF in {encoded:?}");
+                }
+            }
         }
     }
 

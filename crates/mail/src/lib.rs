@@ -3,8 +3,9 @@
 //!
 //! This crate hides four decisions from the rest of Convene:
 //!
-//! - how a [`Message`] becomes MIME bytes (`multipart/alternative` with text and HTML,
-//!   built with `mail-builder`),
+//! - how a [`Message`] becomes MIME bytes: only the multiparts its text, HTML, inline images
+//!   and attachments need, RFC 2047 and RFC 2231 encoding for non-ASCII header text and file
+//!   names, and 7-bit transfer encodings, all written in this crate,
 //! - how a recipient domain is routed: MX lookup with `hickory-resolver` (equal preferences
 //!   shuffled), the implicit MX when a domain has none, null MX (RFC 7505), or one relay
 //!   (smarthost) for all mail,
@@ -25,7 +26,7 @@
 //!
 //! - `address`: [`Address`] and [`Mailbox`], validated so that they cannot inject SMTP
 //!   commands or headers.
-//! - `message`: [`Message`] and its MIME encoding.
+//! - `message`: [`Message`], [`Attachment`], [`InlineImage`] and their MIME encoding.
 //! - `mx`: MX and address lookups.
 //! - `config`: [`MailerConfig`] with its [`Timeouts`], [`TlsPolicy`] and [`Relay`].
 //! - `reply`, `ehlo`, `smtp`, `tls`, `data`: SMTP replies, EHLO extensions, the connection,
@@ -44,19 +45,16 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let sender = Address::parse("noreply@convene.example")?;
 //! let recipient = Address::parse("ada@example.org")?;
-//! let message = Message {
-//!     from: Mailbox::new("Convene", sender.clone()),
-//!     to: vec![Mailbox::from(recipient.clone())],
-//!     subject: "Meeting moved".to_owned(),
-//!     text: "The meeting moved to 10:00.".to_owned(),
-//!     html: "<p>The meeting moved to 10:00.</p>".to_owned(),
-//!     message_id_domain: None,
-//! };
+//! let message = Message::new(Mailbox::new("Convene", sender.clone()), "Meeting moved")
+//!     .to(recipient)
+//!     .text("The meeting moved to 10:00.")
+//!     .html("<p>The meeting moved to 10:00.</p>");
 //! let mailer = Mailer::new(MailerConfig {
 //!     helo_name: "mail.convene.example".to_owned(),
 //!     ..MailerConfig::default()
 //! })?;
-//! for result in mailer.send(&sender, &[recipient], &message.to_bytes()?).await {
+//! let recipients = message.envelope_recipients();
+//! for result in mailer.send(&sender, &recipients, &message.to_bytes()?).await {
 //!     println!("{}: {:?} {}", result.recipient, result.status, result.reply_text);
 //! }
 //! # Ok(())
@@ -91,5 +89,5 @@ mod transaction;
 pub use address::{Address, AddressError, Mailbox};
 pub use config::{Credentials, MailerConfig, Relay, RelaySecurity, Timeouts, TlsPolicy};
 pub use deliver::{Mailer, MailerError};
-pub use message::{Message, MessageError};
+pub use message::{Attachment, InlineImage, Message, MessageError};
 pub use status::{DeliveryStatus, RecipientResult};

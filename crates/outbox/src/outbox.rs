@@ -393,8 +393,8 @@ pub fn attempt_from(result: RecipientResult) -> DeliveryAttempt {
         },
         destination: result.mx_host,
         tls: result.tls,
-        tls_version: None,
-        tls_cipher: None,
+        tls_version: result.tls_version,
+        tls_cipher: result.tls_cipher_suite,
         reply_code: result.reply_code,
         reply_text: result.reply_text,
     }

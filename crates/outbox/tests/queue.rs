@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_domain::{MailState, OutgoingRecipient};
-use convene_mail::{Address, Mailer, MailerConfig};
+use convene_mail::{Address, Mailer, MailerConfig, Timeouts};
 use convene_outbox::{Outbox, OutboxConfig};
 use convene_store::{MailStore, SqliteStore};
 use convene_testkit::{DnsConfig, Dnsmasq, Peer, SmtpServer, free_port_on, require_peers};
@@ -72,9 +72,10 @@ fn outbox(world: &World, expiry: Duration) -> Outbox {
         dns_server: Some(world.dns.addr()),
         smtp_port: world.port,
         helo_name: "convene.test".to_owned(),
-        connect_timeout: Duration::from_secs(5),
-        command_timeout: Duration::from_secs(10),
-        data_timeout: Duration::from_secs(10),
+        timeouts: Timeouts {
+            connect: Duration::from_secs(5),
+            ..Timeouts::default()
+        },
         ..MailerConfig::default()
     })
     .unwrap();

@@ -9,8 +9,12 @@
 //!   `peers/smtp_server.py`, optionally offering STARTTLS, and writes every accepted message
 //!   to a spool directory that [`SmtpServer::messages`] reads back. [`SmtpOptions`] adds
 //!   implicit TLS, required AUTH and PIPELINING.
+//! - [`SmtpSink`] runs Postfix's test server `smtp-sink` (Debian package `postfix`), a
+//!   second SMTP implementation, and reads each accepted message back from its dump file.
 //! - [`SelfSignedCert`] writes a certificate and key in PEM form for the SMTP server, and
 //!   [`TestCa`] issues server certificates from a CA that a client can be configured to trust.
+//! - [`run_python`] runs a Python script on some input, for checkers such as a parser built on
+//!   Python's `email` package.
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
 //!
@@ -42,11 +46,15 @@ mod dnsmasq;
 mod peers;
 mod ports;
 mod process;
+mod python;
 mod smtp_server;
+mod smtp_sink;
 
 pub use ca::TestCa;
 pub use cert::SelfSignedCert;
 pub use dnsmasq::{DnsConfig, Dnsmasq};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;
+pub use python::run_python;
 pub use smtp_server::{SmtpOptions, SmtpServer, SpooledMessage};
+pub use smtp_sink::{SinkMessage, SmtpSink};

@@ -1,8 +1,11 @@
 //! Detection of the external programs that the test peers run.
 
 use std::env;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use crate::smtp_sink::SMTP_SINK_PROGRAM;
 
 /// An external program that a test needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +14,10 @@ pub enum Peer {
     Dnsmasq,
     /// The Python package `aiosmtpd`, importable by `python3`.
     Aiosmtpd,
+    /// Postfix's test server `/usr/sbin/smtp-sink`, from the Debian package `postfix`.
+    SmtpSink,
+    /// The `python3` interpreter, for checkers such as [`run_python`](crate::run_python).
+    Python3,
 }
 
 impl Peer {
@@ -18,6 +25,8 @@ impl Peer {
         match self {
             Peer::Dnsmasq => "dnsmasq",
             Peer::Aiosmtpd => "aiosmtpd",
+            Peer::SmtpSink => "smtp-sink",
+            Peer::Python3 => "python3",
         }
     }
 
@@ -27,17 +36,23 @@ impl Peer {
                 "install the Debian package dnsmasq-base: apt-get install dnsmasq-base"
             }
             Peer::Aiosmtpd => "install the PyPI package aiosmtpd: python3 -m pip install aiosmtpd",
+            Peer::SmtpSink => "install the Debian package postfix: apt-get install postfix",
+            Peer::Python3 => "install the Debian package python3: apt-get install python3",
         }
     }
 
     fn is_installed(self) -> bool {
         static DNSMASQ: OnceLock<bool> = OnceLock::new();
         static AIOSMTPD: OnceLock<bool> = OnceLock::new();
+        static PYTHON3: OnceLock<bool> = OnceLock::new();
         match self {
             Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
             Peer::Aiosmtpd => {
                 *AIOSMTPD.get_or_init(|| runs_successfully("python3", &["-c", "import aiosmtpd"]))
             }
+            // smtp-sink has no option that only prints and exits successfully.
+            Peer::SmtpSink => Path::new(SMTP_SINK_PROGRAM).is_file(),
+            Peer::Python3 => *PYTHON3.get_or_init(|| runs_successfully("python3", &["--version"])),
         }
     }
 }

@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use convene_testkit::{
-    DnsConfig, Dnsmasq, Peer, SelfSignedCert, SmtpServer, free_port_on, require_peers,
+    DnsConfig, Dnsmasq, Peer, SelfSignedCert, SmtpServer, SmtpSink, free_port_on, require_peers,
+    run_python,
 };
 
 /// The parts of a DNS response that the tests check.
@@ -236,6 +237,126 @@ fn smtp_server_start_fails_on_taken_port() {
 
     assert!(error.contains("aiosmtpd did not start"), "{error}");
     assert!(error.contains("in use"), "{error}");
+}
+
+#[test]
+fn smtp_sink_dumps_each_message() {
+    if !require_peers("smtp_sink_dumps_each_message", &[Peer::SmtpSink]) {
+        return;
+    }
+    let ip: IpAddr = "127.0.3.6".parse().unwrap();
+    let port = free_port_on(&[ip]);
+    let sink = SmtpSink::start(ip, port).expect("smtp-sink starts");
+    assert_eq!(sink.addr(), SocketAddr::new(ip, port));
+
+    let mut stream = TcpStream::connect(sink.addr()).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    assert!(read_reply(&mut reader)[0].starts_with("220"));
+    command(&mut stream, &mut reader, "EHLO client.test");
+    let transactions = [
+        (
+            [
+                "MAIL FROM:<a@convene.test>",
+                "RCPT TO:<b@alpha.test>",
+                "RCPT TO:<c@alpha.test>",
+            ],
+            "Subject: one\r\n\r\n..dot\r\n-- \r\nend",
+        ),
+        (
+            [
+                "MAIL FROM:<d@convene.test>",
+                "RCPT TO:<e@beta.test>",
+                "NOOP",
+            ],
+            "Subject: two\r\n\r\nsecond",
+        ),
+    ];
+    for (steps, data) in transactions {
+        for step in steps {
+            let reply = command(&mut stream, &mut reader, step);
+            assert!(reply[0].starts_with("250"), "{step}: {reply:?}");
+        }
+        assert!(command(&mut stream, &mut reader, "DATA")[0].starts_with("354"));
+        let reply = command(&mut stream, &mut reader, &format!("{data}\r\n."));
+        assert!(reply[0].starts_with("250"), "{reply:?}");
+    }
+    command(&mut stream, &mut reader, "QUIT");
+
+    // Both files may carry the same modification time, so their order is not known.
+    let mut messages = sink.messages().unwrap();
+    messages.sort_by(|a, b| a.mail_from.cmp(&b.mail_from));
+    assert_eq!(messages.len(), 2, "{messages:?}\n{}", sink.log());
+    assert_eq!(messages[0].mail_from, "a@convene.test");
+    assert_eq!(messages[0].rcpt_tos, ["b@alpha.test", "c@alpha.test"]);
+    assert_eq!(
+        messages[0].data,
+        "Subject: one\r\n\r\n.dot\r\n-- \r\nend\r\n"
+    );
+    assert_eq!(messages[1].mail_from, "d@convene.test");
+    assert_eq!(messages[1].rcpt_tos, ["e@beta.test"]);
+    assert_eq!(messages[1].data, "Subject: two\r\n\r\nsecond\r\n");
+}
+
+#[test]
+fn smtp_sink_start_fails_on_taken_port() {
+    if !require_peers("smtp_sink_start_fails_on_taken_port", &[Peer::SmtpSink]) {
+        return;
+    }
+    let ip: IpAddr = "127.0.3.7".parse().unwrap();
+    let occupying_listener = TcpListener::bind((ip, 0)).unwrap();
+    let port = occupying_listener.local_addr().unwrap().port();
+
+    let error = match SmtpSink::start(ip, port) {
+        Ok(_) => panic!("started on a port that is in use"),
+        Err(error) => error.to_string(),
+    };
+
+    assert!(error.contains("smtp-sink did not start"), "{error}");
+    assert!(error.contains("in use"), "{error}");
+}
+
+#[test]
+fn smtp_sink_stops_when_dropped() {
+    if !require_peers("smtp_sink_stops_when_dropped", &[Peer::SmtpSink]) {
+        return;
+    }
+    let ip: IpAddr = "127.0.3.8".parse().unwrap();
+    let port = free_port_on(&[ip]);
+    let sink = SmtpSink::start(ip, port).expect("smtp-sink starts");
+    let addr = sink.addr();
+
+    drop(sink);
+
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(),
+        "smtp-sink still accepts connections on {addr}"
+    );
+}
+
+#[test]
+fn run_python_returns_stdout() {
+    if !require_peers("run_python_returns_stdout", &[Peer::Python3]) {
+        return;
+    }
+    let output = run_python(
+        "import sys; sys.stdout.write(sys.stdin.read().upper())",
+        b"mime",
+    );
+    assert_eq!(output, b"MIME");
+}
+
+#[test]
+fn run_python_panics_when_script_fails() {
+    if !require_peers("run_python_panics_when_script_fails", &[Peer::Python3]) {
+        return;
+    }
+    let panic = std::panic::catch_unwind(|| run_python("raise SystemExit(3)", b""))
+        .expect_err("a failing script panics");
+    let message = panic
+        .downcast::<String>()
+        .expect("a formatted panic message");
+    assert!(message.contains("the Python script failed"), "{message}");
+    assert!(message.contains("exit status: 3"), "{message}");
 }
 
 #[test]

@@ -32,14 +32,13 @@ impl EmailChannel {
     }
 
     fn build(&self, to: Vec<Mailbox>, rendered: render::Rendered) -> Result<Vec<u8>, String> {
-        let message = Message {
-            from: self.from.clone(),
-            to,
-            subject: rendered.subject,
-            text: rendered.text,
-            html: rendered.html,
-            message_id_domain: Some(self.from.address.domain().to_owned()),
-        };
+        let mut message = Message::new(self.from.clone(), rendered.subject)
+            .text(rendered.text)
+            .html(rendered.html)
+            .message_id_domain(self.from.address.domain());
+        for mailbox in to {
+            message = message.to(mailbox);
+        }
         message
             .to_bytes()
             .map_err(|err| format!("building the message failed: {err}"))

@@ -41,14 +41,14 @@ pub fn mailer(dns_server: SocketAddr, smtp_port: u16) -> Mailer {
 /// Returns a message whose text part has lines that need dot-stuffing and mixed line
 /// endings.
 pub fn sample_message() -> Message {
-    Message {
-        from: Mailbox::new("Convene", address("noreply@convene.test")),
-        to: vec![Mailbox::new("Ada Lovelace", address("ada@alpha.test"))],
-        subject: "Meeting moved to 10:00".to_owned(),
-        text: "hello\n.\n..two dots\r\nworld\r".to_owned(),
-        html: "<p>hello</p>\n.<p>world</p>".to_owned(),
-        message_id_domain: Some("convene.test".to_owned()),
-    }
+    Message::new(
+        Mailbox::new("Convene", address("noreply@convene.test")),
+        "Meeting moved to 10:00",
+    )
+    .to(Mailbox::new("Ada Lovelace", address("ada@alpha.test")))
+    .text("hello\n.\n..two dots\r\nworld\r")
+    .html("<p>hello</p>\n.<p>world</p>")
+    .message_id_domain("convene.test")
 }
 
 /// Returns timeouts that are all `duration`, for tests that need every step to give up soon.
