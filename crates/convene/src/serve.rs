@@ -130,6 +130,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     server_task.await?.context("the HTTP server failed")?;
     notifier_task.await?;
     outbox_task.await?;
+    outbox.close().await;
     store.close().await;
     tracing::info!("convene stopped");
     Ok(())

@@ -554,9 +554,9 @@ impl convene_store::Store for SlowRecordStore {
 impl convene_store::MailStore for SlowRecordStore {
     async fn enqueue_mail(
         &self,
-        message: &convene_domain::OutgoingMessage,
-    ) -> Result<Vec<bool>, convene_store::StoreError> {
-        self.inner.enqueue_mail(message).await
+        messages: &[convene_domain::OutgoingMessage],
+    ) -> Result<Vec<Vec<bool>>, convene_store::StoreError> {
+        self.inner.enqueue_mail(messages).await
     }
     async fn claim_due_mail(
         &self,

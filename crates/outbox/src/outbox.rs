@@ -42,6 +42,11 @@ impl Outbox {
         }
     }
 
+    /// Closes the Mail Broker's idle connections with QUIT, at shutdown.
+    pub async fn close(&self) {
+        self.mailer.close().await;
+    }
+
     /// Returns a queued message and each recipient's status.
     pub async fn status(&self, id: MessageId) -> Result<Option<MailMessage>, StoreError> {
         self.store.mail_message(id, Timestamp::now()).await
@@ -73,16 +78,22 @@ impl Outbox {
         }
     }
 
-    /// Stores `message` for delivery and returns for each recipient whether
-    /// it was queued; see [`MailStore::enqueue_mail`].
-    pub async fn enqueue(&self, message: &OutgoingMessage) -> Result<Vec<bool>, StoreError> {
-        let queued = self.store.enqueue_mail(message).await?;
-        tracing::debug!(
-            message.id = %message.id,
-            recipients = queued.iter().filter(|queued| **queued).count(),
-            size = message.data.len(),
-            "message queued"
-        );
+    /// Stores `messages` for delivery in one transaction and returns, for
+    /// each message, whether each recipient was queued; see
+    /// [`MailStore::enqueue_mail`].
+    pub async fn enqueue(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
+        let queued = self.store.enqueue_mail(messages).await?;
+        for (message, queued) in messages.iter().zip(&queued) {
+            tracing::debug!(
+                message.id = %message.id,
+                recipients = queued.iter().filter(|queued| **queued).count(),
+                size = message.data.len(),
+                "message queued"
+            );
+        }
         Ok(queued)
     }
 

@@ -129,7 +129,13 @@ async fn temporary_failure_retried_alone() {
         ],
         None,
     );
-    assert_eq!(outbox.enqueue(&message).await.unwrap(), [true, true, true]);
+    assert_eq!(
+        outbox
+            .enqueue(std::slice::from_ref(&message))
+            .await
+            .unwrap()[0],
+        [true, true, true]
+    );
 
     // The message was stored before any attempt.
     let stored = outbox.status(message.id).await.unwrap().unwrap();
@@ -201,7 +207,10 @@ async fn failing_at_expiry_fails_permanently() {
         vec![recipient("bob@beta.test")],
         Some(later(0)),
     );
-    outbox.enqueue(&message).await.unwrap();
+    outbox
+        .enqueue(std::slice::from_ref(&message))
+        .await
+        .unwrap();
     assert_eq!(outbox.run_once(Timestamp::now()).await.unwrap(), 1);
 
     let status = outbox.status(message.id).await.unwrap().unwrap();

@@ -50,15 +50,18 @@ pub struct AttemptRecord {
 /// goes only to the recipients that failed temporarily.
 #[async_trait]
 pub trait MailStore: Send + Sync {
-    /// Stores `message` and hands each recipient's reminder delivery, if
-    /// any, to the queue, and returns for each recipient whether it was
-    /// queued.
+    /// Stores `messages` in one transaction and hands each recipient's
+    /// reminder delivery, if any, to the queue. Returns, for each message,
+    /// whether each of its recipients was queued.
     ///
     /// A recipient that carries a delivery is queued only while that
     /// delivery is pending and not yet queued, so handing the same delivery
-    /// over twice queues it once. When no recipient is queued, nothing is
+    /// over twice queues it once. A message with no recipient queued is not
     /// stored.
-    async fn enqueue_mail(&self, message: &OutgoingMessage) -> Result<Vec<bool>, StoreError>;
+    async fn enqueue_mail(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<Vec<bool>>, StoreError>;
 
     /// Claims up to `request.limit` queued recipients that are due and not
     /// claimed by a live lease, oldest due first, grouped by message.

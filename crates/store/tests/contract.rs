@@ -615,17 +615,26 @@ async fn queued_delivery_is_handed_over_once(store: Arc<dyn Store>) {
         ("bob@beta.test", Some(deliveries[1].id)),
     ];
     let first = outgoing("2030-01-01T09:45:01Z", &recipients);
-    assert_eq!(store.enqueue_mail(&first).await.unwrap(), vec![true, true]);
+    assert_eq!(
+        store
+            .enqueue_mail(std::slice::from_ref(&first))
+            .await
+            .unwrap()[0],
+        vec![true, true]
+    );
 
     // Handing the same deliveries over again, as after a crash, queues
     // nothing and stores no second message.
     let again = outgoing("2030-01-01T09:45:02Z", &recipients);
-    assert_eq!(
-        store.enqueue_mail(&again).await.unwrap(),
-        vec![false, false]
-    );
+    let other = outgoing("2030-01-01T09:45:02Z", &[("cid@gamma.test", None)]);
+    let queued = store
+        .enqueue_mail(&[again.clone(), other.clone()])
+        .await
+        .unwrap();
+    assert_eq!(queued, vec![vec![false, false], vec![true]]);
     let now = at("2030-01-01T09:45:03Z");
     assert!(store.mail_message(again.id, now).await.unwrap().is_none());
+    assert!(store.mail_message(other.id, now).await.unwrap().is_some());
 
     let states: Vec<(DeliveryState, Option<MessageId>)> = store
         .deliveries(event.id, now)
@@ -687,7 +696,13 @@ async fn mail_recipients_claimed_and_retried_alone(store: Arc<dyn Store>) {
             ("cid@gamma.test", None),
         ],
     );
-    assert_eq!(store.enqueue_mail(&message).await.unwrap(), vec![true; 3]);
+    assert_eq!(
+        store
+            .enqueue_mail(std::slice::from_ref(&message))
+            .await
+            .unwrap()[0],
+        vec![true; 3]
+    );
     assert!(
         store
             .claim_due_mail(claim("2030-01-01T08:59:59Z", 10, "w"))
@@ -809,7 +824,10 @@ async fn mail_failure_reaches_delivery_and_organizer(store: Arc<dyn Store>) {
             ("bob@beta.test", Some(deliveries[1].id)),
         ],
     );
-    store.enqueue_mail(&message).await.unwrap();
+    store
+        .enqueue_mail(std::slice::from_ref(&message))
+        .await
+        .unwrap();
     store
         .claim_due_mail(claim("2030-01-01T09:45:01Z", 10, "w"))
         .await

@@ -1,10 +1,10 @@
 //! Reminders as e-mail, through the durable mail queue.
 //!
-//! Recipients who see times in the same time zone share one message, so
-//! everyone reads the event's time in their own zone. Each message is
-//! handed to the mail queue together with the deliveries it carries, in one
-//! transaction: a delivery is queued at most once, and the queue then
-//! delivers, retries and records the final result.
+//! Each recipient gets a message of their own, with the event's time in
+//! their own zone. The messages of one reminder are handed to the mail
+//! queue together with the deliveries they carry, in one transaction. A
+//! delivery is queued at most once, and the queue then delivers, retries
+//! and records the final result.
 
 mod render;
 
@@ -31,15 +31,12 @@ impl EmailChannel {
         EmailChannel { outbox, from }
     }
 
-    fn build(&self, to: Vec<Mailbox>, rendered: render::Rendered) -> Result<Vec<u8>, String> {
-        let mut message = Message::new(self.from.clone(), rendered.subject)
-            .text(rendered.text)
-            .html(rendered.html)
-            .message_id_domain(self.from.address.domain());
-        for mailbox in to {
-            message = message.to(mailbox);
-        }
-        message
+    fn build(&self, to: Mailbox, rendered: &render::Rendered) -> Result<Vec<u8>, String> {
+        Message::new(self.from.clone(), rendered.subject.clone())
+            .to(to)
+            .text(rendered.text.clone())
+            .html(rendered.html.clone())
+            .message_id_domain(self.from.address.domain())
             .to_bytes()
             .map_err(|err| format!("building the message failed: {err}"))
     }
@@ -48,80 +45,64 @@ impl EmailChannel {
 #[async_trait]
 impl Channel for EmailChannel {
     async fn send(&self, reminder: &Reminder, recipients: &[Recipient], reporter: Reporter) {
-        // Group recipients by the time zone they read times in. Addresses
-        // the Mail Broker rejects fail permanently here.
-        let mut by_zone: BTreeMap<String, Vec<(usize, Address)>> = BTreeMap::new();
+        // Each person gets a message of their own, addressed to them alone
+        // and showing times in their own zone: no recipient learns who else
+        // was reminded. A reminder for an event that is over is of no use,
+        // so the queue gives up at the event's end at the latest.
+        let mut rendered: BTreeMap<&str, render::Rendered> = BTreeMap::new();
+        let mut messages = Vec::with_capacity(recipients.len());
+        let mut indexes = Vec::with_capacity(recipients.len());
         for (i, recipient) in recipients.iter().enumerate() {
-            match Address::parse(recipient.user.email.as_str()) {
-                Ok(address) => {
-                    let zone = reader_zone(&recipient.user, &reminder.event.time_zone);
-                    by_zone
-                        .entry(zone.to_owned())
-                        .or_default()
-                        .push((i, address));
-                }
-                Err(err) => reporter.attempt(
-                    i,
-                    local_failure(
-                        DeliveryOutcome::PermanentFailure,
-                        format!("invalid recipient address: {err}"),
-                    ),
-                ),
-            }
-        }
-
-        for (zone, group) in by_zone {
-            let to: Vec<Mailbox> = group
-                .iter()
-                .map(|(i, address)| Mailbox::new(recipients[*i].user.name.clone(), address.clone()))
-                .collect();
-            let data = match self.build(to, render::render(reminder, &zone)) {
-                Ok(data) => data,
-                Err(reason) => {
-                    tracing::error!(event.id = %reminder.event.id, error = %reason, "building a reminder message failed");
-                    for (i, _) in &group {
-                        reporter.attempt(
-                            *i,
-                            local_failure(DeliveryOutcome::PermanentFailure, reason.clone()),
-                        );
-                    }
+            let address = match Address::parse(recipient.user.email.as_str()) {
+                Ok(address) => address,
+                Err(err) => {
+                    let reason = format!("invalid recipient address: {err}");
+                    reporter.attempt(i, local_failure(DeliveryOutcome::PermanentFailure, reason));
                     continue;
                 }
             };
-            let outgoing: Vec<OutgoingRecipient> = group
-                .iter()
-                .map(|(i, address)| OutgoingRecipient {
-                    address: address.as_str().to_owned(),
-                    delivery: Some(recipients[*i].delivery),
-                })
-                .collect();
-            // A reminder for an event that is over is of no use, so the
-            // queue gives up at the event's end at the latest.
-            let message = self.outbox.prepare(
+            let zone = reader_zone(&recipient.user, &reminder.event.time_zone);
+            let text = rendered
+                .entry(zone)
+                .or_insert_with(|| render::render(reminder, zone));
+            let to = Mailbox::new(recipient.user.name.clone(), address.clone());
+            let data = match self.build(to, text) {
+                Ok(data) => data,
+                Err(reason) => {
+                    tracing::error!(event.id = %reminder.event.id, delivery.id = %recipient.delivery, error = %reason, "building a reminder message failed");
+                    reporter.attempt(i, local_failure(DeliveryOutcome::PermanentFailure, reason));
+                    continue;
+                }
+            };
+            let outgoing = vec![OutgoingRecipient {
+                address: address.as_str().to_owned(),
+                delivery: Some(recipient.delivery),
+            }];
+            messages.push(self.outbox.prepare(
                 &self.from.address,
                 data,
                 outgoing,
                 Some(reminder.event.interval.end()),
-            );
-            match self.outbox.enqueue(&message).await {
-                // A delivery that was not queued now had been queued (or
-                // settled) before; either way nothing is left to do.
-                Ok(_) => {
-                    for (i, _) in &group {
-                        reporter.queued(*i);
-                    }
+            ));
+            indexes.push(i);
+        }
+        if messages.is_empty() {
+            return;
+        }
+
+        match self.outbox.enqueue(&messages).await {
+            // A delivery that was not queued now had been queued (or
+            // settled) before; either way nothing is left to do.
+            Ok(_) => {
+                for i in indexes {
+                    reporter.queued(i);
                 }
-                Err(err) => {
-                    tracing::warn!(event.id = %reminder.event.id, error = %err, "queueing a reminder message failed");
-                    for (i, _) in &group {
-                        reporter.attempt(
-                            *i,
-                            local_failure(
-                                DeliveryOutcome::TemporaryFailure,
-                                format!("queueing the message failed: {err}"),
-                            ),
-                        );
-                    }
+            }
+            Err(err) => {
+                tracing::warn!(event.id = %reminder.event.id, error = %err, "queueing reminder messages failed");
+                for i in indexes {
+                    let reason = format!("queueing the message failed: {err}");
+                    reporter.attempt(i, local_failure(DeliveryOutcome::TemporaryFailure, reason));
                 }
             }
         }
@@ -137,8 +118,8 @@ impl Channel for EmailChannel {
         let message = match Address::parse(organizer.email.as_str()) {
             Ok(address) => {
                 let zone = reader_zone(organizer, &notice.event.time_zone);
-                let to = vec![Mailbox::new(organizer.name.clone(), address.clone())];
-                let data = self.build(to, render::render_notice(notice, zone))?;
+                let to = Mailbox::new(organizer.name.clone(), address.clone());
+                let data = self.build(to, &render::render_notice(notice, zone))?;
                 // A notice is not about a delivery, so its own failure is
                 // never reported: no notice about a notice.
                 let recipients = vec![OutgoingRecipient {

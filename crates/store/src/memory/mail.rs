@@ -103,17 +103,24 @@ impl State {
 
 #[async_trait]
 impl MailStore for MemoryStore {
-    async fn enqueue_mail(&self, message: &OutgoingMessage) -> Result<Vec<bool>, StoreError> {
+    async fn enqueue_mail(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut state = self.lock();
-        let queued: Vec<bool> = message
-            .recipients
-            .iter()
-            .map(|recipient| recipient.delivery.is_none_or(|id| state.queueable(id)))
-            .collect();
-        if queued.contains(&true) {
-            state.insert_message(message, &queued);
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            let queued: Vec<bool> = message
+                .recipients
+                .iter()
+                .map(|recipient| recipient.delivery.is_none_or(|id| state.queueable(id)))
+                .collect();
+            if queued.contains(&true) {
+                state.insert_message(message, &queued);
+            }
+            results.push(queued);
         }
-        Ok(queued)
+        Ok(results)
     }
 
     async fn claim_due_mail(

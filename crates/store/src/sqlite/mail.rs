@@ -19,31 +19,17 @@ use crate::{ClaimRequest, MailStore, StoreError};
 
 #[async_trait]
 impl MailStore for SqliteStore {
-    async fn enqueue_mail(&self, message: &OutgoingMessage) -> Result<Vec<bool>, StoreError> {
+    async fn enqueue_mail(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let mut queued = Vec::with_capacity(message.recipients.len());
-        for recipient in &message.recipients {
-            let takes = match recipient.delivery {
-                None => true,
-                Some(delivery) => {
-                    let pending: Option<i64> = sqlx::query_scalar(
-                        "SELECT 1 FROM deliveries \
-                         WHERE id = ? AND state = 'pending' AND message_id IS NULL",
-                    )
-                    .bind(delivery.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    pending.is_some()
-                }
-            };
-            queued.push(takes);
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(enqueue_one(&mut tx, message).await?);
         }
-        if !queued.contains(&true) {
-            return Ok(queued);
-        }
-        insert_message(&mut tx, message, &queued).await?;
         tx.commit().await?;
-        Ok(queued)
+        Ok(results)
     }
 
     async fn claim_due_mail(
@@ -221,6 +207,34 @@ impl MailStore for SqliteStore {
         }
         Ok(Some(message))
     }
+}
+
+/// Stores one message unless none of its recipients can be queued.
+async fn enqueue_one(
+    tx: &mut Transaction<'static, Sqlite>,
+    message: &OutgoingMessage,
+) -> Result<Vec<bool>, StoreError> {
+    let mut queued = Vec::with_capacity(message.recipients.len());
+    for recipient in &message.recipients {
+        let takes = match recipient.delivery {
+            None => true,
+            Some(delivery) => {
+                let pending: Option<i64> = sqlx::query_scalar(
+                    "SELECT 1 FROM deliveries \
+                         WHERE id = ? AND state = 'pending' AND message_id IS NULL",
+                )
+                .bind(delivery.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+                pending.is_some()
+            }
+        };
+        queued.push(takes);
+    }
+    if queued.contains(&true) {
+        insert_message(tx, message, &queued).await?;
+    }
+    Ok(queued)
 }
 
 /// Stores a message and the recipients marked in `queued`, and hands their
