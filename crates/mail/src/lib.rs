@@ -64,6 +64,7 @@ mod address;
 mod config;
 mod data;
 mod deliver;
+pub mod dkim;
 mod ehlo;
 mod lines;
 mod message;
