@@ -8,6 +8,8 @@
 //! - [`SmtpServer`] runs `aiosmtpd` (PyPI package `aiosmtpd`) through the script in
 //!   `peers/smtp_server.py`, optionally offering STARTTLS, and writes every accepted message
 //!   to a spool directory that [`SmtpServer::messages`] reads back.
+//! - [`DkimVerifier`] runs dkimpy (PyPI package `dkimpy`) or OpenDKIM (Debian package
+//!   `opendkim`) on a message, answering their key lookups from given [`TxtRecord`]s.
 //! - [`SelfSignedCert`] writes a certificate and key in PEM form for the SMTP server.
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
@@ -35,6 +37,7 @@
 //! This crate is for tests only: it panics on misuse and is never published.
 
 mod cert;
+mod dkim;
 mod dnsmasq;
 mod peers;
 mod ports;
@@ -42,6 +45,7 @@ mod process;
 mod smtp_server;
 
 pub use cert::SelfSignedCert;
+pub use dkim::{DkimVerdict, DkimVerifier, TxtRecord};
 pub use dnsmasq::{DnsConfig, Dnsmasq};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;

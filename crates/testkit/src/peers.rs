@@ -11,6 +11,11 @@ pub enum Peer {
     Dnsmasq,
     /// The Python package `aiosmtpd`, importable by `python3`.
     Aiosmtpd,
+    /// The Python packages `dkimpy` (module `dkim`) and `pynacl`, which dkimpy needs for
+    /// Ed25519, importable by `python3`.
+    Dkimpy,
+    /// The `opendkim` binary, from the Debian package `opendkim`.
+    Opendkim,
 }
 
 impl Peer {
@@ -18,6 +23,8 @@ impl Peer {
         match self {
             Peer::Dnsmasq => "dnsmasq",
             Peer::Aiosmtpd => "aiosmtpd",
+            Peer::Dkimpy => "dkimpy",
+            Peer::Opendkim => "opendkim",
         }
     }
 
@@ -27,17 +34,27 @@ impl Peer {
                 "install the Debian package dnsmasq-base: apt-get install dnsmasq-base"
             }
             Peer::Aiosmtpd => "install the PyPI package aiosmtpd: python3 -m pip install aiosmtpd",
+            Peer::Dkimpy => {
+                "install the PyPI packages dkimpy and pynacl: python3 -m pip install dkimpy pynacl"
+            }
+            Peer::Opendkim => "install the Debian package opendkim: apt-get install opendkim",
         }
     }
 
     fn is_installed(self) -> bool {
         static DNSMASQ: OnceLock<bool> = OnceLock::new();
         static AIOSMTPD: OnceLock<bool> = OnceLock::new();
+        static DKIMPY: OnceLock<bool> = OnceLock::new();
+        static OPENDKIM: OnceLock<bool> = OnceLock::new();
         match self {
             Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
             Peer::Aiosmtpd => {
                 *AIOSMTPD.get_or_init(|| runs_successfully("python3", &["-c", "import aiosmtpd"]))
             }
+            Peer::Dkimpy => {
+                *DKIMPY.get_or_init(|| runs_successfully("python3", &["-c", "import dkim, nacl"]))
+            }
+            Peer::Opendkim => *OPENDKIM.get_or_init(|| runs_successfully("opendkim", &["-V"])),
         }
     }
 }
