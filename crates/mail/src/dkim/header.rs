@@ -68,9 +68,7 @@ impl NormalizedMessage {
                     .ok_or_else(|| invalid("it has no colon"))?;
                 let name = trim_wsp_end(&line[..colon]);
                 if name.is_empty() || !name.iter().all(|&byte| is_field_name_byte(byte)) {
-                    return Err(invalid(
-                        "the field name is empty or contains a character other than printable ASCII",
-                    ));
+                    return Err(invalid("the field name is empty or not printable ASCII"));
                 }
                 fields.push(Field {
                     range: start..bytes.len(),

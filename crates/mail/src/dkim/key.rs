@@ -156,8 +156,9 @@ pub struct PrivateKey {
 enum Repr {
     /// RSA keys of 2048 bits or more.
     Rsa(RsaKeyPair),
-    /// RSA keys of 1024 to 2047 bits, which `aws-lc-rs` refuses.
-    SmallRsa(rsa::PrivateKey),
+    /// RSA keys of 1024 to 2047 bits, which `aws-lc-rs` refuses. Boxed because the `rsa`
+    /// crate's key is several times larger than the other variants.
+    SmallRsa(Box<rsa::PrivateKey>),
     Ed25519(Ed25519KeyPair),
 }
 
@@ -219,7 +220,7 @@ impl PrivateKey {
                     RsaFormat::Pkcs8 => rsa::PrivateKey::from_pkcs8_der(der)
                         .map_err(|error| rejected(error.to_string()))?,
                 };
-                Repr::SmallRsa(key)
+                Repr::SmallRsa(Box::new(key))
             }
             MIN_FAST_RSA_BITS..=MAX_RSA_BITS => {
                 let key_pair = match format {
