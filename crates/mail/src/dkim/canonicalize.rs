@@ -7,6 +7,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use memchr::{memchr, memmem};
+
 /// How a header field or the body is prepared before hashing (RFC 6376, section 3.4).
 ///
 /// `Simple` tolerates no change in transit at all. `Relaxed` survives what mail servers
@@ -76,26 +78,28 @@ pub(crate) fn append_relaxed_header_without_crlf(field: &[u8], output: &mut Vec<
     output.extend(name.iter().map(u8::to_ascii_lowercase));
     output.push(b':');
 
-    // Unfolding removes the CR and LF bytes, which leaves the whitespace that followed them
-    // to be reduced like any other run.
-    let value = field.get(colon + 1..).unwrap_or_default();
-    let mut pending_space = false;
-    let mut wrote_value = false;
-    for &byte in value {
-        if byte == b'\r' || byte == b'\n' {
-            continue;
-        }
-        if is_wsp(byte) {
-            pending_space = true;
-            continue;
-        }
-        if pending_space && wrote_value {
+    // Unfolding removes CR and LF, and every continuation line starts with whitespace, so
+    // each run of spaces, tabs, CR and LF becomes one space between words and disappears at
+    // either end. Words are copied whole, which is faster than byte by byte.
+    let mut rest = field.get(colon + 1..).unwrap_or_default();
+    let mut first_word = true;
+    while let Some(start) = rest.iter().position(|&byte| !is_header_space(byte)) {
+        rest = &rest[start..];
+        let end = rest
+            .iter()
+            .position(|&byte| is_header_space(byte))
+            .unwrap_or(rest.len());
+        if !first_word {
             output.push(b' ');
         }
-        pending_space = false;
-        wrote_value = true;
-        output.push(byte);
+        output.extend_from_slice(&rest[..end]);
+        first_word = false;
+        rest = &rest[end..];
     }
+}
+
+fn is_header_space(byte: u8) -> bool {
+    is_wsp(byte) || byte == b'\r' || byte == b'\n'
 }
 
 /// Returns the canonical form of a body, which is the text after the empty line that ends
@@ -109,7 +113,7 @@ pub(crate) fn append_relaxed_header_without_crlf(field: &[u8], output: &mut Vec<
 pub(crate) fn body(canonicalization: Canonicalization, body: &[u8]) -> Cow<'_, [u8]> {
     match canonicalization {
         Canonicalization::Simple => simple_body(body),
-        Canonicalization::Relaxed => Cow::Owned(relaxed_body(body)),
+        Canonicalization::Relaxed => relaxed_body(body),
     }
 }
 
@@ -131,7 +135,27 @@ fn simple_body(body: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-fn relaxed_body(body: &[u8]) -> Vec<u8> {
+fn relaxed_body(body: &[u8]) -> Cow<'_, [u8]> {
+    // A body that ends in CRLF and has no tab, no double space and no space at the end of a
+    // line only loses its trailing empty lines. Built messages are like that, and the
+    // searches below are much faster than the line-by-line loop.
+    let unchanged_lines = body.ends_with(b"\r\n")
+        && memchr(b'\t', body).is_none()
+        && memmem::find(body, b"  ").is_none()
+        && memmem::find(body, b" \r\n").is_none();
+    if unchanged_lines {
+        let mut end = body.len();
+        while body[..end].ends_with(b"\r\n\r\n") {
+            end -= 2;
+        }
+        let trimmed = &body[..end];
+        return Cow::Borrowed(if trimmed == b"\r\n" { b"" } else { trimmed });
+    }
+    Cow::Owned(relaxed_body_by_line(body))
+}
+
+/// Returns the relaxed form of any body, going through it line by line.
+fn relaxed_body_by_line(body: &[u8]) -> Vec<u8> {
     let mut output = Vec::with_capacity(body.len());
     let mut empty_lines = 0;
     for line in body.split_inclusive(|&byte| byte == b'\n') {
@@ -154,19 +178,27 @@ fn relaxed_body(body: &[u8]) -> Vec<u8> {
 }
 
 /// Appends `line` with every run of spaces and tabs replaced by one space.
+///
+/// Most lines need no change, so they are checked first and copied whole, which is several
+/// times faster than copying byte by byte.
 fn append_reduced_whitespace(line: &[u8], output: &mut Vec<u8>) {
-    let mut previous_was_wsp = false;
-    for &byte in line {
-        if is_wsp(byte) {
-            if !previous_was_wsp {
-                output.push(b' ');
-            }
-            previous_was_wsp = true;
-        } else {
-            output.push(byte);
-            previous_was_wsp = false;
-        }
+    let has_tab = line.contains(&b'\t');
+    if !has_tab && !line.windows(2).any(|pair| pair == b"  ") {
+        output.extend_from_slice(line);
+        return;
     }
+
+    let mut rest = line;
+    while let Some(start) = rest.iter().position(|&byte| is_wsp(byte)) {
+        output.extend_from_slice(&rest[..start]);
+        output.push(b' ');
+        let run_len = rest[start..]
+            .iter()
+            .take_while(|&&byte| is_wsp(byte))
+            .count();
+        rest = &rest[start + run_len..];
+    }
+    output.extend_from_slice(rest);
 }
 
 fn trim_wsp_end(bytes: &[u8]) -> &[u8] {
@@ -239,6 +271,29 @@ mod tests {
             body(Canonicalization::Relaxed, b"Hello\r\n \r\n\t\r\n"),
             body(Canonicalization::Relaxed, b"Hello\r\n")
         );
+    }
+
+    #[test]
+    fn relaxed_body_shortcut_matches_line_by_line() {
+        let bodies: [&[u8]; 9] = [
+            b"",
+            b"\r\n",
+            b"\r\n\r\n",
+            b"a\r\nb\r\n\r\n\r\n",
+            b" C\r\nD E\r\n",
+            b"a\r\n\r\nb\r\n",
+            b"=20 quoted-printable =\r\nsoft break\r\n",
+            b"trailing space \r\n",
+            b"x",
+        ];
+        for input in bodies {
+            assert_eq!(
+                relaxed_body(input).into_owned(),
+                relaxed_body_by_line(input),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]

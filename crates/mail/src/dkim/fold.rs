@@ -16,8 +16,11 @@ pub(crate) struct FoldingWriter {
 impl FoldingWriter {
     /// Starts a field with `start`, such as `DKIM-Signature:`.
     pub(crate) fn new(start: &str) -> FoldingWriter {
+        // Room for a typical DKIM-Signature field with an RSA-2048 signature.
+        let mut text = String::with_capacity(640);
+        text.push_str(start);
         FoldingWriter {
-            text: start.to_owned(),
+            text,
             line_len: start.len(),
         }
     }
