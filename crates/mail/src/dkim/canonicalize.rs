@@ -9,7 +9,7 @@ use std::fmt;
 
 use memchr::{memchr, memmem};
 
-/// How a header field or the body is prepared before hashing (RFC 6376, section 3.4).
+/// A method of preparing header fields or the body for hashing (RFC 6376, section 3.4).
 ///
 /// `Simple` tolerates no change in transit at all. `Relaxed` survives what mail servers
 /// commonly do to a message: refolding header lines, changing the case of field names and

@@ -7,6 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
 
 /// The label of a PKCS#8 `PrivateKeyInfo` (RFC 5208) section.
 pub(crate) const PKCS8_LABEL: &str = "PRIVATE KEY";
@@ -14,16 +15,18 @@ pub(crate) const PKCS8_LABEL: &str = "PRIVATE KEY";
 pub(crate) const PKCS1_LABEL: &str = "RSA PRIVATE KEY";
 const ENCRYPTED_PKCS8_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
-/// Longest label kept for an error message. Real labels are at most about 30 characters.
+/// Maximum length of a label kept for an error message. Standard labels, such as
+/// `ENCRYPTED PRIVATE KEY`, are shorter.
 const MAX_LABEL_LEN: usize = 40;
 
 /// One decoded PEM section.
 pub(crate) struct PemSection {
     pub(crate) label: String,
-    pub(crate) der: Vec<u8>,
+    /// The decoded contents, which are key material.
+    pub(crate) der: Zeroizing<Vec<u8>>,
 }
 
-/// Why a PEM text yielded no usable private key section.
+/// The reason a PEM text yielded no usable private key section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PemError {
     /// No `-----BEGIN ...-----` line at all.
@@ -47,7 +50,7 @@ pub(crate) enum PemError {
 /// Text outside the sections is ignored, as RFC 7468 allows, so a file may also contain a
 /// certificate or comments.
 pub(crate) fn private_key_section(text: &[u8]) -> Result<PemSection, PemError> {
-    let text = String::from_utf8_lossy(text);
+    let text = Zeroizing::new(String::from_utf8_lossy(text).into_owned());
     let mut lines = text.lines().map(str::trim);
     let mut other_labels = Vec::new();
     let mut unsupported = None;
@@ -86,13 +89,16 @@ fn decode_section<'a>(
     lines: &mut impl Iterator<Item = &'a str>,
 ) -> Result<PemSection, PemError> {
     let end_line = format!("-----END {label}-----");
-    let mut base64_text = String::new();
+    let mut base64_text = Zeroizing::new(String::new());
     for line in lines {
         if line == end_line {
             let der = STANDARD
                 .decode(base64_text.as_bytes())
                 .map_err(|_| PemError::InvalidBase64)?;
-            return Ok(PemSection { label, der });
+            return Ok(PemSection {
+                label,
+                der: Zeroizing::new(der),
+            });
         }
         // RFC 1421 headers mark the legacy encrypted form of PKCS#1 keys.
         if line.starts_with("Proc-Type:") || line.starts_with("DEK-Info:") {
@@ -104,9 +110,14 @@ fn decode_section<'a>(
 }
 
 /// Returns `der` as PEM text with the given label, in lines of 64 characters ending in LF.
+///
+/// The text is built without reallocating, and the intermediate base64 text is zeroed, so
+/// that no stray copy of a private key is left in freed memory.
 pub(crate) fn to_pem(label: &str, der: &[u8]) -> String {
-    let base64_text = STANDARD.encode(der);
-    let mut pem = format!("-----BEGIN {label}-----\n");
+    let base64_text = Zeroizing::new(STANDARD.encode(der));
+    let armor_len = 2 * (label.len() + "-----BEGIN -----\n".len());
+    let mut pem = String::with_capacity(armor_len + base64_text.len() * 65 / 64 + 1);
+    pem.push_str(&format!("-----BEGIN {label}-----\n"));
     for chunk in base64_text.as_bytes().chunks(64) {
         // Base64 output is ASCII, so every chunk is valid UTF-8.
         pem.push_str(std::str::from_utf8(chunk).expect("base64 output is ASCII"));
@@ -269,7 +280,7 @@ mod tests {
         );
         let section = private_key_section(text.as_bytes()).unwrap();
         assert_eq!(section.label, "PRIVATE KEY");
-        assert_eq!(section.der, [3, 4, 5, 6]);
+        assert_eq!(*section.der, [3, 4, 5, 6]);
     }
 
     #[test]
@@ -277,7 +288,7 @@ mod tests {
         let text = "-----BEGIN RSA PRIVATE KEY-----\r\n  AAEC\r\n-----END RSA PRIVATE KEY-----\r\n";
         let section = private_key_section(text.as_bytes()).unwrap();
         assert_eq!(section.label, "RSA PRIVATE KEY");
-        assert_eq!(section.der, [0, 1, 2]);
+        assert_eq!(*section.der, [0, 1, 2]);
     }
 
     #[test]
@@ -325,7 +336,7 @@ mod tests {
         assert_eq!(lines[2].len(), 16);
         assert_eq!(lines[3], "-----END PRIVATE KEY-----");
         let section = private_key_section(pem.as_bytes()).unwrap();
-        assert_eq!(section.der, [0u8; 60]);
+        assert_eq!(*section.der, [0u8; 60]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Private signing keys: loading from PEM, the signature primitive and the public key record.
 //!
 //! RSA keys of 2048 to 8192 bits and Ed25519 keys sign through `aws-lc-rs`. That library
-//! refuses RSA keys below 2048 bits, which RFC 8301 still allows signers to use (from 1024
+//! rejects RSA keys below 2048 bits, which RFC 8301 still allows signers to use (from 1024
 //! bits), so those sign through the pure-Rust `rsa` crate instead.
 
 use std::fmt;
@@ -20,21 +20,21 @@ use super::encoding::{
     KeyAlgorithm, PKCS1_LABEL, PemError, private_key_section, read_pkcs8, rsa_modulus_bits,
 };
 
-/// Smallest RSA key that RFC 8301, section 3.2, allows a signer to use.
+/// Minimum RSA key size in bits that RFC 8301, section 3.2, allows a signer to use.
 pub const MIN_RSA_BITS: u32 = 1024;
-/// Smallest RSA key that `aws-lc-rs` signs with.
-const MIN_FAST_RSA_BITS: u32 = 2048;
-/// Largest RSA key that `aws-lc-rs` signs with. A record for a larger key would not fit
-/// in most DNS answers either.
+/// Minimum RSA key size in bits that `aws-lc-rs` signs with.
+const MIN_AWS_LC_RSA_BITS: u32 = 2048;
+/// Maximum RSA key size in bits that `aws-lc-rs` signs with.
 pub const MAX_RSA_BITS: u32 = 8192;
 
 /// A DKIM signing algorithm (RFC 6376, section 3.3, and RFC 8463).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
-    /// RSASSA-PKCS1-v1_5 with SHA-256, `a=rsa-sha256`. Every verifier supports it.
+    /// RSASSA-PKCS1-v1_5 with SHA-256, `a=rsa-sha256`, which RFC 6376 requires every
+    /// verifier to implement.
     RsaSha256,
     /// Ed25519 over the SHA-256 hash of the signed data, `a=ed25519-sha256` (RFC 8463).
-    /// Many verifiers do not support it yet, so it is usually paired with an RSA signature.
+    /// A verifier that does not implement RFC 8463 cannot check it.
     Ed25519Sha256,
 }
 
@@ -72,7 +72,7 @@ pub enum KeyError {
          (PKCS#8) or '-----BEGIN RSA PRIVATE KEY-----' (PKCS#1) line"
     )]
     NotPem,
-    /// The PEM text holds sections, but no private key.
+    /// The PEM text contains sections, but no private key.
     #[error(
         "invalid DKIM private key: the PEM text contains {labels} but no private key; \
          expected PRIVATE KEY (PKCS#8) or RSA PRIVATE KEY (PKCS#1)"
@@ -90,7 +90,7 @@ pub enum KeyError {
     /// The PEM section is malformed: base64 or DER that does not parse.
     #[error("invalid DKIM private key: {problem}")]
     Malformed {
-        /// What is wrong, such as "the END line is missing".
+        /// A description of the problem, such as "the END line is missing".
         problem: String,
     },
     /// The PEM section is a private key in a format other than PKCS#8 and PKCS#1, such as
@@ -171,7 +171,7 @@ impl PrivateKey {
     /// # Errors
     ///
     /// Returns an error when the text is not PEM, contains no unencrypted private key in a
-    /// supported format, is malformed, holds a key of another algorithm, or holds an RSA key
+    /// supported format, is malformed, contains a key of another algorithm, or contains an RSA key
     /// of fewer than 1024 or more than 8192 bits.
     pub fn from_pem(pem: &[u8]) -> Result<PrivateKey, KeyError> {
         let section = private_key_section(pem).map_err(KeyError::from)?;
@@ -213,7 +213,7 @@ impl PrivateKey {
 
         let repr = match bits {
             0..MIN_RSA_BITS => return Err(KeyError::KeyTooSmall { bits }),
-            MIN_RSA_BITS..MIN_FAST_RSA_BITS => {
+            MIN_RSA_BITS..MIN_AWS_LC_RSA_BITS => {
                 let key = match format {
                     RsaFormat::Pkcs1 => rsa::PrivateKey::from_pkcs1_der(der)
                         .map_err(|error| rejected(error.to_string()))?,
@@ -222,7 +222,7 @@ impl PrivateKey {
                 };
                 Repr::SmallRsa(Box::new(key))
             }
-            MIN_FAST_RSA_BITS..=MAX_RSA_BITS => {
+            MIN_AWS_LC_RSA_BITS..=MAX_RSA_BITS => {
                 let key_pair = match format {
                     RsaFormat::Pkcs1 => RsaKeyPair::from_der(der),
                     RsaFormat::Pkcs8 => RsaKeyPair::from_pkcs8(der),
@@ -266,8 +266,8 @@ impl PrivateKey {
     /// Returns the text of the DNS TXT record that publishes the public key, such as
     /// `v=DKIM1; k=rsa; p=MIIBIjANBg...` (RFC 6376, section 3.6.1).
     ///
-    /// For RSA, `p=` holds the DER `SubjectPublicKeyInfo`, as OpenSSL writes it. For
-    /// Ed25519 it holds the 32-byte raw public key, as RFC 8463, section 4.2, requires.
+    /// For RSA, `p=` contains the DER `SubjectPublicKeyInfo`, as OpenSSL writes it. For
+    /// Ed25519 it contains the 32-byte raw public key, as RFC 8463, section 4.2, requires.
     pub fn dns_record_text(&self) -> String {
         format!(
             "v=DKIM1; k={}; p={}",

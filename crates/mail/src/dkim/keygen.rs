@@ -10,31 +10,34 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{Ed25519KeyPair, RsaKeyPair};
 use thiserror::Error;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::address::check_domain;
 
 use super::encoding::{PKCS8_LABEL, to_pem};
 use super::key::{Algorithm, PrivateKey};
 
-/// Longest character-string in a TXT record (RFC 1035, section 3.3).
+/// Maximum length of a character-string in a TXT record (RFC 1035, section 3.3).
 const MAX_TXT_STRING_LEN: usize = 255;
-
-/// RSA key sizes that [`generate`] creates. 2048 bits is what RFC 8301 recommends; larger
-/// keys make longer DNS records, and 8192 bits no longer fits in many DNS answers.
-pub const GENERATED_RSA_BITS: [u32; 3] = [2048, 3072, 4096];
 
 /// A new key pair: the private key for the signer and the DNS record for verifiers.
 ///
-/// `Debug` leaves out the private key.
+/// `Debug` leaves out the private key, and dropping the value overwrites it with zeros.
 pub struct GeneratedKey {
     /// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), lines ending in LF.
     /// Write it with [`write_private_key`], which keeps it private.
     pub private_pem: String,
     /// The zone-file line that publishes the public key, such as
     /// `mail._domainkey.convene.example. IN TXT "v=DKIM1; k=rsa; p=MIIB..." "...="`. The
-    /// text is split into quoted strings of at most 255 characters, as zone files require;
-    /// verifiers join them again.
+    /// text is split into quoted strings of at most 255 characters, as zone files require,
+    /// and verifiers join them again.
     pub dns_record: String,
+}
+
+impl Drop for GeneratedKey {
+    fn drop(&mut self) {
+        self.private_pem.zeroize();
+    }
 }
 
 impl fmt::Debug for GeneratedKey {
@@ -103,6 +106,7 @@ pub fn generate(
 
     let (key, pkcs8) = match algorithm {
         Algorithm::RsaSha256 => {
+            // RFC 8301 recommends at least 2048 bits. Larger keys make longer DNS records.
             let size = match bits {
                 2048 => KeySize::Rsa2048,
                 3072 => KeySize::Rsa3072,
@@ -116,7 +120,7 @@ pub fn generate(
                 }
             };
             let key_pair = RsaKeyPair::generate(size).map_err(library_error)?;
-            let pkcs8 = key_pair.as_der().map_err(library_error)?.as_ref().to_vec();
+            let pkcs8 = Zeroizing::new(key_pair.as_der().map_err(library_error)?.as_ref().to_vec());
             (PrivateKey::from_rsa(key_pair), pkcs8)
         }
         Algorithm::Ed25519Sha256 => {
@@ -128,12 +132,14 @@ pub fn generate(
                 });
             }
             let key_pair = Ed25519KeyPair::generate().map_err(library_error)?;
-            // Version 1 (RFC 5208) is what OpenSSL writes and every reader accepts.
-            let pkcs8 = key_pair
-                .to_pkcs8v1()
-                .map_err(library_error)?
-                .as_ref()
-                .to_vec();
+            // Version 1 (RFC 5208), the same form as `openssl genpkey` writes.
+            let pkcs8 = Zeroizing::new(
+                key_pair
+                    .to_pkcs8v1()
+                    .map_err(library_error)?
+                    .as_ref()
+                    .to_vec(),
+            );
             (PrivateKey::from_ed25519(key_pair), pkcs8)
         }
     };
@@ -166,7 +172,7 @@ pub(crate) fn zone_file_line(selector: &str, domain: &str, text: &str) -> String
 ///
 /// The key is written to a temporary file in the same directory, which is created with mode
 /// 0600, so the key is never readable by others, not even briefly. That file is synced and
-/// then linked to `path`, so `path` either does not exist or holds the whole key, even
+/// then linked to `path`, so `path` either does not exist or contains the whole key, even
 /// after a crash.
 ///
 /// # Errors
@@ -247,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn zone_file_line_keeps_short_text_in_one_string() {
+    fn zone_file_line_short_text_single_string() {
         let line = zone_file_line("s1", "example.test", "v=DKIM1; k=ed25519; p=AAAA");
         assert_eq!(
             line,

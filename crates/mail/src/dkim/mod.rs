@@ -40,9 +40,9 @@
 //!
 //! # Cryptography
 //!
-//! Canonicalization and hashing are written here, and `aws-lc-rs` computes SHA-256 and the
-//! signatures. RSA keys of 1024 to 2047 bits, which `aws-lc-rs` refuses, sign through the
-//! pure-Rust `rsa` crate.
+//! Canonicalization is written here, and `aws-lc-rs` computes SHA-256 and the signatures.
+//! RSA keys of 1024 to 2047 bits, which `aws-lc-rs` rejects, sign through the pure-Rust
+//! `rsa` crate. Copies of private keys made here are overwritten with zeros when dropped.
 
 mod canonicalize;
 mod encoding;
@@ -54,5 +54,5 @@ mod sign;
 
 pub use canonicalize::Canonicalization;
 pub use key::{Algorithm, KeyError, MAX_RSA_BITS, MIN_RSA_BITS, PrimitiveError, PrivateKey};
-pub use keygen::{GENERATED_RSA_BITS, GenerateError, GeneratedKey, generate, write_private_key};
+pub use keygen::{GenerateError, GeneratedKey, generate, write_private_key};
 pub use sign::{ConfigError, SignError, Signer, SignerConfig};

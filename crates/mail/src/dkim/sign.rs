@@ -20,8 +20,9 @@ use super::key::{PrimitiveError, PrivateKey};
 ///
 /// These are the fields that a reader sees or that decide how the body is shown. Each one
 /// that is present is listed once more in `h=` than it occurs, so a verifier rejects the
-/// message if another field of that name is added later (RFC 6376, section 8.15). RFC 5322
-/// allows each of them at most once, so the extra entry costs nothing in a valid message.
+/// message if another field of that name is added later (RFC 6376, section 8.15). A valid
+/// message has each of them at most once (RFC 5322, section 3.6, for all but the MIME
+/// fields), so the extra entry can only ever match a field added after signing.
 /// Absent fields are not listed, so that a forwarder may still add, for example, `Cc`.
 const SIGNED_FIELDS: [&str; 8] = [
     "To",
@@ -42,9 +43,9 @@ pub struct SignerConfig {
     pub domain: String,
     /// The selector, `s=`: the public key is looked up at `<selector>._domainkey.<domain>`.
     pub selector: String,
-    /// How header fields are canonicalized. Default: relaxed.
+    /// The canonicalization of header fields. Default: relaxed.
     pub header_canonicalization: Canonicalization,
-    /// How the body is canonicalized. Default: relaxed.
+    /// The canonicalization of the body. Default: relaxed.
     pub body_canonicalization: Canonicalization,
     /// When set, signatures carry `x=`, the signing time plus this duration, after which
     /// verifiers treat them as invalid. Default: none.
@@ -147,7 +148,7 @@ impl Signer {
         &self.config
     }
 
-    /// Returns the key's algorithm and size, through its `Debug`-safe handle.
+    /// Returns the signing key, whose `Debug` output shows only its algorithm and size.
     pub fn key(&self) -> &PrivateKey {
         &self.key
     }
