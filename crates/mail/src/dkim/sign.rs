@@ -20,7 +20,7 @@ use super::key::{PrimitiveError, PrivateKey};
 ///
 /// These are the fields that a reader sees or that decide how the body is shown. Each one
 /// that is present is listed once more in `h=` than it occurs, so a verifier rejects the
-/// message if another field of that name is added later (RFC 6376, section 8.15). A valid
+/// message if another field of that name is added later (RFC 6376, section 5.4). A valid
 /// message has each of them at most once (RFC 5322, section 3.6, for all but the MIME
 /// fields), so the extra entry can only ever match a field added after signing.
 /// Absent fields are not listed, so that a forwarder may still add, for example, `Cc`.
@@ -164,8 +164,10 @@ impl Signer {
     /// The message is first normalized as the SMTP transport sends it: every line ending
     /// becomes CRLF and the last line gets one. The returned message is that normalized
     /// form, so sending it changes nothing that the signature covers. The field signs
-    /// `From` and the fields in [`SIGNED_FIELDS`] that are present, each listed once more
-    /// than it occurs, and has no `l=` tag, so the whole body is signed.
+    /// `From` and, when present, `To`, `Cc`, `Subject`, `Date`, `Message-ID`, `Reply-To`,
+    /// `MIME-Version` and `Content-Type`, each listed in `h=` once more than it occurs, so
+    /// that adding another such field breaks the signature. It has no `l=` tag, so the
+    /// whole body is signed.
     ///
     /// # Errors
     ///
