@@ -128,6 +128,14 @@ fn messages() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("eight-bit body", eight_bit),
         (
+            // Fields that occur twice are signed from the bottom up, so a signer that took
+            // them in another order would fail here.
+            "repeated fields",
+            b"From: noreply@convene.test\r\nTo: ada@alpha.test\r\nCc: bob@beta.test\r\n\
+              To: carol@gamma.test\r\nCc: dave@gamma.test\r\n\r\nHello\r\n"
+                .to_vec(),
+        ),
+        (
             "bare line endings",
             b"From: noreply@convene.test\nTo: ada@alpha.test\rSubject: x\n\nline one\rline two"
                 .to_vec(),

@@ -171,19 +171,21 @@ impl PrivateKey {
     /// # Errors
     ///
     /// Returns an error when the text is not PEM, contains no unencrypted private key in a
-    /// supported format, is malformed, contains a key of another algorithm, or contains an RSA key
-    /// of fewer than 1024 or more than 8192 bits.
+    /// supported format, is malformed, contains a key of another algorithm, or contains an
+    /// RSA key of fewer than 1024 or more than 8192 bits.
     pub fn from_pem(pem: &[u8]) -> Result<PrivateKey, KeyError> {
         let section = private_key_section(pem).map_err(KeyError::from)?;
         if section.label == PKCS1_LABEL {
-            return PrivateKey::from_rsa_der(&section.der, RsaFormat::Pkcs1);
+            return PrivateKey::from_rsa_der(&section.der, &section.der, RsaFormat::Pkcs1);
         }
 
         let pkcs8 = read_pkcs8(&section.der).ok_or_else(|| KeyError::Malformed {
             problem: "the PRIVATE KEY section is not a PKCS#8 structure".to_owned(),
         })?;
         match pkcs8.algorithm {
-            KeyAlgorithm::Rsa => PrivateKey::from_rsa_der(&section.der, RsaFormat::Pkcs8),
+            KeyAlgorithm::Rsa => {
+                PrivateKey::from_rsa_der(&section.der, pkcs8.private_key, RsaFormat::Pkcs8)
+            }
             KeyAlgorithm::Ed25519 => {
                 let key_pair = Ed25519KeyPair::from_pkcs8(&section.der).map_err(|rejected| {
                     KeyError::Rejected {
@@ -197,12 +199,14 @@ impl PrivateKey {
         }
     }
 
-    /// Loads an RSA key from its PKCS#8 or PKCS#1 DER encoding, choosing the library by size.
-    fn from_rsa_der(der: &[u8], format: RsaFormat) -> Result<PrivateKey, KeyError> {
-        let rsa_private_key = match format {
-            RsaFormat::Pkcs1 => der,
-            RsaFormat::Pkcs8 => read_pkcs8(der).map_or(der, |pkcs8| pkcs8.private_key),
-        };
+    /// Loads an RSA key from `der`, its PKCS#8 or PKCS#1 encoding, choosing the library by
+    /// size. `rsa_private_key` is the PKCS#1 `RSAPrivateKey` inside, which is `der` itself
+    /// for PKCS#1.
+    fn from_rsa_der(
+        der: &[u8],
+        rsa_private_key: &[u8],
+        format: RsaFormat,
+    ) -> Result<PrivateKey, KeyError> {
         let bits = rsa_modulus_bits(rsa_private_key).ok_or_else(|| KeyError::Malformed {
             problem: format!("the {} RSA key has no readable modulus", format.name()),
         })?;
