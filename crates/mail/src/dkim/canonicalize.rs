@@ -314,16 +314,16 @@ mod tests {
             (b"x", "x\r\n", "x\r\n"),
         ];
         for (input, simple, relaxed) in cases {
-            let shown = String::from_utf8_lossy(input);
+            let input_text = String::from_utf8_lossy(input);
             assert_eq!(
                 body_text(Canonicalization::Simple, input),
                 simple,
-                "simple {shown:?}"
+                "simple {input_text:?}"
             );
             assert_eq!(
                 body_text(Canonicalization::Relaxed, input),
                 relaxed,
-                "relaxed {shown:?}"
+                "relaxed {input_text:?}"
             );
         }
     }

@@ -203,7 +203,7 @@ fn dotted_oid(oid: &[u8]) -> String {
         value = value.saturating_mul(128) | u64::from(byte & 0x7f);
         if byte & 0x80 == 0 {
             if arcs.is_empty() {
-                // The first encoded number holds the first two arcs (X.690, section 8.19.4).
+                // The first encoded number contains the first two arcs (X.690, section 8.19.4).
                 let first = (value / 40).min(2);
                 arcs.push(first);
                 arcs.push(value - first * 40);

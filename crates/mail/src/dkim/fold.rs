@@ -1,6 +1,6 @@
 //! Writing a header field in lines of at most 78 characters (RFC 5322, section 2.1.1).
 
-/// Longest line that RFC 5322 recommends, without its CRLF.
+/// Maximum line length that RFC 5322 recommends, without the CRLF.
 pub(crate) const MAX_LINE_LEN: usize = 78;
 
 /// Builds a header field from pieces, starting a continuation line (CRLF and one space)

@@ -12,8 +12,8 @@ pub(crate) struct NormalizedMessage {
     pub(crate) bytes: Vec<u8>,
     /// The header fields in message order.
     pub(crate) fields: Vec<Field>,
-    /// Where the body starts in `bytes`, after the empty line that ends the header; the end
-    /// of `bytes` when the message has no body.
+    /// The offset in `bytes` of the body, after the empty line that ends the header. It is
+    /// the length of `bytes` when the message has no body.
     pub(crate) body_start: usize,
 }
 
@@ -109,7 +109,7 @@ impl NormalizedMessage {
     }
 }
 
-/// Whether `byte` may appear in a field name: printable ASCII except the colon
+/// Returns whether `byte` may appear in a field name: printable ASCII except the colon
 /// (RFC 5322, section 3.6.8).
 fn is_field_name_byte(byte: u8) -> bool {
     (33..=126).contains(&byte) && byte != b':'
