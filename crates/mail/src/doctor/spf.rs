@@ -385,17 +385,22 @@ async fn evaluate(resolver: &MxResolver, domain: &str, ip: IpAddr, record: &Reco
                 domain: target,
                 prefix4,
                 prefix6,
-            } => {
-                let target = target.as_deref().unwrap_or(domain);
-                host_step(resolver, target, ip, *prefix4, *prefix6).await
             }
-            Mechanism::Mx {
+            | Mechanism::Mx {
                 domain: target,
                 prefix4,
                 prefix6,
             } => {
                 let target = target.as_deref().unwrap_or(domain);
-                mx_step(resolver, target, ip, *prefix4, *prefix6).await
+                if target.contains('%') {
+                    Step::NotEvaluated(
+                        "it contains a macro, which this check does not expand".to_owned(),
+                    )
+                } else if let Mechanism::A { .. } = term.mechanism {
+                    host_step(resolver, target, ip, *prefix4, *prefix6).await
+                } else {
+                    mx_step(resolver, target, ip, *prefix4, *prefix6).await
+                }
             }
             Mechanism::NotFollowed => {
                 Step::NotEvaluated("this check does not follow it".to_owned())
@@ -421,11 +426,6 @@ async fn host_step(
     prefix4: u8,
     prefix6: u8,
 ) -> Step {
-    if target.contains('%') {
-        return Step::NotEvaluated(
-            "it contains a macro, which this check does not expand".to_owned(),
-        );
-    }
     match dns::addresses(resolver, target).await {
         Ok(addresses) => match_any(&addresses, ip, prefix4, prefix6),
         Err(LookupError::NotFound) => Step::NoMatch,
@@ -444,11 +444,6 @@ async fn mx_step(
     prefix4: u8,
     prefix6: u8,
 ) -> Step {
-    if target.contains('%') {
-        return Step::NotEvaluated(
-            "it contains a macro, which this check does not expand".to_owned(),
-        );
-    }
     let hosts = match resolver.mx_hosts(target).await {
         Ok(hosts) => hosts,
         Err(MxError::NoSuchDomain | MxError::NullMx) => return Step::NoMatch,
