@@ -290,8 +290,9 @@ impl DkimSettings {
         .filter_map(|(missing, setting)| missing.then_some(setting))
         .collect();
         if !missing.is_empty() {
+            let verb = if missing.len() == 1 { "is" } else { "are" };
             return Err(SettingsError::new(format!(
-                "DKIM signing needs a key, a domain and a selector, but {} is not set; set all three or none",
+                "DKIM signing needs a key, a domain and a selector, but {} {verb} not set; set all three or none",
                 missing.join(" and ")
             )));
         }
