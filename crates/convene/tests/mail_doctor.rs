@@ -200,8 +200,9 @@ fn doctor_reports_each_problem() {
     let dns = start_dns(&keys);
     let with_key = vec![("CONVENE_DKIM_KEY", keys.path.clone())];
     // (arguments, settings, expected exit code, expected findings)
+    type Settings = Vec<(&'static str, String)>;
     type Expected = &'static [(&'static str, &'static str, &'static str)];
-    let rows: Vec<(Vec<&str>, Vec<(&'static str, String)>, i32, Expected)> = vec![
+    let rows: Vec<(Vec<&str>, Settings, i32, Expected)> = vec![
         (
             vec![
                 "--domain",
