@@ -70,8 +70,10 @@ pub struct TransportSettings {
     /// Relay (smarthost) that takes all mail instead of the MX hosts:
     /// `smtp://host[:port]` for STARTTLS (port 587 by default) or `smtps://host[:port]` for
     /// TLS from the first byte (port 465 by default). The certificate is always verified.
-    #[arg(long, env = "CONVENE_RELAY", value_name = "URL", value_parser = parse_relay)]
-    pub relay: Option<RelayAddress>,
+    // Parsed by `relay()` rather than by clap, whose error would repeat the value, with
+    // any password written into it.
+    #[arg(long, env = "CONVENE_RELAY", value_name = "URL")]
+    pub relay: Option<String>,
 
     /// User name for AUTH at the relay. Needs CONVENE_RELAY_PASSWORD_FILE.
     #[arg(long, env = "CONVENE_RELAY_USER", value_name = "NAME")]
@@ -143,9 +145,9 @@ impl PolicyName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyDomains(BTreeMap<String, PolicyName>);
 
-/// The relay's address and encryption, from CONVENE_RELAY.
+/// The relay's address and encryption, parsed from CONVENE_RELAY.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelayAddress {
+struct RelayAddress {
     host: String,
     port: u16,
     security: RelaySecurity,
@@ -227,7 +229,7 @@ impl TransportSettings {
             }
             (Some(user), Some(path)) => Some(Credentials::new(user.clone(), read_password(path)?)),
         };
-        let Some(address) = &self.relay else {
+        let Some(url) = &self.relay else {
             if credentials.is_some() {
                 return Err(SettingsError::new(
                     "relay credentials are set without a relay; set --relay / CONVENE_RELAY to smtp://host:587 or smtps://host:465, or remove CONVENE_RELAY_USER and CONVENE_RELAY_PASSWORD_FILE",
@@ -235,6 +237,9 @@ impl TransportSettings {
             }
             return Ok(None);
         };
+        let address = parse_relay(url).map_err(|error| {
+            SettingsError::new(format!("invalid --relay / CONVENE_RELAY: {error}"))
+        })?;
         Ok(Some(Relay {
             host: address.host.clone(),
             port: address.port,
@@ -242,20 +247,6 @@ impl TransportSettings {
             verify_certificate: true,
             credentials,
         }))
-    }
-
-    /// Describes the route for the start-up log: the relay, or MX delivery and its port.
-    pub fn route(&self) -> String {
-        match &self.relay {
-            Some(relay) => {
-                let scheme = match relay.security {
-                    RelaySecurity::StartTls => "smtp",
-                    RelaySecurity::ImplicitTls => "smtps",
-                };
-                format!("relay {scheme}://{}:{}", relay.host, relay.port)
-            }
-            None => format!("MX hosts on port {}", self.smtp_port),
-        }
     }
 }
 
@@ -326,6 +317,21 @@ impl DkimSettings {
             ))
         })?;
         Ok(Some(key))
+    }
+}
+
+/// Describes the route of `config` for the start-up log: the relay, or MX delivery and
+/// its port.
+pub fn route(config: &MailerConfig) -> String {
+    match &config.relay {
+        Some(relay) => {
+            let scheme = match relay.security {
+                RelaySecurity::StartTls => "smtp",
+                RelaySecurity::ImplicitTls => "smtps",
+            };
+            format!("relay {scheme}://{}:{}", relay.host, relay.port)
+        }
+        None => format!("MX hosts on port {}", config.smtp_port),
     }
 }
 
@@ -412,8 +418,15 @@ fn parse_policy_domains(text: &str) -> Result<PolicyDomains, String> {
     Ok(PolicyDomains(domains))
 }
 
-/// Parses `smtp://host[:port]` or `smtps://host[:port]`.
+/// Parses `smtp://host[:port]` or `smtps://host[:port]`. No error repeats a URL that
+/// contains credentials.
 fn parse_relay(text: &str) -> Result<RelayAddress, String> {
+    if text.contains('@') {
+        return Err(
+            "the URL contains credentials; set --relay-user / CONVENE_RELAY_USER and --relay-password-file / CONVENE_RELAY_PASSWORD_FILE instead"
+                .to_owned(),
+        );
+    }
     let (security, default_port, rest) = if let Some(rest) = text.strip_prefix("smtp://") {
         (RelaySecurity::StartTls, 587, rest)
     } else if let Some(rest) = text.strip_prefix("smtps://") {
@@ -424,12 +437,6 @@ fn parse_relay(text: &str) -> Result<RelayAddress, String> {
         ));
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.contains('@') {
-        return Err(
-            "the URL contains credentials; set --relay-user / CONVENE_RELAY_USER and --relay-password-file / CONVENE_RELAY_PASSWORD_FILE instead"
-                .to_owned(),
-        );
-    }
     if authority.contains(['/', '?', '#']) {
         return Err(format!(
             "{text:?} has a path or query; use only smtp://host:port or smtps://host:port"

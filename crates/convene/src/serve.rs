@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::{ServeSettings, SettingsError};
 use crate::http;
-use crate::mail_settings::mailer_error;
+use crate::mail_settings::{mailer_error, route};
 
 /// Maximum delay between two retries, unless the first delay is longer.
 const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
@@ -21,7 +21,9 @@ const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 *
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let mail = &settings.mail;
     let helo_name = mail.transport.helo_name();
-    let mailer = Mailer::new(mail.mailer_config()?).map_err(mailer_error)?;
+    let mailer_config = mail.mailer_config()?;
+    let route = route(&mailer_config);
+    let mailer = Mailer::new(mailer_config).map_err(mailer_error)?;
     let signer = mail.dkim.signer()?;
     let mail_from = settings
         .mail_from
@@ -96,7 +98,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         listen = %local,
         database = %redact_url(&settings.database_url),
         dns_server = ?mail.dns.dns_server,
-        route = %mail.transport.route(),
+        route = %route,
         tls_policy = ?mail.transport.tls_policy,
         helo_name = %helo_name,
         mail_from = %mail_from,

@@ -131,7 +131,11 @@ fn keygen_refuses_overwrite_without_force() {
         "{}",
         rejected.describe()
     );
-    assert!(rejected.stderr.contains("--force"), "{}", rejected.describe());
+    assert!(
+        rejected.stderr.contains("--force"),
+        "{}",
+        rejected.describe()
+    );
     assert!(rejected.stdout.is_empty(), "{}", rejected.describe());
     assert_eq!(fs::read(&out).unwrap(), first, "the key file is unchanged");
 
