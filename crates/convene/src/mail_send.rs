@@ -12,7 +12,7 @@ use convene_mail::{
 use serde_json::json;
 
 use crate::config::SettingsError;
-use crate::mail_settings::{MailSettings, mailer_error};
+use crate::mail_settings::{MailSettings, mailer_error, warn_if_unaligned};
 
 /// Exit status when some recipients failed temporarily and none permanently: `EX_TEMPFAIL`
 /// of BSD's sysexits.h, which mail programs such as sendmail use for "try again later".
@@ -95,6 +95,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         .to_bytes()
         .map_err(|error| SettingsError::new(error.to_string()))?;
     if let Some(signer) = &signer {
+        warn_if_unaligned(&sender, signer);
         data = signer
             .sign(&data)
             .map_err(|error| anyhow::anyhow!("signing the message failed: {error}"))?;

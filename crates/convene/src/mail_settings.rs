@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use convene_mail::dkim::{PrivateKey, Signer, SignerConfig};
-use convene_mail::{Credentials, MailerConfig, MailerError, Relay, RelaySecurity, TlsPolicy};
+use convene_mail::{
+    Address, Credentials, MailerConfig, MailerError, Relay, RelaySecurity, TlsPolicy,
+};
 
 use crate::config::SettingsError;
 
@@ -332,6 +334,21 @@ pub fn route(config: &MailerConfig) -> String {
             format!("relay {scheme}://{}:{}", relay.host, relay.port)
         }
         None => format!("MX hosts on port {}", config.smtp_port),
+    }
+}
+
+/// Logs a warning when `signer` signs for a domain that is neither the domain of `sender`
+/// nor a parent of it, because receivers then do not count the signature for DMARC.
+pub fn warn_if_unaligned(sender: &Address, signer: &Signer) {
+    let domain = &signer.config().domain;
+    let sender_domain = sender.domain();
+    let aligned = sender_domain == domain || sender_domain.ends_with(&format!(".{domain}"));
+    if !aligned {
+        tracing::warn!(
+            sender = %sender,
+            dkim_domain = %domain,
+            "mail is signed for another domain than its sender's, so receivers do not count the signature for DMARC; set --dkim-domain / CONVENE_DKIM_DOMAIN to the sender's domain"
+        );
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::{ServeSettings, SettingsError};
 use crate::http;
-use crate::mail_settings::{mailer_error, route};
+use crate::mail_settings::{mailer_error, route, warn_if_unaligned};
 
 /// Maximum delay between two retries, unless the first delay is longer.
 const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
@@ -43,16 +43,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let selector = signer
         .as_ref()
         .map(|signer| signer.config().selector.clone());
-    if let Some(domain) = &dkim_domain {
-        let sender_domain = from_address.domain();
-        let aligned = sender_domain == domain || sender_domain.ends_with(&format!(".{domain}"));
-        if !aligned {
-            tracing::warn!(
-                mail_from = %mail_from,
-                dkim_domain = %domain,
-                "reminders are signed for another domain than their sender's, so receivers do not count the signature for DMARC; set --dkim-domain / CONVENE_DKIM_DOMAIN to the sender's domain"
-            );
-        }
+    if let Some(signer) = &signer {
+        warn_if_unaligned(&from_address, signer);
     }
     // Settings are checked before the database file is created.
     let store = convene_store::open(&settings.database_url)

@@ -466,7 +466,39 @@ fn send_signs_with_dkim() {
             .verify(message.data.as_bytes(), &records)
             .unwrap();
         assert_eq!(verdict, DkimVerdict::Pass, "{algorithm}: {}", message.data);
+        assert!(
+            !output.stderr.contains("another domain"),
+            "{}",
+            output.describe()
+        );
     }
+
+    // A signing domain that is not the sender's is used, with a warning.
+    let key = dir.path().join("rsa.pem");
+    let output = world.send(
+        &[
+            "--text",
+            &text,
+            "--to",
+            "unaligned@alpha.test",
+            "--dkim-key",
+            key.to_str().unwrap(),
+            "--dkim-domain",
+            "elsewhere.test",
+            "--dkim-selector",
+            "rsa",
+        ],
+        &[],
+        b"",
+    );
+    assert_eq!(output.code, Some(0), "{}", output.describe());
+    assert!(
+        output
+            .stderr
+            .contains("signed for another domain than its sender's"),
+        "{}",
+        output.describe()
+    );
 }
 
 #[test]
