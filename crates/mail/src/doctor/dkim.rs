@@ -174,7 +174,7 @@ fn record_finding(name: &str, text: &str, checkup: &Checkup<'_>, publish: String
         None => Finding::ok(
             Check::Dkim,
             format!(
-                "{name} publishes a {key_type} key; no signing key is configured to compare it with"
+                "{name} publishes a key (k={key_type}); no signing key is configured to compare it with"
             ),
         ),
     }
