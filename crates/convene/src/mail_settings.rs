@@ -243,7 +243,7 @@ impl TransportSettings {
             SettingsError::new(format!("invalid --relay / CONVENE_RELAY: {error}"))
         })?;
         Ok(Some(Relay {
-            host: address.host.clone(),
+            host: address.host,
             port: address.port,
             security: address.security,
             verify_certificate: true,
