@@ -1,22 +1,30 @@
 //! Command-line flags and environment variables.
 //!
-//! Every setting of `convene serve` is a flag and an environment variable
-//! of the same meaning, so that operators can use either and tests can set
-//! them per process.
+//! Every setting is a flag and an environment variable of the same meaning, so that
+//! operators can use either and tests can set them per process. The mail settings shared
+//! by several commands are defined in `mail_settings`, and each command's own arguments
+//! next to the command.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::dkim_keygen::KeygenArgs;
+use crate::mail_doctor::DoctorArgs;
+use crate::mail_send::SendArgs;
+use crate::mail_settings::MailSettings;
 
 /// Convene: a self-hosted scheduling service.
 #[derive(Debug, Parser)]
 #[command(name = "convene", version, about, long_about = None)]
 pub struct Cli {
     /// Log filter in tracing's EnvFilter syntax, such as `info` or
-    /// `convene_mail=debug,info`. Logs go to standard error.
-    #[arg(long, env = "CONVENE_LOG", default_value = "info", global = true)]
-    pub log: String,
+    /// `convene_mail=debug,info`. Logs go to standard error. Default: `info` for
+    /// `serve`, `warn` for the other commands, whose results go to standard output.
+    #[arg(long, env = "CONVENE_LOG", global = true)]
+    pub log: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -26,6 +34,38 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API and the reminder Notifier until SIGINT or SIGTERM.
     Serve(ServeSettings),
+    /// Send a message now, or check a sender domain's DNS records.
+    #[command(subcommand)]
+    Mail(MailCommand),
+    /// Manage DKIM keys.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up, so its size does not matter"
+)]
+pub enum MailCommand {
+    /// Deliver one message now, without the queue, and print each recipient's result.
+    ///
+    /// Exit status: 0 when every recipient got the message, 75 when some failed only
+    /// temporarily (a retry may succeed), 1 when any failed permanently, 2 for invalid
+    /// arguments or settings.
+    Send(SendArgs),
+    /// Check the SPF, DKIM, DMARC and reverse DNS records that receivers use to judge
+    /// the domain's mail.
+    ///
+    /// Exit status: 0 when no check fails (warnings allowed), 1 when one fails, 2 for
+    /// invalid arguments or settings.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Generate a DKIM key pair: write the private key to a file and print the DNS record.
+    Keygen(KeygenArgs),
 }
 
 /// Settings of `convene serve`.
@@ -44,14 +84,8 @@ pub struct ServeSettings {
     )]
     pub database_url: String,
 
-    /// Nameserver (`host:port`) asked for MX and address records. Default:
-    /// the system resolver configuration (/etc/resolv.conf).
-    #[arg(long, env = "CONVENE_DNS_SERVER")]
-    pub dns_server: Option<SocketAddr>,
-
-    /// TCP port that reminders are delivered to on each MX host.
-    #[arg(long, env = "CONVENE_SMTP_PORT", default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
-    pub smtp_port: u16,
+    #[command(flatten)]
+    pub mail: MailSettings,
 
     /// Sender address of reminders (envelope sender and From header).
     /// Default: convene@ followed by the HELO name.
@@ -61,11 +95,6 @@ pub struct ServeSettings {
     /// Display name in the From header of reminders.
     #[arg(long, env = "CONVENE_MAIL_FROM_NAME", default_value = "Convene")]
     pub mail_from_name: String,
-
-    /// Host name sent in SMTP EHLO/HELO; it should be this host's fully
-    /// qualified domain name. Default: the system host name.
-    #[arg(long, env = "CONVENE_HELO_NAME")]
-    pub helo_name: Option<String>,
 
     /// Time between polls for due reminders, such as `1s`, `500ms` or `1m`;
     /// from 10ms to 1h.
@@ -97,6 +126,26 @@ pub struct ServeSettings {
     #[arg(long, env = "CONVENE_MAIL_EXPIRY", default_value = "120h", value_parser = parse_expiry)]
     pub mail_expiry: Duration,
 }
+
+/// An invalid setting or argument found before any work starts: a file that cannot be
+/// read, settings that only work together, or a value clap cannot check alone. `convene`
+/// exits with status 2 for it, as clap does for the errors it finds.
+#[derive(Debug)]
+pub struct SettingsError(String);
+
+impl SettingsError {
+    pub fn new(message: impl Into<String>) -> SettingsError {
+        SettingsError(message.into())
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SettingsError {}
 
 /// Builds the command line, with every setting of `convene serve` listed
 /// in the top-level help too, generated from the same definitions so the
@@ -208,10 +257,20 @@ mod tests {
             "CONVENE_HELO_NAME",
             "CONVENE_NOTIFIER_INTERVAL",
             "CONVENE_MAIL_EXPIRY",
+            "CONVENE_TLS_POLICY",
+            "CONVENE_TLS_POLICY_DOMAINS",
+            "CONVENE_TLS_CA_FILE",
+            "CONVENE_RELAY",
+            "CONVENE_RELAY_USER",
+            "CONVENE_RELAY_PASSWORD_FILE",
+            "CONVENE_DKIM_KEY",
+            "CONVENE_DKIM_DOMAIN",
+            "CONVENE_DKIM_SELECTOR",
         ] {
             assert!(help.contains(env), "{env} missing from:\n{help}");
         }
         assert!(help.contains("[default: 127.0.0.1:8080]"), "{help}");
+        assert!(help.contains("[default: opportunistic]"), "{help}");
     }
 
     #[test]

@@ -2,31 +2,64 @@
 //!
 //! This crate hides the wiring: which store, parser, channel and mail
 //! transport are chosen, from which settings, and how they are exposed over
-//! HTTP. It is the only crate that depends on all the others, and none
-//! depends on it.
+//! HTTP and on the command line. It is the only crate that depends on all
+//! the others, and none depends on it.
 //!
 //! Layout:
-//! - `config`: command-line flags and environment variables.
+//! - `config`: the command line, the settings of `convene serve` and
+//!   [`config::SettingsError`].
+//! - `mail_settings`: DNS, SMTP transport and DKIM settings, shared by the
+//!   commands that send or check mail.
 //! - `serve`: starts the HTTP server and the Notifier and stops them.
 //! - `http`: routes, request decoding, JSON views and problem responses.
+//! - `mail_send`, `mail_doctor`, `dkim_keygen`: the `convene mail send`,
+//!   `convene mail doctor` and `convene dkim keygen` commands.
+//!
+//! Exit status: 0 on success, 2 for invalid arguments or settings (clap's
+//! own errors included) and 1 for other errors. `mail send` and `mail
+//! doctor` add their own, listed in their help.
 
 mod config;
+mod dkim_keygen;
 mod http;
+mod mail_doctor;
+mod mail_send;
+mod mail_settings;
 mod serve;
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use clap::FromArgMatches;
 
-use crate::config::{Cli, Command};
+use crate::config::{Cli, Command, DkimCommand, MailCommand, SettingsError};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let matches = config::command_with_settings_help().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
-    init_logging(&cli.log);
-    match cli.command {
-        Command::Serve(settings) => serve::serve(settings).await,
+    let default_filter = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log.as_deref().unwrap_or(default_filter));
+
+    let result = match cli.command {
+        Command::Serve(settings) => serve::serve(settings).await.map(|()| ExitCode::SUCCESS),
+        Command::Mail(MailCommand::Send(args)) => mail_send::run(args).await,
+        Command::Mail(MailCommand::Doctor(args)) => mail_doctor::run(args).await,
+        Command::Dkim(DkimCommand::Keygen(args)) => dkim_keygen::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("convene: {error:#}");
+            if error.downcast_ref::<SettingsError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 

@@ -5,46 +5,47 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use convene_channel::EmailChannel;
-use convene_mail::{Address, Mailbox, Mailer, MailerConfig};
+use convene_mail::{Address, Mailbox, Mailer};
 use convene_notifier::{Notifier, NotifierConfig};
 use convene_outbox::{Outbox, OutboxConfig};
 use convene_scheduler::Scheduler;
 use tokio::sync::watch;
 
-use crate::config::ServeSettings;
+use crate::config::{ServeSettings, SettingsError};
 use crate::http;
+use crate::mail_settings::{mailer_error, route, warn_if_unaligned};
 
 /// Maximum delay between two retries, unless the first delay is longer.
 const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
-    let helo_name = settings.helo_name.clone().unwrap_or_else(system_host_name);
-    if !helo_name.contains('.') {
-        tracing::warn!(
-            helo_name = %helo_name,
-            "the HELO name is not a fully qualified domain name, and many mail servers reject such senders; set --helo-name / CONVENE_HELO_NAME"
-        );
-    }
-    let mailer = Mailer::new(MailerConfig {
-        dns_server: settings.dns_server,
-        smtp_port: settings.smtp_port,
-        helo_name: helo_name.clone(),
-        ..MailerConfig::default()
-    })
-    .context("invalid mail settings (--helo-name / CONVENE_HELO_NAME)")?;
+    let mail = &settings.mail;
+    let helo_name = mail.transport.helo_name();
+    let mailer_config = mail.mailer_config()?;
+    let route = route(&mailer_config);
+    let mailer = Mailer::new(mailer_config).map_err(mailer_error)?;
+    let signer = mail.dkim.signer()?;
     let mail_from = settings
         .mail_from
         .clone()
         .unwrap_or_else(|| format!("convene@{helo_name}"));
     if settings.mail_from_name.chars().any(char::is_control) {
-        anyhow::bail!(
+        return Err(SettingsError::new(format!(
             "the sender name {:?} contains a control character such as a line break; set --mail-from-name / CONVENE_MAIL_FROM_NAME to plain text",
             settings.mail_from_name
-        );
+        ))
+        .into());
     }
-    let from_address = Address::parse(&mail_from).with_context(|| {
-        format!("the sender address {mail_from:?} is invalid; set --mail-from / CONVENE_MAIL_FROM to an address such as reminders@example.org")
+    let from_address = Address::parse(&mail_from).map_err(|error| {
+        SettingsError::new(format!("{error}; set --mail-from / CONVENE_MAIL_FROM to an address such as reminders@example.org"))
     })?;
+    let dkim_domain = signer.as_ref().map(|signer| signer.config().domain.clone());
+    let selector = signer
+        .as_ref()
+        .map(|signer| signer.config().selector.clone());
+    if let Some(signer) = &signer {
+        warn_if_unaligned(&from_address, signer);
+    }
     // Settings are checked before the database file is created.
     let store = convene_store::open(&settings.database_url)
         .await
@@ -60,6 +61,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             retry_initial: settings.retry_initial,
             retry_max: settings.retry_initial.max(MAX_RETRY_DELAY),
             expiry: settings.mail_expiry,
+            signer: signer.map(Arc::new),
             ..OutboxConfig::default()
         },
     );
@@ -87,10 +89,13 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     tracing::info!(
         listen = %local,
         database = %redact_url(&settings.database_url),
-        dns_server = ?settings.dns_server,
-        smtp_port = settings.smtp_port,
+        dns_server = ?mail.dns.dns_server,
+        route = %route,
+        tls_policy = ?mail.transport.tls_policy,
         helo_name = %helo_name,
         mail_from = %mail_from,
+        dkim_domain = ?dkim_domain,
+        dkim_selector = ?selector,
         "convene started"
     );
 
@@ -144,15 +149,6 @@ async fn shutdown_signal() {
         _ = interrupt => {}
         _ = terminate.recv() => {}
     }
-}
-
-/// Returns the kernel's host name, or `localhost` when it cannot be read.
-fn system_host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Removes a password from a database URL before it is logged.

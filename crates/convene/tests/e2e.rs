@@ -6,10 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use convene_testkit::{Peer, require_peers};
+use convene_mail::dkim::{Algorithm, generate, write_private_key};
+use convene_testkit::{DkimVerdict, DkimVerifier, Peer, TxtRecord, require_peers};
 use serde_json::json;
 use support::Convene;
-use support::world::{MailWorld, book_soon, wait_for_reminders};
+use support::world::{MailWorld, book_reminder_due_now, book_soon, wait_for_reminders};
 
 #[tokio::test]
 async fn reminder_reaches_each_mx() {
@@ -140,29 +141,8 @@ async fn undeliverable_reminder_is_reported_to_the_organizer_once() {
     let convene = Convene::start(&dir.path().join("convene.db"), &world.settings());
     let ann = convene.user("Ann Organizer", "ann@alpha.test").await;
     let nil = convene.user("Nil Nowhere", "nil@null.test").await;
-    let start = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(3601))
-        .unwrap()
-        .round(jiff::Unit::Second)
-        .unwrap();
-    let end = start
-        .checked_add(jiff::SignedDuration::from_secs(1800))
-        .unwrap();
-    let (status, event) = convene
-        .post(
-            "/v1/events",
-            json!({
-                "title": "Budget",
-                "start": start.to_string(),
-                "end": end.to_string(),
-                "organizer": ann,
-                "participants": [nil],
-                "reminders": [{"before": "PT1H"}],
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{event}");
-    let event = event["id"].as_str().unwrap();
+    let event = book_reminder_due_now(&convene, "Budget", &ann, &[&nil]).await;
+    let event = event.as_str();
 
     let reminders = wait_for_reminders(&convene, event, "settled", |r| {
         r["status"] == "delivered" || r["status"] == "failed"
@@ -230,5 +210,81 @@ async fn undeliverable_reminder_is_reported_to_the_organizer_once() {
         all.iter()
             .any(|m| m.rcpt_tos == ["ann@alpha.test"] && m.data.contains("Reminder: Budget")),
         "Ann's own reminder arrives"
+    );
+}
+
+#[tokio::test]
+async fn reminders_and_notices_are_signed_with_dkim() {
+    if !require_peers(
+        "reminders_and_notices_are_signed_with_dkim",
+        &[Peer::Dnsmasq, Peer::Aiosmtpd, Peer::Dkimpy],
+    ) {
+        return;
+    }
+    let world = MailWorld::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = generate(Algorithm::RsaSha256, 2048, "s2026", "convene.test").unwrap();
+    let key_path = dir.path().join("dkim.pem");
+    write_private_key(&key_path, &key.private_pem).unwrap();
+    let records = TxtRecord::parse_zone_lines(&key.dns_record).unwrap();
+    let mut settings = world.settings();
+    settings.extend([
+        ("CONVENE_DKIM_KEY", key_path.to_str().unwrap().to_owned()),
+        ("CONVENE_DKIM_DOMAIN", "convene.test".to_owned()),
+        ("CONVENE_DKIM_SELECTOR", "s2026".to_owned()),
+    ]);
+    let convene = Convene::start(&dir.path().join("convene.db"), &settings);
+    assert!(
+        convene.log().contains("dkim_selector=Some(\"s2026\")"),
+        "{}",
+        convene.log()
+    );
+
+    // Bob gets a reminder, and the reminder to Nil fails, so Ann gets a notice too.
+    let ann = convene.user("Ann Organizer", "ann@alpha.test").await;
+    let bob = convene.user("Bob Beta", "bob@beta.test").await;
+    let nil = convene.user("Nil Nowhere", "nil@null.test").await;
+    let event = book_reminder_due_now(&convene, "Signed review", &ann, &[&bob, &nil]).await;
+    wait_for_reminders(&convene, &event, "settled", |r| {
+        r["status"] == "delivered" || r["status"] == "failed"
+    })
+    .await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let messages = loop {
+        let messages = world.messages();
+        let notice = messages
+            .iter()
+            .any(|m| m.data.contains("Undelivered reminders"));
+        if notice || std::time::Instant::now() > deadline {
+            break messages;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Ann's and Bob's reminders and Ann's notice.
+    assert_eq!(messages.len(), 3, "{messages:#?}\n{}", convene.log());
+    for message in &messages {
+        assert!(
+            message.data.starts_with("DKIM-Signature:"),
+            "{}",
+            message.data
+        );
+        assert_eq!(message.data.matches("DKIM-Signature:").count(), 1);
+        let verdict = DkimVerifier::Dkimpy
+            .verify(message.data.as_bytes(), &records)
+            .unwrap();
+        assert_eq!(
+            verdict,
+            DkimVerdict::Pass,
+            "{:?}: {}",
+            message.rcpt_tos,
+            message.data
+        );
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.rcpt_tos == ["ann@alpha.test"] && m.data.contains("Undelivered reminders")),
+        "the notice is among the verified messages"
     );
 }

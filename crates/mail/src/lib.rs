@@ -36,6 +36,9 @@
 //! - `transaction`: one mail transaction on an open session, pipelined or not.
 //! - `pool`: idle sessions kept for reuse, closed with QUIT after the idle timeout.
 //! - `deliver`: [`Mailer`], which ties the steps together for many recipients.
+//! - `dkim` (public): DKIM signing, key loading and key generation.
+//! - `doctor` (public): checks of a sender domain's SPF, DKIM, DMARC and reverse DNS
+//!   records, through the same DNS settings as the [`Mailer`].
 //!
 //! # Example
 //!
@@ -75,6 +78,7 @@ mod config;
 mod data;
 mod deliver;
 pub mod dkim;
+pub mod doctor;
 mod ehlo;
 mod lines;
 mod message;

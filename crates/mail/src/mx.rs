@@ -119,6 +119,11 @@ impl MxResolver {
         })
     }
 
+    /// Returns the underlying resolver, for lookups of other record types.
+    pub(crate) fn resolver(&self) -> &TokioResolver {
+        &self.resolver
+    }
+
     /// Returns the mail servers of `domain`, most preferred first.
     ///
     /// A domain without MX records (an empty answer) has an implicit MX: the domain itself,
@@ -164,7 +169,7 @@ impl MxResolver {
 }
 
 /// Appends the root label so that no search domain from `/etc/resolv.conf` is tried.
-fn fully_qualified(name: &str) -> String {
+pub(crate) fn fully_qualified(name: &str) -> String {
     format!("{name}.")
 }
 
@@ -201,7 +206,7 @@ fn order_mx_records(records: Vec<(u16, Name)>) -> Result<Vec<MxHost>, MxError> {
     Ok(hosts)
 }
 
-fn host_name(name: &Name) -> String {
+pub(crate) fn host_name(name: &Name) -> String {
     let text = name.to_ascii().to_ascii_lowercase();
     text.strip_suffix('.').map(str::to_owned).unwrap_or(text)
 }

@@ -1,6 +1,9 @@
 //! Mail queue settings.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use convene_mail::dkim::Signer;
 
 /// Polling, claiming, retry and expiry settings of the mail queue.
 #[derive(Debug, Clone)]
@@ -23,6 +26,10 @@ pub struct OutboxConfig {
     pub expiry: Duration,
     /// Identifies this worker in the claims it makes.
     pub worker_id: String,
+    /// The DKIM signer that [`Outbox::prepare`](crate::Outbox::prepare) applies once to
+    /// every message, so that every attempt sends the same signed bytes. `None` leaves
+    /// messages unsigned.
+    pub signer: Option<Arc<Signer>>,
 }
 
 impl Default for OutboxConfig {
@@ -39,6 +46,7 @@ impl Default for OutboxConfig {
             // (Postfix's maximal_queue_lifetime, for one).
             expiry: Duration::from_secs(5 * 24 * 60 * 60),
             worker_id: format!("pid-{}", std::process::id()),
+            signer: None,
         }
     }
 }

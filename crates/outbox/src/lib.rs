@@ -10,7 +10,9 @@
 //! spoken.
 //!
 //! Because the bytes are stored, every retry sends the same message with
-//! the same `Message-ID`, so a receiver that sees it twice can tell. Each
+//! the same `Message-ID`, so a receiver that sees it twice can tell. With
+//! a DKIM signer configured, the stored bytes are the signed message: it
+//! is signed once, before it is queued. Each
 //! recipient is claimed, retried and settled on its own: a retry goes only
 //! to the recipients that failed temporarily.
 //!

@@ -8,6 +8,7 @@ use convene_domain::{
     ClaimedMail, DeliveryAttempt, DeliveryId, DeliveryOutcome, MailAttemptRecord, MailMessage,
     MessageId, OutgoingMessage, OutgoingRecipient,
 };
+use convene_mail::dkim::SignError;
 use convene_mail::{Address, DeliveryStatus, Mailer, RecipientResult};
 use convene_store::{ClaimRequest, MailStore, StoreError};
 use convene_worker::backoff::retry_at;
@@ -54,28 +55,40 @@ impl Outbox {
 
     /// Prepares a message for [`Outbox::enqueue`]: a new identifier, created
     /// now, expiring after the configured expiry or at `deadline`, whichever
-    /// comes first.
+    /// comes first. With a signer configured, `data` is signed with DKIM
+    /// here, and the signed bytes are what the queue stores and sends.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when signing fails: `data` does not have exactly
+    /// one `From` field or a header line is malformed, which the messages
+    /// that [`convene_mail::Message`] builds never are, or the signature
+    /// primitive fails.
     pub fn prepare(
         &self,
         sender: &Address,
         data: Vec<u8>,
         recipients: Vec<OutgoingRecipient>,
         deadline: Option<Timestamp>,
-    ) -> OutgoingMessage {
+    ) -> Result<OutgoingMessage, SignError> {
+        let data = match &self.config.signer {
+            Some(signer) => signer.sign(&data)?,
+            None => data,
+        };
         let created_at = Timestamp::now();
         let expiry = SignedDuration::try_from(self.config.expiry).unwrap_or(SignedDuration::MAX);
         let mut expires_at = created_at.checked_add(expiry).unwrap_or(Timestamp::MAX);
         if let Some(deadline) = deadline {
             expires_at = expires_at.min(deadline);
         }
-        OutgoingMessage {
+        Ok(OutgoingMessage {
             id: MessageId::generate(),
             sender: sender.as_str().to_owned(),
             data,
             created_at,
             expires_at,
             recipients,
-        }
+        })
     }
 
     /// Stores `messages` for delivery in one transaction and returns, for
@@ -422,5 +435,88 @@ fn local_failure(reason: String) -> DeliveryAttempt {
         tls_cipher: None,
         reply_code: None,
         reply_text: reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use convene_mail::MailerConfig;
+    use convene_mail::dkim::{Algorithm, PrivateKey, Signer, SignerConfig, generate};
+    use convene_store::MemoryStore;
+
+    use super::*;
+
+    fn outbox(signer: Option<Arc<Signer>>) -> Outbox {
+        // DNS goes to a closed loopback port; these tests send nothing.
+        let mailer = Mailer::new(MailerConfig {
+            dns_server: Some("127.0.0.1:9".parse().unwrap()),
+            ..MailerConfig::default()
+        })
+        .unwrap();
+        let config = OutboxConfig {
+            signer,
+            ..OutboxConfig::default()
+        };
+        Outbox::new(Arc::new(MemoryStore::new()), mailer, config)
+    }
+
+    fn signer() -> Arc<Signer> {
+        let generated = generate(Algorithm::Ed25519Sha256, 256, "s1", "convene.test").unwrap();
+        let key = PrivateKey::from_pem(generated.private_pem.as_bytes()).unwrap();
+        Arc::new(Signer::new(SignerConfig::new("convene.test", "s1"), key).unwrap())
+    }
+
+    fn message() -> Vec<u8> {
+        b"From: convene@convene.test\r\nTo: ada@alpha.test\r\nSubject: Hi\r\n\r\nHello.\r\n"
+            .to_vec()
+    }
+
+    #[test]
+    fn prepare_signs_with_configured_signer() {
+        let sender = Address::parse("convene@convene.test").unwrap();
+
+        let prepared = outbox(Some(signer()))
+            .prepare(&sender, message(), Vec::new(), None)
+            .unwrap();
+        assert!(
+            prepared
+                .data
+                .starts_with(b"DKIM-Signature: v=1; a=ed25519-sha256;"),
+            "{}",
+            String::from_utf8_lossy(&prepared.data)
+        );
+        assert!(prepared.data.ends_with(&message()));
+        assert_eq!(
+            prepared
+                .data
+                .windows(15)
+                .filter(|w| w == b"DKIM-Signature:")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn prepare_without_signer_keeps_bytes() {
+        let sender = Address::parse("convene@convene.test").unwrap();
+        let prepared = outbox(None)
+            .prepare(&sender, message(), Vec::new(), None)
+            .unwrap();
+        assert_eq!(prepared.data, message());
+    }
+
+    #[test]
+    fn prepare_rejects_unsignable_message() {
+        let sender = Address::parse("convene@convene.test").unwrap();
+
+        let error = outbox(Some(signer()))
+            .prepare(
+                &sender,
+                b"Subject: no sender\r\n\r\nHi\r\n".to_vec(),
+                Vec::new(),
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(error, SignError::FromCount { count: 0 });
     }
 }

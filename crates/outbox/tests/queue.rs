@@ -96,6 +96,7 @@ fn outbox_with(world: &World, expiry: Duration, tls: TlsPolicy) -> Outbox {
             retry_max: Duration::from_secs(60),
             expiry,
             worker_id: "test".to_owned(),
+            signer: None,
         },
     )
 }
@@ -124,16 +125,18 @@ async fn temporary_failure_retried_alone() {
     // Nothing listens for beta.test yet: its connection is refused.
     let outbox = outbox(&world, Duration::from_secs(3600));
     let sender = Address::parse("convene@convene.test").unwrap();
-    let message = outbox.prepare(
-        &sender,
-        data("retry"),
-        vec![
-            recipient("ada@alpha.test"),
-            recipient("bob@beta.test"),
-            recipient("nobody@null.test"),
-        ],
-        None,
-    );
+    let message = outbox
+        .prepare(
+            &sender,
+            data("retry"),
+            vec![
+                recipient("ada@alpha.test"),
+                recipient("bob@beta.test"),
+                recipient("nobody@null.test"),
+            ],
+            None,
+        )
+        .unwrap();
     assert_eq!(
         outbox
             .enqueue(std::slice::from_ref(&message))
@@ -206,12 +209,14 @@ async fn failing_at_expiry_fails_permanently() {
     // would come after the message's deadline.
     let outbox = outbox(&world, Duration::from_secs(3600));
     let sender = Address::parse("convene@convene.test").unwrap();
-    let message = outbox.prepare(
-        &sender,
-        data("expiry"),
-        vec![recipient("bob@beta.test")],
-        Some(later(0)),
-    );
+    let message = outbox
+        .prepare(
+            &sender,
+            data("expiry"),
+            vec![recipient("bob@beta.test")],
+            Some(later(0)),
+        )
+        .unwrap();
     outbox
         .enqueue(std::slice::from_ref(&message))
         .await

@@ -42,7 +42,18 @@ enum Record {
         name: String,
         address: IpAddr,
     },
+    Txt {
+        name: String,
+        strings: Vec<String>,
+    },
+    Ptr {
+        address: IpAddr,
+        name: String,
+    },
 }
+
+/// Maximum length of one character-string in a TXT record (RFC 1035, section 3.3).
+const MAX_TXT_STRING_LEN: usize = 255;
 
 impl DnsConfig {
     /// Creates a configuration with no records and `test` as the only local domain.
@@ -83,6 +94,49 @@ impl DnsConfig {
         self
     }
 
+    /// Adds a TXT record for `name` whose text is `text`, split into character-strings of at
+    /// most 255 octets as the DNS requires. A reader that joins the strings, as SPF, DKIM
+    /// and DMARC readers do, gets `text` back.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `text` is not printable ASCII or contains a comma, because dnsmasq reads
+    /// commas on its command line as string separators and has no way to escape them.
+    pub fn txt(mut self, name: &str, text: &str) -> DnsConfig {
+        let printable = text
+            .bytes()
+            .all(|byte| (b' '..=b'~').contains(&byte) && byte != b',');
+        assert!(
+            printable,
+            "TXT text for dnsmasq must be printable ASCII without commas: {text:?}"
+        );
+        let strings = text
+            .as_bytes()
+            .chunks(MAX_TXT_STRING_LEN)
+            .map(|chunk| String::from_utf8(chunk.to_vec()).expect("the text is ASCII"))
+            .collect();
+        self.records.push(Record::Txt {
+            name: checked_name(name),
+            strings,
+        });
+        self
+    }
+
+    /// Adds a PTR record that maps `address` to `name`, in `in-addr.arpa` for IPv4 and
+    /// `ip6.arpa` for IPv6.
+    ///
+    /// [`DnsConfig::host`] adds the PTR record of its address by itself, so this is for
+    /// names whose A or AAAA record is missing or points elsewhere. Make the reverse zone
+    /// local with [`DnsConfig::local_domain`], such as `2.0.192.in-addr.arpa`, so that an
+    /// address without a record gets NXDOMAIN rather than REFUSED.
+    pub fn ptr(mut self, address: IpAddr, name: &str) -> DnsConfig {
+        self.records.push(Record::Ptr {
+            address,
+            name: checked_name(name),
+        });
+        self
+    }
+
     /// Adds another domain whose names are answered locally only.
     pub fn local_domain(mut self, domain: &str) -> DnsConfig {
         self.local_domains.push(checked_name(domain));
@@ -108,6 +162,12 @@ impl DnsConfig {
                 // octet).
                 Record::NullMx { domain } => format!("--dns-rr={domain},15,000000"),
                 Record::Host { name, address } => format!("--host-record={name},{address}"),
+                Record::Txt { name, strings } => {
+                    format!("--txt-record={name},{}", strings.join(","))
+                }
+                Record::Ptr { address, name } => {
+                    format!("--ptr-record={},{name}", reverse_name(*address))
+                }
             });
         }
         arguments
@@ -120,12 +180,34 @@ impl Default for DnsConfig {
     }
 }
 
+/// Returns the reverse-lookup name of `address`, such as `10.2.0.192.in-addr.arpa` for
+/// 192.0.2.10, or the nibble form under `ip6.arpa` for IPv6 (RFC 3596, section 2.5).
+fn reverse_name(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(address) => {
+            let [a, b, c, d] = address.octets();
+            format!("{d}.{c}.{b}.{a}.in-addr.arpa")
+        }
+        IpAddr::V6(address) => {
+            let mut labels: Vec<String> = address
+                .octets()
+                .iter()
+                .flat_map(|byte| [byte >> 4, byte & 0x0f])
+                .map(|nibble| format!("{nibble:x}"))
+                .collect();
+            labels.reverse();
+            format!("{}.ip6.arpa", labels.join("."))
+        }
+    }
+}
+
 /// Panics unless `name` can be passed inside a dnsmasq option without changing its meaning.
+/// Underscores are allowed for names such as `_dmarc.example.test`.
 fn checked_name(name: &str) -> String {
     let valid = !name.is_empty()
         && name
             .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-');
+            .all(|byte| byte.is_ascii_alphanumeric() || b".-_".contains(&byte));
     assert!(valid, "invalid DNS name for dnsmasq: {name:?}");
     name.to_owned()
 }
@@ -216,4 +298,34 @@ fn wait_until_answers(process: &mut PeerProcess, addr: SocketAddr) -> io::Result
         thread::sleep(Duration::from_millis(20));
     }
     Err(process.startup_error(&format!("no answer on {addr} within {STARTUP_TIMEOUT:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverse_name_of_ipv4_and_ipv6() {
+        assert_eq!(
+            reverse_name("192.0.2.10".parse().unwrap()),
+            "10.2.0.192.in-addr.arpa"
+        );
+        assert_eq!(
+            reverse_name("2001:db8::1".parse().unwrap()),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+        );
+    }
+
+    #[test]
+    fn txt_splits_long_text() {
+        let text = "a".repeat(300);
+        let config = DnsConfig::new().txt("s._domainkey.x.test", &text);
+        let argument = &config.arguments()[1];
+        let expected = format!(
+            "--txt-record=s._domainkey.x.test,{},{}",
+            &text[..255],
+            &text[255..]
+        );
+        assert_eq!(argument, &expected);
+    }
 }

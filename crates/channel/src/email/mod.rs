@@ -78,12 +78,19 @@ impl Channel for EmailChannel {
                 address: address.as_str().to_owned(),
                 delivery: Some(recipient.delivery),
             }];
-            messages.push(self.outbox.prepare(
-                &self.from.address,
-                data,
-                outgoing,
-                Some(reminder.event.interval.end()),
-            ));
+            let deadline = Some(reminder.event.interval.end());
+            match self
+                .outbox
+                .prepare(&self.from.address, data, outgoing, deadline)
+            {
+                Ok(message) => messages.push(message),
+                Err(err) => {
+                    let reason = format!("signing the message failed: {err}");
+                    tracing::error!(event.id = %reminder.event.id, delivery.id = %recipient.delivery, error = %reason, "signing a reminder message failed");
+                    reporter.attempt(i, local_failure(DeliveryOutcome::PermanentFailure, reason));
+                    continue;
+                }
+            }
             indexes.push(i);
         }
         if messages.is_empty() {
@@ -126,10 +133,11 @@ impl Channel for EmailChannel {
                     address: address.as_str().to_owned(),
                     delivery: None,
                 }];
-                Some(
-                    self.outbox
-                        .prepare(&self.from.address, data, recipients, None),
-                )
+                let message = self
+                    .outbox
+                    .prepare(&self.from.address, data, recipients, None)
+                    .map_err(|err| format!("signing the notice failed: {err}"))?;
+                Some(message)
             }
             Err(err) => {
                 tracing::warn!(user.id = %organizer.id, error = %err, "an organizer's address cannot receive mail; failed reminders are not reported");

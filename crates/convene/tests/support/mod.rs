@@ -1,7 +1,8 @@
-//! Runs `convene serve` as a child process for black-box tests.
+//! Runs `convene serve` and the other commands as child processes for black-box tests.
 
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod mail;
 pub mod world;
 

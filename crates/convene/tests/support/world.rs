@@ -98,18 +98,7 @@ pub async fn book_soon(convene: &Convene, due_in: Duration) -> (String, Vec<(Str
         ids.push((email.to_owned(), user["id"].as_str().unwrap().to_owned()));
     }
 
-    // The reminder is due `due_in` from now: one hour before a start
-    // one hour and `due_in` away.
-    let start = jiff::Timestamp::now()
-        .checked_add(
-            jiff::SignedDuration::from_secs(3600) + jiff::SignedDuration::try_from(due_in).unwrap(),
-        )
-        .unwrap()
-        .round(jiff::Unit::Second)
-        .unwrap();
-    let end = start
-        .checked_add(jiff::SignedDuration::from_secs(1800))
-        .unwrap();
+    let (start, end) = reminder_due_in(due_in);
     let (status, event) = convene
         .post(
             "/v1/events",
@@ -127,6 +116,49 @@ pub async fn book_soon(convene: &Convene, due_in: Duration) -> (String, Vec<(Str
         .await;
     assert_eq!(status, 201, "{event}");
     (event["id"].as_str().unwrap().to_owned(), ids)
+}
+
+/// Returns the start and end of a 30-minute event whose reminder one hour
+/// before the start is due `due_in` from now.
+fn reminder_due_in(due_in: Duration) -> (jiff::Timestamp, jiff::Timestamp) {
+    let start = jiff::Timestamp::now()
+        .checked_add(
+            jiff::SignedDuration::from_secs(3600) + jiff::SignedDuration::try_from(due_in).unwrap(),
+        )
+        .unwrap()
+        .round(jiff::Unit::Second)
+        .unwrap();
+    let end = start
+        .checked_add(jiff::SignedDuration::from_secs(1800))
+        .unwrap();
+    (start, end)
+}
+
+/// Books an event titled `title` by the users `organizer` and
+/// `participants` whose one reminder is due in about a second, and returns
+/// the event id.
+pub async fn book_reminder_due_now(
+    convene: &Convene,
+    title: &str,
+    organizer: &str,
+    participants: &[&str],
+) -> String {
+    let (start, end) = reminder_due_in(Duration::from_secs(1));
+    let (status, event) = convene
+        .post(
+            "/v1/events",
+            json!({
+                "title": title,
+                "start": start.to_string(),
+                "end": end.to_string(),
+                "organizer": organizer,
+                "participants": participants,
+                "reminders": [{"before": "PT1H"}],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{event}");
+    event["id"].as_str().unwrap().to_owned()
 }
 
 /// Polls the event's reminders until `done` holds for all of them.

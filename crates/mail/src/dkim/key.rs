@@ -280,7 +280,8 @@ impl PrivateKey {
         )
     }
 
-    fn public_key_bytes(&self) -> Vec<u8> {
+    /// Returns the public key as the `p=` tag of the key record carries it, before base64.
+    pub(crate) fn public_key_bytes(&self) -> Vec<u8> {
         match &self.repr {
             Repr::Rsa(key_pair) => key_pair
                 .public_key()
