@@ -260,12 +260,14 @@ async fn required_tls_keeps_message_queued() {
         },
     );
     let sender = Address::parse("convene@convene.test").unwrap();
-    let message = outbox.prepare(
-        &sender,
-        data("required"),
-        vec![recipient("bob@beta.test")],
-        None,
-    );
+    let message = outbox
+        .prepare(
+            &sender,
+            data("required"),
+            vec![recipient("bob@beta.test")],
+            None,
+        )
+        .unwrap();
     outbox
         .enqueue(std::slice::from_ref(&message))
         .await
