@@ -110,6 +110,10 @@ pub struct ClaimedRecipient {
 pub struct MailAttemptRecord {
     pub message: MessageId,
     pub position: u32,
+    /// The worker that claimed the recipient. A temporary failure from a
+    /// worker whose claim has passed to another is not applied, so it
+    /// cannot release the other worker's claim.
+    pub owner: String,
     pub attempt: DeliveryAttempt,
     /// When a temporary failure is due again. `None` with a temporary
     /// failure means at once.

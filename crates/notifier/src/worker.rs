@@ -114,12 +114,12 @@ impl Notifier {
 
     /// Claims due deliveries and groups them into one message each per
     /// event and reminder offset.
-    async fn claim(&self, now: Timestamp) -> Result<Vec<Vec<Delivery>>, StoreError> {
+    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<Vec<Delivery>>, StoreError> {
         let claimed = self
             .store
             .claim_due_deliveries(ClaimRequest {
                 now,
-                limit: self.config.batch_size,
+                limit: limit.min(self.config.batch_size),
                 lease: self.config.lease,
                 owner: &self.config.worker_id,
             })
@@ -379,8 +379,8 @@ impl Claimer for Notifier {
     type Work = Vec<Delivery>;
     type Error = StoreError;
 
-    async fn claim(&self, now: Timestamp) -> Result<Vec<Vec<Delivery>>, StoreError> {
-        Notifier::claim(self, now).await
+    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<Vec<Delivery>>, StoreError> {
+        Notifier::claim(self, now, limit).await
     }
 
     fn units(group: &Vec<Delivery>) -> usize {

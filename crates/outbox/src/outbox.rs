@@ -139,12 +139,12 @@ impl Outbox {
         convene_worker::run_once(self, now).await
     }
 
-    async fn claim(&self, now: Timestamp) -> Result<Vec<ClaimedMail>, StoreError> {
+    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<ClaimedMail>, StoreError> {
         let claimed = self
             .store
             .claim_due_mail(ClaimRequest {
                 now,
-                limit: self.config.batch_size,
+                limit: limit.min(self.config.batch_size),
                 lease: self.config.lease,
                 owner: &self.config.worker_id,
             })
@@ -185,14 +185,20 @@ impl Outbox {
         );
         let mut reported = vec![false; mail.recipients.len()];
 
+        // A retry that fell due before the expiry but is claimed after it,
+        // because the process was down or the queue backed up, is too late.
+        if Timestamp::now() >= mail.expires_at {
+            let reason = format!(
+                "not sent: the message expired at {} before this attempt",
+                mail.expires_at
+            );
+            return self.fail_all(&mail, &mut reported, &reason).await;
+        }
         let sender = match Address::parse(&mail.sender) {
             Ok(sender) => sender,
             Err(err) => {
-                let reports = (0..mail.recipients.len())
-                    .map(|i| (i, local_failure(format!("invalid sender address: {err}"))))
-                    .collect();
-                let records = self.prepare_records(&mail, &mut reported, reports);
-                return self.store_records(&records).await;
+                let reason = format!("invalid sender address: {err}");
+                return self.fail_all(&mail, &mut reported, &reason).await;
             }
         };
         let mut addresses: Vec<(usize, Address)> = Vec::with_capacity(mail.recipients.len());
@@ -268,6 +274,20 @@ impl Outbox {
             })
             .collect();
         let records = self.prepare_records(&mail, &mut reported, unreported);
+        self.store_records(&records).await
+    }
+
+    /// Fails every claimed recipient permanently without sending.
+    async fn fail_all(
+        &self,
+        mail: &ClaimedMail,
+        reported: &mut [bool],
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let reports = (0..mail.recipients.len())
+            .map(|i| (i, local_failure(reason.to_owned())))
+            .collect();
+        let records = self.prepare_records(mail, reported, reports);
         self.store_records(&records).await
     }
 
@@ -357,6 +377,7 @@ impl Outbox {
         MailAttemptRecord {
             message: mail.message,
             position: recipient.position,
+            owner: self.config.worker_id.clone(),
             attempt,
             retry_at: retry,
         }
@@ -389,8 +410,8 @@ impl Claimer for Outbox {
     type Work = ClaimedMail;
     type Error = StoreError;
 
-    async fn claim(&self, now: Timestamp) -> Result<Vec<ClaimedMail>, StoreError> {
-        Outbox::claim(self, now).await
+    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<ClaimedMail>, StoreError> {
+        Outbox::claim(self, now, limit).await
     }
 
     fn units(mail: &ClaimedMail) -> usize {

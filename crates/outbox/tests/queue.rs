@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use convene_domain::{MailState, OutgoingRecipient};
+use convene_domain::{MailState, OutgoingMessage, OutgoingRecipient};
 use convene_mail::{Address, Mailer, MailerConfig, Timeouts, TlsPolicy};
 use convene_outbox::{Outbox, OutboxConfig};
 use convene_store::{MailStore, SqliteStore};
@@ -72,6 +72,10 @@ fn outbox(world: &World, expiry: Duration) -> Outbox {
 }
 
 fn outbox_with(world: &World, expiry: Duration, tls: TlsPolicy) -> Outbox {
+    outbox_batch(world, expiry, tls, 10)
+}
+
+fn outbox_batch(world: &World, expiry: Duration, tls: TlsPolicy, batch_size: usize) -> Outbox {
     let mailer = Mailer::new(MailerConfig {
         tls,
         dns_server: Some(world.dns.addr()),
@@ -90,7 +94,7 @@ fn outbox_with(world: &World, expiry: Duration, tls: TlsPolicy) -> Outbox {
         mailer,
         OutboxConfig {
             poll_interval: Duration::from_millis(50),
-            batch_size: 10,
+            batch_size,
             lease: Duration::from_secs(60),
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
@@ -108,6 +112,25 @@ fn data(subject: &str) -> Vec<u8> {
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n"
     )
     .into_bytes()
+}
+
+/// Queues one message from `convene@convene.test` to `addresses`.
+async fn queue(
+    outbox: &Outbox,
+    subject: &str,
+    addresses: &[&str],
+    deadline: Option<Timestamp>,
+) -> OutgoingMessage {
+    let sender = Address::parse("convene@convene.test").unwrap();
+    let recipients = addresses.iter().map(|address| recipient(address)).collect();
+    let message = outbox
+        .prepare(&sender, data(subject), recipients, deadline)
+        .unwrap();
+    outbox
+        .enqueue(std::slice::from_ref(&message))
+        .await
+        .unwrap();
+    message
 }
 
 #[tokio::test]
@@ -208,19 +231,7 @@ async fn failing_at_expiry_fails_permanently() {
     // Nothing listens anywhere, and the first retry (one second later)
     // would come after the message's deadline.
     let outbox = outbox(&world, Duration::from_secs(3600));
-    let sender = Address::parse("convene@convene.test").unwrap();
-    let message = outbox
-        .prepare(
-            &sender,
-            data("expiry"),
-            vec![recipient("bob@beta.test")],
-            Some(later(0)),
-        )
-        .unwrap();
-    outbox
-        .enqueue(std::slice::from_ref(&message))
-        .await
-        .unwrap();
+    let message = queue(&outbox, "expiry", &["bob@beta.test"], Some(later(0))).await;
     assert_eq!(outbox.run_once(Timestamp::now()).await.unwrap(), 1);
 
     let status = outbox.status(message.id).await.unwrap().unwrap();
@@ -259,19 +270,7 @@ async fn required_tls_keeps_message_queued() {
             verify_certificate: false,
         },
     );
-    let sender = Address::parse("convene@convene.test").unwrap();
-    let message = outbox
-        .prepare(
-            &sender,
-            data("required"),
-            vec![recipient("bob@beta.test")],
-            None,
-        )
-        .unwrap();
-    outbox
-        .enqueue(std::slice::from_ref(&message))
-        .await
-        .unwrap();
+    let message = queue(&outbox, "required", &["bob@beta.test"], None).await;
     assert_eq!(outbox.run_once(Timestamp::now()).await.unwrap(), 1);
 
     let status = outbox.status(message.id).await.unwrap().unwrap();
@@ -283,4 +282,84 @@ async fn required_tls_keeps_message_queued() {
         convene_domain::DeliveryOutcome::TemporaryFailure
     );
     assert!(beta.messages().unwrap().is_empty(), "nothing in plain text");
+}
+
+#[tokio::test]
+async fn repeated_address_gets_one_copy() {
+    if !require_peers(
+        "repeated_address_gets_one_copy",
+        &[Peer::Dnsmasq, Peer::Aiosmtpd],
+    ) {
+        return;
+    }
+    let world = world().await;
+    // One recipient per poll, so each position would be claimed alone.
+    let outbox = outbox_batch(
+        &world,
+        Duration::from_secs(3600),
+        TlsPolicy::Opportunistic,
+        1,
+    );
+    let sender = Address::parse("convene@convene.test").unwrap();
+    let message = outbox
+        .prepare(
+            &sender,
+            data("twice"),
+            vec![recipient("bob@beta.test"), recipient("Bob@Beta.test")],
+            None,
+        )
+        .unwrap();
+    let queued = outbox
+        .enqueue(std::slice::from_ref(&message))
+        .await
+        .unwrap();
+    assert_eq!(queued[0], [true, false]);
+
+    // The first attempt fails; the retry is the only copy.
+    assert_eq!(outbox.run_once(Timestamp::now()).await.unwrap(), 1);
+    let spool = tempfile::tempdir().unwrap();
+    let beta = SmtpServer::start(ip("127.0.0.3"), world.port, None, spool.path())
+        .expect("aiosmtpd starts");
+    for seconds in [120, 240, 480] {
+        outbox.run_once(later(seconds)).await.unwrap();
+    }
+    assert_eq!(beta.messages().unwrap().len(), 1, "bob got one copy");
+}
+
+#[tokio::test]
+async fn retry_claimed_after_expiry_not_sent() {
+    if !require_peers(
+        "retry_claimed_after_expiry_not_sent",
+        &[Peer::Dnsmasq, Peer::Aiosmtpd],
+    ) {
+        return;
+    }
+    let world = world().await;
+    let outbox = outbox(&world, Duration::from_secs(3600));
+    let message = queue(&outbox, "late", &["bob@beta.test"], Some(later(2))).await;
+    // Nothing listens: the first attempt fails, with a retry due before the
+    // expiry.
+    outbox.run_once(Timestamp::now()).await.unwrap();
+    let status = outbox.status(message.id).await.unwrap().unwrap();
+    assert_eq!(status.recipients[0].state, MailState::Queued, "{status:#?}");
+
+    // The process is down past the expiry; then the server comes up.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let spool = tempfile::tempdir().unwrap();
+    let beta = SmtpServer::start(ip("127.0.0.3"), world.port, None, spool.path())
+        .expect("aiosmtpd starts");
+    assert_eq!(outbox.run_once(Timestamp::now()).await.unwrap(), 1);
+
+    let status = outbox.status(message.id).await.unwrap().unwrap();
+    let bob = &status.recipients[0];
+    assert_eq!(bob.state, MailState::Failed, "{status:#?}");
+    assert!(
+        bob.attempts[1].reply_text.contains("expired"),
+        "{:?}",
+        bob.attempts[1].reply_text
+    );
+    assert!(
+        beta.messages().unwrap().is_empty(),
+        "nothing sent after expiry"
+    );
 }

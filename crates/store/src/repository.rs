@@ -56,8 +56,9 @@ pub trait MailStore: Send + Sync {
     ///
     /// A recipient that carries a delivery is queued only while that
     /// delivery is pending and not yet queued, so handing the same delivery
-    /// over twice queues it once. A message with no recipient queued is not
-    /// stored.
+    /// over twice queues it once. A recipient that repeats an earlier
+    /// address or delivery of the same message is not queued either. A
+    /// message with no recipient queued is not stored.
     async fn enqueue_mail(
         &self,
         messages: &[OutgoingMessage],
@@ -75,7 +76,9 @@ pub trait MailStore: Send + Sync {
     /// applied (`false` when the recipient was already settled).
     ///
     /// A delivered or permanently failed attempt settles the recipient. A
-    /// temporary failure queues it again, due at `retry_at` (or at once).
+    /// temporary failure queues it again, due at `retry_at` (or at once),
+    /// but only when `owner` still holds the claim: a late result from a
+    /// worker whose lease another worker took over is not applied.
     /// A recipient that carries a reminder delivery passes the attempt and
     /// its outcome on to that delivery.
     async fn record_mail_attempts(
@@ -186,4 +189,23 @@ pub trait Store: MailStore {
 
     /// Flushes and closes the store at shutdown. Calls after this fail.
     async fn close(&self) {}
+}
+
+/// Marks the recipients of `message` that repeat an earlier one: the same
+/// address (compared without regard to ASCII case) or the same delivery.
+/// A repeated recipient is never queued, so no address gets a message twice.
+pub(crate) fn repeated_recipients(message: &OutgoingMessage) -> Vec<bool> {
+    let mut addresses = std::collections::HashSet::new();
+    let mut deliveries = std::collections::HashSet::new();
+    message
+        .recipients
+        .iter()
+        .map(|recipient| {
+            let new_address = addresses.insert(recipient.address.to_ascii_lowercase());
+            let new_delivery = recipient
+                .delivery
+                .is_none_or(|delivery| deliveries.insert(delivery));
+            !(new_address && new_delivery)
+        })
+        .collect()
 }

@@ -584,6 +584,7 @@ fn outgoing(created: &str, recipients: &[(&str, Option<DeliveryId>)]) -> Outgoin
 }
 
 fn mail_record(
+    owner: &str,
     message: MessageId,
     position: u32,
     outcome: DeliveryOutcome,
@@ -593,6 +594,7 @@ fn mail_record(
     MailAttemptRecord {
         message,
         position,
+        owner: owner.to_owned(),
         attempt: attempt(outcome, now),
         retry_at: retry_at.map(at),
     }
@@ -733,6 +735,7 @@ async fn mail_recipients_claimed_and_retried_alone(store: Arc<dyn Store>) {
     let applied = store
         .record_mail_attempts(&[
             mail_record(
+                "w1",
                 message.id,
                 0,
                 DeliveryOutcome::Delivered,
@@ -740,6 +743,7 @@ async fn mail_recipients_claimed_and_retried_alone(store: Arc<dyn Store>) {
                 None,
             ),
             mail_record(
+                "w1",
                 message.id,
                 1,
                 DeliveryOutcome::TemporaryFailure,
@@ -747,6 +751,7 @@ async fn mail_recipients_claimed_and_retried_alone(store: Arc<dyn Store>) {
                 Some("2030-01-01T09:10:00Z"),
             ),
             mail_record(
+                "w1",
                 message.id,
                 2,
                 DeliveryOutcome::PermanentFailure,
@@ -759,6 +764,7 @@ async fn mail_recipients_claimed_and_retried_alone(store: Arc<dyn Store>) {
     assert_eq!(applied, [true, true, true]);
     // A settled recipient takes no further result.
     let late = mail_record(
+        "w1",
         message.id,
         0,
         DeliveryOutcome::Delivered,
@@ -835,6 +841,7 @@ async fn mail_failure_reaches_delivery_and_organizer(store: Arc<dyn Store>) {
     store
         .record_mail_attempts(&[
             mail_record(
+                "w",
                 message.id,
                 0,
                 DeliveryOutcome::Delivered,
@@ -842,6 +849,7 @@ async fn mail_failure_reaches_delivery_and_organizer(store: Arc<dyn Store>) {
                 None,
             ),
             mail_record(
+                "w",
                 message.id,
                 1,
                 DeliveryOutcome::PermanentFailure,
@@ -905,6 +913,101 @@ async fn mail_failure_reaches_delivery_and_organizer(store: Arc<dyn Store>) {
     assert_eq!(queued[0].message, notice.id);
 }
 
+async fn repeated_recipient_queued_once(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let event = event(ann, &[], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let deliveries = plan(&event, &[ann], "2030-01-01T09:45:00Z");
+    store.book_event(&event, &deliveries).await.unwrap();
+    store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w"))
+        .await
+        .unwrap();
+    let other = outgoing("2030-01-01T09:45:01Z", &[("cid@gamma.test", None)]);
+    let twice = outgoing(
+        "2030-01-01T09:45:01Z",
+        &[
+            ("ann@alpha.test", Some(deliveries[0].id)),
+            ("ann@alpha.test", Some(deliveries[0].id)),
+            ("ANN@alpha.test", None),
+            ("bob@beta.test", None),
+        ],
+    );
+    let queued = store
+        .enqueue_mail(&[other.clone(), twice.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        queued[0],
+        [true],
+        "an unrelated message in the batch is stored"
+    );
+    assert_eq!(queued[1], [true, false, false, true]);
+
+    let claimed = store
+        .claim_due_mail(claim("2030-01-01T09:45:01Z", 10, "w"))
+        .await
+        .unwrap();
+    let mut addresses: Vec<&str> = claimed
+        .iter()
+        .flat_map(|mail| mail.recipients.iter().map(|r| r.address.as_str()))
+        .collect();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        ["ann@alpha.test", "bob@beta.test", "cid@gamma.test"]
+    );
+}
+
+async fn late_result_keeps_the_new_claim(store: Arc<dyn Store>) {
+    let message = outgoing("2030-01-01T09:00:00Z", &[("ann@alpha.test", None)]);
+    store
+        .enqueue_mail(std::slice::from_ref(&message))
+        .await
+        .unwrap();
+    let first = store
+        .claim_due_mail(claim("2030-01-01T09:00:00Z", 10, "w1"))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // The first lease has run out, and a second worker takes the recipient.
+    let second = store
+        .claim_due_mail(claim("2030-01-01T10:00:00Z", 10, "w2"))
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+
+    // The first worker's late temporary failure must not release the claim
+    // the second worker is sending under.
+    let late = mail_record(
+        "w1",
+        message.id,
+        0,
+        DeliveryOutcome::TemporaryFailure,
+        "2030-01-01T10:00:01Z",
+        Some("2030-01-01T10:00:01Z"),
+    );
+    assert_eq!(store.record_mail_attempts(&[late]).await.unwrap(), [false]);
+    assert!(
+        store
+            .claim_due_mail(claim("2030-01-01T10:00:02Z", 10, "w3"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no third claim while the second worker sends"
+    );
+
+    // The second worker's own result is applied.
+    let own = mail_record(
+        "w2",
+        message.id,
+        0,
+        DeliveryOutcome::Delivered,
+        "2030-01-01T10:00:03Z",
+        None,
+    );
+    assert_eq!(store.record_mail_attempts(&[own]).await.unwrap(), [true]);
+}
+
 macro_rules! contract {
     ($backend:ident: $($case:ident),* $(,)?) => {
         mod $backend {
@@ -943,6 +1046,8 @@ contract_for_all!(
     queued_delivery_is_handed_over_once,
     mail_recipients_claimed_and_retried_alone,
     mail_failure_reaches_delivery_and_organizer,
+    repeated_recipient_queued_once,
+    late_result_keeps_the_new_claim,
 );
 
 #[tokio::test]

@@ -18,11 +18,12 @@ pub trait Claimer: Clone + Send + Sync + 'static {
     /// The error of claiming or of storing a result.
     type Error: Display + Send + 'static;
 
-    /// Claims the work due at `now`, leaving out items this process still
-    /// works on.
+    /// Claims at most `limit` units of the work due at `now`, leaving out
+    /// items this process still works on.
     fn claim(
         &self,
         now: Timestamp,
+        limit: usize,
     ) -> impl Future<Output = Result<Vec<Self::Work>, Self::Error>> + Send;
 
     /// Returns how many claimed units (deliveries, recipients) `work`
@@ -89,7 +90,10 @@ pub async fn run_polls<C: Claimer>(
             log_task_result(name, joined);
         }
         while in_flight.len() < settings.batch_size {
-            let claimed = match claimer.claim(Timestamp::now()).await {
+            // A claimed unit becomes at most one task, so claiming no more
+            // than the room left keeps the tasks in flight within the batch.
+            let room = settings.batch_size - in_flight.len();
+            let claimed = match claimer.claim(Timestamp::now(), room).await {
                 Ok(claimed) => claimed,
                 Err(err) => {
                     tracing::error!(error = %err, "{name}: polling for due work failed");
@@ -102,7 +106,7 @@ pub async fn run_polls<C: Claimer>(
                 let claimer = claimer.clone();
                 in_flight.spawn(async move { claimer.run(work, claimed_at).await });
             }
-            if units < settings.batch_size {
+            if units < room {
                 break;
             }
         }
@@ -130,10 +134,10 @@ pub async fn run_polls<C: Claimer>(
     tracing::info!(worker = %settings.worker_id, "{name} stopped");
 }
 
-/// Claims the work due at `now`, runs all of it and stores each result
-/// before returning. Returns how many units were claimed.
+/// Claims the work due at `now` (as much as the claimer claims at most at
+/// once), runs all of it and stores each result before returning. Returns how many units were claimed.
 pub async fn run_once<C: Claimer>(claimer: &C, now: Timestamp) -> Result<usize, C::Error> {
-    let claimed = claimer.claim(now).await?;
+    let claimed = claimer.claim(now, usize::MAX).await?;
     let units = claimed.iter().map(C::units).sum();
     let claimed_at = Instant::now();
     let mut tasks = JoinSet::new();

@@ -10,6 +10,7 @@ use convene_domain::{
 use jiff::Timestamp;
 
 use super::{MemoryStore, Notice, State};
+use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
 
 pub(super) struct StoredMessage {
@@ -27,6 +28,7 @@ struct StoredRecipient {
     state: MailState,
     not_before: Timestamp,
     lease_until: Option<Timestamp>,
+    lease_owner: Option<String>,
     delivery: Option<DeliveryId>,
     attempts: Vec<DeliveryAttempt>,
 }
@@ -45,6 +47,7 @@ impl State {
                 state: MailState::Queued,
                 not_before: message.created_at,
                 lease_until: None,
+                lease_owner: None,
                 delivery: recipient.delivery,
                 attempts: Vec::new(),
             })
@@ -85,7 +88,12 @@ impl State {
         if recipient.state != MailState::Queued {
             return false;
         }
+        let temporary = attempt.outcome == DeliveryOutcome::TemporaryFailure;
+        if temporary && recipient.lease_owner.as_deref() != Some(record.owner.as_str()) {
+            return false;
+        }
         recipient.lease_until = None;
+        recipient.lease_owner = None;
         recipient.attempts.push(attempt.clone());
         match attempt.outcome {
             DeliveryOutcome::Delivered => recipient.state = MailState::Delivered,
@@ -113,7 +121,10 @@ impl MailStore for MemoryStore {
             let queued: Vec<bool> = message
                 .recipients
                 .iter()
-                .map(|recipient| recipient.delivery.is_none_or(|id| state.queueable(id)))
+                .zip(repeated_recipients(message))
+                .map(|(recipient, repeated)| {
+                    !repeated && recipient.delivery.is_none_or(|id| state.queueable(id))
+                })
                 .collect();
             if queued.contains(&true) {
                 state.insert_message(message, &queued);
@@ -153,6 +164,7 @@ impl MailStore for MemoryStore {
             };
             let recipient = &mut message.recipients[position];
             recipient.lease_until = Some(lease_until);
+            recipient.lease_owner = Some(request.owner.to_owned());
             let claimed_recipient = ClaimedRecipient {
                 position: position as u32,
                 address: recipient.address.clone(),

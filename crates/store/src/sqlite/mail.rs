@@ -15,6 +15,7 @@ use super::{
     SqliteStore, attempt_from_row, insert_delivery_attempt, micros, parse_id, settled_state,
     string_list, timestamp,
 };
+use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
 
 #[async_trait]
@@ -214,9 +215,11 @@ async fn enqueue_one(
     tx: &mut Transaction<'static, Sqlite>,
     message: &OutgoingMessage,
 ) -> Result<Vec<bool>, StoreError> {
+    let repeated = repeated_recipients(message);
     let mut queued = Vec::with_capacity(message.recipients.len());
-    for recipient in &message.recipients {
+    for (recipient, repeated) in message.recipients.iter().zip(repeated) {
         let takes = match recipient.delivery {
+            _ if repeated => false,
             None => true,
             Some(delivery) => {
                 let pending: Option<i64> = sqlx::query_scalar(
@@ -302,6 +305,7 @@ async fn record_mail_attempt(
          lease_until_us = NULL, \
          not_before_us = CASE WHEN ? = 'queued' THEN ? ELSE not_before_us END \
          WHERE message_id = ? AND position = ? AND state = 'queued' \
+           AND (? <> 'queued' OR lease_owner IS ?) \
          RETURNING attempts, delivery_id",
     )
     .bind(state)
@@ -309,6 +313,8 @@ async fn record_mail_attempt(
     .bind(not_before)
     .bind(record.message.to_string())
     .bind(i64::from(record.position))
+    .bind(state)
+    .bind(&record.owner)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = updated else {
