@@ -114,11 +114,23 @@ pub(crate) async fn run_transaction(
     };
     let any_accepted = outcomes.iter().any(Option::is_none);
 
-    // DATA: anything but 354 ends the transaction for the accepted recipients.
+    // DATA: a 4xx or 5xx reply ends the transaction for the accepted recipients. Any other
+    // reply but 354 does not fit DATA at all. It is most likely the reply to an earlier
+    // command read one step late, so no reply of this transaction can be trusted.
     let data_reply = match replies.data {
         Some(reply) if reply.code == 354 => reply,
-        Some(reply) => {
+        Some(reply) if reply.code >= 400 => {
             return Transaction::Completed(fill_accepted(outcomes, Outcome::from_reply(&reply)));
+        }
+        Some(reply) => {
+            connection.mark_unusable();
+            return Transaction::Failed(Outcome::temporary(format!(
+                "unexpected reply {} {:?} to DATA ({}), so the replies no longer match the \
+                 commands; the message was not sent",
+                reply.code,
+                reply.text(),
+                connection.addr()
+            )));
         }
         None => return Transaction::Completed(outcomes.into_iter().flatten().collect()),
     };
@@ -133,6 +145,9 @@ pub(crate) async fn run_transaction(
 
     // The message. Until the final dot has been sent, the server cannot have accepted it,
     // so a failure here lets the caller try another server.
+    if let Err(error) = connection.check_in_step("before the message data") {
+        return Transaction::Failed(failure(error));
+    }
     let body = &envelope.data[..envelope.data.len() - FINAL_DOT.len()];
     if let Err(error) = connection.write_data(body, timeouts.data_block).await {
         return Transaction::Failed(failure(error));

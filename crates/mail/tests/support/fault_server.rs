@@ -37,6 +37,9 @@ pub struct Script {
     /// Closes the connection after reading the final dot of this message on a connection
     /// (1 for the first), without a reply.
     pub close_before_reply_to_message: Option<usize>,
+    /// Raw text sent on its own, unasked, a moment after the reply to the first message on
+    /// a connection, while the client keeps the connection idle.
+    pub unsolicited_after_message: Option<String>,
 }
 
 /// The server's behaviour after STARTTLS. It never completes a TLS handshake.
@@ -85,6 +88,7 @@ impl Default for Script {
             accept_data_without_recipients: false,
             close_after_messages: None,
             close_before_reply_to_message: None,
+            unsolicited_after_message: None,
         }
     }
 }
@@ -437,6 +441,13 @@ impl Server {
             .override_for(".")
             .unwrap_or_else(|| Action::reply("250 2.0.0 queued\r\n"));
         let next = self.act(action, replies).await?;
+        if let Some(text) = self.script.unsolicited_after_message.clone()
+            && self.messages == 1
+        {
+            self.flush(replies).await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.wire.write(&text).await?;
+        }
         if self.script.close_after_messages == Some(self.messages) {
             return Ok(Next::Close);
         }
