@@ -1,5 +1,6 @@
 //! Servers whose replies do not match the commands: extra replies that would pair each later
-//! reply with the wrong command, and a positive reply to DATA. A scripted server records whether message data arrived,
+//! reply with the wrong command, a positive reply to DATA, and a rejection sent while the
+//! message data is still arriving. A scripted server records whether message data arrived,
 //! so each test can tell a real delivery from a reply read out of step. DNS comes from a
 //! real dnsmasq.
 
@@ -193,5 +194,58 @@ async fn unsolicited_reply_makes_idle_connection_stale() {
             !sessions[0].has_command("RSET"),
             "pipelining {pipelining}: the idle connection was reused: {sessions:#?}"
         );
+    }
+}
+
+/// Returns a raw message of about 20 MB, more than the socket buffers hold, so that the
+/// client is still writing when the server closes the connection.
+fn large_message() -> Vec<u8> {
+    let mut message = b"Subject: large\r\n\r\n".to_vec();
+    let line = [b"x".repeat(76).as_slice(), b"\r\n"].concat();
+    for _ in 0..20_000_000 / line.len() {
+        message.extend_from_slice(&line);
+    }
+    message
+}
+
+#[tokio::test]
+async fn reply_during_data_is_read() {
+    if !require_peers("reply_during_data_is_read", &[Peer::Dnsmasq]) {
+        return;
+    }
+    init_logging();
+    let message = large_message();
+    // (reply sent while the data arrives, expected status, expected code)
+    let cases = [
+        (
+            "554 5.7.1 message content rejected\r\n",
+            DeliveryStatus::PermanentFailure,
+            Some(554),
+        ),
+        (
+            "452 4.3.1 out of storage\r\n",
+            DeliveryStatus::TemporaryFailure,
+            Some(452),
+        ),
+        (
+            "250 2.0.0 queued\r\n",
+            DeliveryStatus::TemporaryFailure,
+            None,
+        ),
+    ];
+    for (index, (reply, status, code)) in cases.into_iter().enumerate() {
+        let script = Script {
+            overrides: vec![("DATA", Action::ReplyDuringData(reply.to_owned()))],
+            ..Script::default()
+        };
+        let setup = start_row("during.test", index, script).await;
+        let mailer = mailer(setup.dns.addr(), setup.port);
+
+        let result = send_message(&mailer, "ada@during.test", &message).await;
+
+        assert_eq!(result.status, status, "{reply:?}: {result:#?}");
+        assert_eq!(result.reply_code, code, "{reply:?}");
+        assert_eq!(messages_received(&setup.server), 0, "{reply:?}");
+        assert_eq!(setup.server.sessions().len(), 1, "{reply:?}");
     }
 }

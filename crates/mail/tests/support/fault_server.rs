@@ -68,6 +68,9 @@ pub enum Action {
     /// For `DATA`: replies 354, reads the first line of the message and closes the
     /// connection.
     CloseDuringData,
+    /// For `DATA`: replies 354, reads once from the message, sends this raw reply and closes
+    /// the connection while the rest of the message is still arriving.
+    ReplyDuringData(String),
 }
 
 impl Action {
@@ -410,7 +413,7 @@ impl Server {
                 self.wire.write(&text).await?;
                 Ok(Next::Continue)
             }
-            Action::Close | Action::CloseDuringData => Ok(Next::Close),
+            Action::Close | Action::CloseDuringData | Action::ReplyDuringData(_) => Ok(Next::Close),
         }
     }
 
@@ -421,6 +424,13 @@ impl Server {
                 replies.push_str("354 end with <CRLF>.<CRLF>\r\n");
                 self.flush(replies).await?;
                 self.wire.read_line().await?;
+                return Ok(Next::Close);
+            }
+            Action::ReplyDuringData(text) => {
+                replies.push_str("354 end with <CRLF>.<CRLF>\r\n");
+                self.flush(replies).await?;
+                self.wire.fill().await?;
+                self.wire.write(&text).await?;
                 return Ok(Next::Close);
             }
             Action::Reply(ref text) | Action::Delay(_, ref text) if text.starts_with("354") => {}
