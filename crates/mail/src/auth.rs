@@ -71,7 +71,7 @@ pub(crate) async fn authenticate(
             // unfinished, so no further command can follow on this connection.
             connection.mark_unusable();
         }
-        Err(Outcome::from_reply(&reply))
+        Err(Outcome::from_rejection(&reply))
     }
 }
 

@@ -59,16 +59,29 @@ impl Pool {
         }
     }
 
-    /// Takes the most recently parked session for `key`, if there is one.
+    /// Takes the most recently parked session for `key` that is still idle, if there is
+    /// one. A session whose server has closed the connection, or has sent anything while
+    /// it was parked, is closed instead: data that nothing asked for would be read as the
+    /// reply to the next command.
     pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Session> {
         let mut idle = self.shared.lock();
         let sessions = idle.get_mut(key)?;
-        let parked = sessions.pop()?;
+        let mut found = None;
+        while let Some(mut parked) = sessions.pop() {
+            parked.expiry.abort();
+            if parked.session.connection.is_idle() {
+                found = Some(parked.session);
+                break;
+            }
+            debug!(
+                host = %key.host, port = key.port,
+                "closing an idle connection that the server closed or sent data on"
+            );
+        }
         if sessions.is_empty() {
             idle.remove(key);
         }
-        parked.expiry.abort();
-        Some(parked.session)
+        found
     }
 
     /// Parks `session` for reuse if its connection is usable and `key` has room, and closes

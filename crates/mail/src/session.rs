@@ -254,5 +254,5 @@ fn connection_failed(error: SmtpError) -> OpenError {
 /// Ends a session whose server rejected a step, with QUIT if the connection still works.
 fn rejected(connection: Connection, reply: &Reply) -> OpenError {
     connection.quit_in_background();
-    OpenError::Failed(Outcome::from_reply(reply))
+    OpenError::Failed(Outcome::from_rejection(reply))
 }

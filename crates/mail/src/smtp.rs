@@ -3,12 +3,14 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use thiserror::Error;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf,
+};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
@@ -54,6 +56,12 @@ pub(crate) enum SmtpError {
         step: String,
         source: ReplyError,
     },
+    /// The server sent data that no command asked for yet, so a reply read next might
+    /// belong to an earlier command.
+    #[error(
+        "server sent unexpected data {step}, so its replies no longer match the commands ({addr})"
+    )]
+    OutOfStep { addr: SocketAddr, step: String },
     #[error("server sent data after its STARTTLS reply, before the TLS handshake ({addr})")]
     DataBeforeTls { addr: SocketAddr },
     #[error("TLS handshake with {addr} failed: {source}")]
@@ -164,6 +172,40 @@ impl Connection {
         self.usable && self.stream.buffer().is_empty()
     }
 
+    /// Returns whether a new command can be sent without waiting: the connection is usable,
+    /// the server has not closed it and has sent nothing since the last reply. Data that
+    /// arrived on an idle connection would be read as the reply to the next command.
+    pub(crate) fn is_idle(&mut self) -> bool {
+        self.usable && matches!(self.poll_unread(), Unread::Nothing)
+    }
+
+    /// Fails if the server has sent anything since the last reply, checked without waiting,
+    /// and marks the connection unusable then. `step` names the point of the check in the
+    /// error, as in "before the MAIL command".
+    ///
+    /// The check finds only data that has already arrived. An extra reply still on its way
+    /// is missed here and shows up later as a reply that does not fit its command.
+    pub(crate) fn check_in_step(&mut self, step: &str) -> Result<(), SmtpError> {
+        let addr = self.addr;
+        let result = match self.poll_unread() {
+            Unread::Nothing => Ok(()),
+            Unread::Data => Err(SmtpError::OutOfStep {
+                addr,
+                step: step.to_owned(),
+            }),
+            Unread::EndOfStream => Err(SmtpError::Closed {
+                addr,
+                step: step.to_owned(),
+            }),
+            Unread::Error(source) => Err(SmtpError::Io {
+                addr,
+                step: step.to_owned(),
+                source,
+            }),
+        };
+        self.track(result)
+    }
+
     /// Marks the dialogue as broken, for example after an unexpected reply in the middle of
     /// an exchange.
     pub(crate) fn mark_unusable(&mut self) {
@@ -209,7 +251,9 @@ impl Connection {
             !command.contains(['\r', '\n']),
             "command contains a line break"
         );
-        let step = format!("while waiting for the reply to {}", command_verb(shown));
+        let verb = command_verb(shown);
+        self.check_in_step(&format!("before the {verb} command"))?;
+        let step = format!("while waiting for the reply to {verb}");
         debug!(addr = %self.addr, command = shown, "sending SMTP command");
 
         let line = format!("{command}\r\n");
@@ -232,6 +276,7 @@ impl Connection {
         commands: &[String],
         write_timeout: Duration,
     ) -> Result<(), SmtpError> {
+        self.check_in_step("before the pipelined commands")?;
         let mut bytes = Vec::new();
         for command in commands {
             debug_assert!(
@@ -329,6 +374,23 @@ impl Connection {
         }
         // Closing needs no confirmation from the server.
         let _ = timeout(QUIT_TIMEOUT, self.stream.get_mut().shutdown()).await;
+    }
+
+    /// Polls the stream once, without waiting, for data the server sent since the last
+    /// reply. Data found stays buffered for the next read.
+    fn poll_unread(&mut self) -> Unread {
+        if !self.stream.buffer().is_empty() {
+            return Unread::Data;
+        }
+        // A waker that does nothing is enough, because nothing waits on this poll: the next
+        // read polls the stream again with the task's own waker.
+        let mut context = Context::from_waker(Waker::noop());
+        match Pin::new(&mut self.stream).poll_fill_buf(&mut context) {
+            Poll::Pending => Unread::Nothing,
+            Poll::Ready(Ok([])) => Unread::EndOfStream,
+            Poll::Ready(Ok(_)) => Unread::Data,
+            Poll::Ready(Err(source)) => Unread::Error(source),
+        }
     }
 
     async fn write(&mut self, bytes: &[u8], step: &str) -> Result<(), SmtpError> {
@@ -431,6 +493,14 @@ impl Connection {
             timeout: duration,
         }
     }
+}
+
+/// What the server has sent since the last reply, as found by one poll without waiting.
+enum Unread {
+    Nothing,
+    Data,
+    EndOfStream,
+    Error(io::Error),
 }
 
 /// Returns the command word, such as `RCPT`, used in error messages.

@@ -79,6 +79,22 @@ impl Outcome {
         }
     }
 
+    /// Creates the outcome of a reply that ends a session before any transaction, such as
+    /// the greeting or the reply to EHLO or AUTH: 5xx is permanent, and every other code,
+    /// even 2xx, is temporary, because no message was sent.
+    pub(crate) fn from_rejection(reply: &Reply) -> Outcome {
+        let status = match DeliveryStatus::from_code(reply.code) {
+            DeliveryStatus::PermanentFailure => DeliveryStatus::PermanentFailure,
+            DeliveryStatus::Delivered | DeliveryStatus::TemporaryFailure => {
+                DeliveryStatus::TemporaryFailure
+            }
+        };
+        Outcome {
+            status,
+            ..Outcome::from_reply(reply)
+        }
+    }
+
     /// Creates a temporary failure from a local error, such as a refused connection.
     pub(crate) fn temporary(description: impl Into<String>) -> Outcome {
         Outcome {
@@ -133,6 +149,27 @@ mod tests {
         ];
         for (code, expected) in cases {
             assert_eq!(DeliveryStatus::from_code(code), expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn from_rejection_never_delivers() {
+        let cases = [
+            (220, DeliveryStatus::TemporaryFailure),
+            (250, DeliveryStatus::TemporaryFailure),
+            (334, DeliveryStatus::TemporaryFailure),
+            (421, DeliveryStatus::TemporaryFailure),
+            (554, DeliveryStatus::PermanentFailure),
+        ];
+        for (code, expected) in cases {
+            let reply = Reply {
+                code,
+                lines: vec!["text".to_owned()],
+            };
+            let outcome = Outcome::from_rejection(&reply);
+            assert_eq!(outcome.status, expected, "{code}");
+            assert_eq!(outcome.reply_code, Some(code), "{code}");
+            assert_eq!(outcome.reply_text, "text", "{code}");
         }
     }
 }

@@ -2,6 +2,10 @@
 //! message (RFC 5321, section 3.3), as one pipelined command group when the server offers
 //! PIPELINING (RFC 2920).
 
+use std::time::Duration;
+
+use tracing::debug;
+
 use crate::address::Address;
 use crate::config::Timeouts;
 use crate::ehlo::Extensions;
@@ -12,6 +16,11 @@ use crate::status::Outcome;
 
 /// The line that ends the message data.
 const FINAL_DOT: &[u8] = b".\r\n";
+
+/// Maximum time to wait for a reply that may explain a failed write of the message data.
+/// A server that rejects a message while it arrives sends its reply before it closes the
+/// connection, so the reply is already there or never comes.
+const REPLY_AFTER_WRITE_ERROR_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The sender, recipients and message of one transaction.
 pub(crate) struct Envelope<'a> {
@@ -114,11 +123,23 @@ pub(crate) async fn run_transaction(
     };
     let any_accepted = outcomes.iter().any(Option::is_none);
 
-    // DATA: anything but 354 ends the transaction for the accepted recipients.
+    // DATA: a 4xx or 5xx reply ends the transaction for the accepted recipients. Any other
+    // reply but 354 does not fit DATA at all. It is most likely the reply to an earlier
+    // command read one step late, so no reply of this transaction can be trusted.
     let data_reply = match replies.data {
         Some(reply) if reply.code == 354 => reply,
-        Some(reply) => {
+        Some(reply) if reply.code >= 400 => {
             return Transaction::Completed(fill_accepted(outcomes, Outcome::from_reply(&reply)));
+        }
+        Some(reply) => {
+            connection.mark_unusable();
+            return Transaction::Failed(Outcome::temporary(format!(
+                "unexpected reply {} {:?} to DATA ({}), so the replies no longer match the \
+                 commands; the message was not sent",
+                reply.code,
+                reply.text(),
+                connection.addr()
+            )));
         }
         None => return Transaction::Completed(outcomes.into_iter().flatten().collect()),
     };
@@ -133,9 +154,15 @@ pub(crate) async fn run_transaction(
 
     // The message. Until the final dot has been sent, the server cannot have accepted it,
     // so a failure here lets the caller try another server.
+    if let Err(error) = connection.check_in_step("before the message data") {
+        return Transaction::Failed(failure(error));
+    }
     let body = &envelope.data[..envelope.data.len() - FINAL_DOT.len()];
     if let Err(error) = connection.write_data(body, timeouts.data_block).await {
-        return Transaction::Failed(failure(error));
+        return match read_reply_after_write_error(connection).await {
+            Some(outcome) => Transaction::Completed(fill_accepted(outcomes, outcome)),
+            None => Transaction::Failed(failure(error)),
+        };
     }
 
     // The final dot and its reply. From the moment the dot may have left, the server may
@@ -147,9 +174,37 @@ pub(crate) async fn run_transaction(
             Ok(reply) => Outcome::from_reply(&reply),
             Err(error) => failure(error),
         },
-        Err(error) => failure(error),
+        Err(error) => read_reply_after_write_error(connection)
+            .await
+            .unwrap_or_else(|| failure(error)),
     };
     Transaction::Completed(fill_accepted(outcomes, outcome))
+}
+
+/// Reads a reply that the server sent before a write of the message data failed, such as
+/// a 554 rejection of a message still arriving, followed by a closed connection. Returns
+/// the outcome of a 4xx or 5xx reply, or `None` when no such reply arrives in time. Any
+/// other reply is ignored, because a server cannot accept a message it did not receive in
+/// full. The reply's size is bounded by the reply parser's line length and line count.
+async fn read_reply_after_write_error(connection: &mut Connection) -> Option<Outcome> {
+    let step = "after a failed write of the message data";
+    match connection
+        .read_reply(step, REPLY_AFTER_WRITE_ERROR_TIMEOUT)
+        .await
+    {
+        Ok(reply) if reply.code >= 400 => Some(Outcome::from_reply(&reply)),
+        Ok(reply) => {
+            debug!(
+                addr = %connection.addr(), code = reply.code,
+                "ignoring a reply that does not explain the failed write"
+            );
+            None
+        }
+        Err(error) => {
+            debug!(%error, "no reply after the failed write of the message data");
+            None
+        }
+    }
 }
 
 /// Builds `MAIL FROM` with the SIZE and BODY parameters the server and message call for.

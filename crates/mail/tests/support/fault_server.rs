@@ -37,6 +37,9 @@ pub struct Script {
     /// Closes the connection after reading the final dot of this message on a connection
     /// (1 for the first), without a reply.
     pub close_before_reply_to_message: Option<usize>,
+    /// Raw text sent on its own, unasked, a moment after the reply to the first message on
+    /// a connection, while the client keeps the connection idle.
+    pub unsolicited_after_message: Option<String>,
 }
 
 /// The server's behaviour after STARTTLS. It never completes a TLS handshake.
@@ -65,6 +68,9 @@ pub enum Action {
     /// For `DATA`: replies 354, reads the first line of the message and closes the
     /// connection.
     CloseDuringData,
+    /// For `DATA`: replies 354, reads once from the message, sends this raw reply and closes
+    /// the connection while the rest of the message is still arriving.
+    ReplyDuringData(String),
 }
 
 impl Action {
@@ -85,6 +91,7 @@ impl Default for Script {
             accept_data_without_recipients: false,
             close_after_messages: None,
             close_before_reply_to_message: None,
+            unsolicited_after_message: None,
         }
     }
 }
@@ -406,7 +413,7 @@ impl Server {
                 self.wire.write(&text).await?;
                 Ok(Next::Continue)
             }
-            Action::Close | Action::CloseDuringData => Ok(Next::Close),
+            Action::Close | Action::CloseDuringData | Action::ReplyDuringData(_) => Ok(Next::Close),
         }
     }
 
@@ -417,6 +424,13 @@ impl Server {
                 replies.push_str("354 end with <CRLF>.<CRLF>\r\n");
                 self.flush(replies).await?;
                 self.wire.read_line().await?;
+                return Ok(Next::Close);
+            }
+            Action::ReplyDuringData(text) => {
+                replies.push_str("354 end with <CRLF>.<CRLF>\r\n");
+                self.flush(replies).await?;
+                self.wire.fill().await?;
+                self.wire.write(&text).await?;
                 return Ok(Next::Close);
             }
             Action::Reply(ref text) | Action::Delay(_, ref text) if text.starts_with("354") => {}
@@ -437,6 +451,13 @@ impl Server {
             .override_for(".")
             .unwrap_or_else(|| Action::reply("250 2.0.0 queued\r\n"));
         let next = self.act(action, replies).await?;
+        if let Some(text) = self.script.unsolicited_after_message.clone()
+            && self.messages == 1
+        {
+            self.flush(replies).await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.wire.write(&text).await?;
+        }
         if self.script.close_after_messages == Some(self.messages) {
             return Ok(Next::Close);
         }
