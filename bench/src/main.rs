@@ -1,0 +1,101 @@
+//! Throughput benchmark of the Mail Broker (`convene-mail`) against lettre, run by
+//! `bench/run` next to Postfix's `smtp-source` with the same message, message count and
+//! concurrency.
+//!
+//! Each subcommand does one thing and exits: `message` writes the test message, `convene`
+//! and `lettre` deliver it many times to an SMTP server on loopback and exit with an error
+//! if any delivery fails. The script times each command from start to exit, so every
+//! contender, `smtp-source` included, pays for its own start-up and its closing QUITs.
+
+mod convene;
+mod lettre_send;
+mod load;
+mod message;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::lettre_send::LettreMode;
+
+#[derive(Parser)]
+#[command(about = "Mail delivery benchmarks on loopback")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes the test message, built with convene_mail::Message, as message.eml (CRLF line
+    /// endings) and message.lf (LF line endings, for smtp-source -F) into a directory.
+    Message {
+        /// The directory to write the two files to.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Delivers the message with convene_mail::Mailer, which finds the server through an
+    /// MX lookup of bench.test.
+    Convene {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The DNS server that answers the MX query for bench.test, as IP:PORT.
+        #[arg(long)]
+        dns: SocketAddr,
+        /// MailerConfig::max_idle_per_host: idle connections kept for reuse. 0 opens a new
+        /// connection for every message. Default: the concurrency, one per task.
+        #[arg(long)]
+        max_idle_per_host: Option<usize>,
+    },
+    /// Delivers the message with lettre's SMTP client to 127.0.0.1.
+    Lettre {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Connection handling: pooled, one per message, or kept per task.
+        #[arg(long, value_enum)]
+        mode: LettreMode,
+    },
+}
+
+/// The message, server and load shared by the delivery contenders.
+#[derive(Args)]
+struct LoadArgs {
+    /// The message file to send, with CRLF line endings.
+    #[arg(long)]
+    message: PathBuf,
+    /// The TCP port of the SMTP server on 127.0.0.1.
+    #[arg(long)]
+    port: u16,
+    /// The number of messages to deliver in all.
+    #[arg(long, default_value_t = 20_000)]
+    messages: usize,
+    /// The number of messages in flight at once: tasks, each with its own connection.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Message { out } => message::write(&out),
+        Command::Convene {
+            load,
+            dns,
+            max_idle_per_host,
+        } => {
+            let max_idle_per_host = max_idle_per_host.unwrap_or(load.concurrency);
+            runtime()?.block_on(convene::run(&load, dns, max_idle_per_host))
+        }
+        Command::Lettre { load, mode } => runtime()?.block_on(lettre_send::run(&load, mode)),
+    }
+}
+
+/// Builds the multi-threaded Tokio runtime with one worker per core, as `#[tokio::main]`
+/// does, so that both Rust contenders run on the same executor.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
