@@ -74,6 +74,7 @@ mod auth;
 mod config;
 mod data;
 mod deliver;
+pub mod dkim;
 mod ehlo;
 mod lines;
 mod message;

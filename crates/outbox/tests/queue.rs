@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_domain::{MailState, OutgoingRecipient};
-use convene_mail::{Address, Mailer, MailerConfig, Timeouts};
+use convene_mail::{Address, Mailer, MailerConfig, Timeouts, TlsPolicy};
 use convene_outbox::{Outbox, OutboxConfig};
 use convene_store::{MailStore, SqliteStore};
 use convene_testkit::{DnsConfig, Dnsmasq, Peer, SmtpServer, free_port_on, require_peers};
@@ -68,7 +68,12 @@ async fn world() -> World {
 }
 
 fn outbox(world: &World, expiry: Duration) -> Outbox {
+    outbox_with(world, expiry, TlsPolicy::Opportunistic)
+}
+
+fn outbox_with(world: &World, expiry: Duration, tls: TlsPolicy) -> Outbox {
     let mailer = Mailer::new(MailerConfig {
+        tls,
         dns_server: Some(world.dns.addr()),
         smtp_port: world.port,
         helo_name: "convene.test".to_owned(),
@@ -226,4 +231,49 @@ async fn failing_at_expiry_fails_permanently() {
         0,
         "never retried"
     );
+}
+
+#[tokio::test]
+async fn required_tls_keeps_message_queued() {
+    if !require_peers(
+        "required_tls_keeps_message_queued",
+        &[Peer::Dnsmasq, Peer::Aiosmtpd],
+    ) {
+        return;
+    }
+    let world = world().await;
+    // beta.test's server offers no STARTTLS, so a policy that requires TLS
+    // must send it nothing.
+    let spool = tempfile::tempdir().unwrap();
+    let beta = SmtpServer::start(ip("127.0.0.3"), world.port, None, spool.path())
+        .expect("aiosmtpd starts");
+    let outbox = outbox_with(
+        &world,
+        Duration::from_secs(3600),
+        TlsPolicy::Required {
+            verify_certificate: false,
+        },
+    );
+    let sender = Address::parse("convene@convene.test").unwrap();
+    let message = outbox.prepare(
+        &sender,
+        data("required"),
+        vec![recipient("bob@beta.test")],
+        None,
+    );
+    outbox
+        .enqueue(std::slice::from_ref(&message))
+        .await
+        .unwrap();
+    assert_eq!(outbox.run_once(Timestamp::now()).await.unwrap(), 1);
+
+    let status = outbox.status(message.id).await.unwrap().unwrap();
+    let bob = &status.recipients[0];
+    assert_eq!(bob.state, MailState::Queued, "{status:#?}");
+    assert!(bob.next_attempt_at.is_some(), "{status:#?}");
+    assert_eq!(
+        bob.attempts[0].outcome,
+        convene_domain::DeliveryOutcome::TemporaryFailure
+    );
+    assert!(beta.messages().unwrap().is_empty(), "nothing in plain text");
 }

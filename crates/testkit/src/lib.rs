@@ -15,6 +15,8 @@
 //!   [`TestCa`] issues server certificates from a CA that a client can be configured to trust.
 //! - [`run_python`] runs a Python script on some input, for checkers such as a parser built on
 //!   Python's `email` package.
+//! - [`DkimVerifier`] runs dkimpy (PyPI package `dkimpy`) or OpenDKIM (Debian package
+//!   `opendkim`) on a message, answering their key lookups from given [`TxtRecord`]s.
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
 //!
@@ -42,6 +44,7 @@
 
 mod ca;
 mod cert;
+mod dkim;
 mod dnsmasq;
 mod peers;
 mod ports;
@@ -52,6 +55,7 @@ mod smtp_sink;
 
 pub use ca::TestCa;
 pub use cert::SelfSignedCert;
+pub use dkim::{DkimVerdict, DkimVerifier, TxtRecord};
 pub use dnsmasq::{DnsConfig, Dnsmasq};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;

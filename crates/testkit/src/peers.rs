@@ -18,6 +18,11 @@ pub enum Peer {
     SmtpSink,
     /// The `python3` interpreter, for checkers such as [`run_python`](crate::run_python).
     Python3,
+    /// The Python packages `dkimpy` (module `dkim`) and `pynacl`, which dkimpy needs for
+    /// Ed25519, importable by `python3`.
+    Dkimpy,
+    /// The `opendkim` binary, from the Debian package `opendkim`.
+    Opendkim,
 }
 
 impl Peer {
@@ -27,6 +32,8 @@ impl Peer {
             Peer::Aiosmtpd => "aiosmtpd",
             Peer::SmtpSink => "smtp-sink",
             Peer::Python3 => "python3",
+            Peer::Dkimpy => "dkimpy",
+            Peer::Opendkim => "opendkim",
         }
     }
 
@@ -38,6 +45,10 @@ impl Peer {
             Peer::Aiosmtpd => "install the PyPI package aiosmtpd: python3 -m pip install aiosmtpd",
             Peer::SmtpSink => "install the Debian package postfix: apt-get install postfix",
             Peer::Python3 => "install the Debian package python3: apt-get install python3",
+            Peer::Dkimpy => {
+                "install the PyPI packages dkimpy and pynacl: python3 -m pip install dkimpy pynacl"
+            }
+            Peer::Opendkim => "install the Debian package opendkim: apt-get install opendkim",
         }
     }
 
@@ -45,6 +56,8 @@ impl Peer {
         static DNSMASQ: OnceLock<bool> = OnceLock::new();
         static AIOSMTPD: OnceLock<bool> = OnceLock::new();
         static PYTHON3: OnceLock<bool> = OnceLock::new();
+        static DKIMPY: OnceLock<bool> = OnceLock::new();
+        static OPENDKIM: OnceLock<bool> = OnceLock::new();
         match self {
             Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
             Peer::Aiosmtpd => {
@@ -53,6 +66,10 @@ impl Peer {
             // smtp-sink has no option that only prints and exits successfully.
             Peer::SmtpSink => Path::new(SMTP_SINK_PROGRAM).is_file(),
             Peer::Python3 => *PYTHON3.get_or_init(|| runs_successfully("python3", &["--version"])),
+            Peer::Dkimpy => {
+                *DKIMPY.get_or_init(|| runs_successfully("python3", &["-c", "import dkim, nacl"]))
+            }
+            Peer::Opendkim => *OPENDKIM.get_or_init(|| runs_successfully("opendkim", &["-V"])),
         }
     }
 }

@@ -8,11 +8,11 @@
 //! next poll. On shutdown, tasks in flight get [`SHUTDOWN_GRACE`] to
 //! finish, and any still running are abandoned for their leases to expire.
 //!
-//! It also holds the rules that keep a message from going out twice while
-//! its lease runs out: [`Held`] remembers what this process is still
-//! working on, so that its own next claim only extends the lease, and
-//! [`store_until_accepted`] retries a result write until the store takes
-//! it. [`backoff`] computes retry times for temporary failures.
+//! It also keeps a message from going out twice while its lease runs out.
+//! [`Held`] remembers what this process is still working on, so that its
+//! own next claim only extends the lease. [`store_until_accepted`] retries
+//! a result write until the store takes it. [`backoff`] computes retry
+//! times for temporary failures.
 //!
 //! It knows no store, channel or protocol: callers supply the claiming and
 //! the work through [`Claimer`].

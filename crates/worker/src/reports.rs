@@ -10,7 +10,7 @@ use tokio::time::Instant;
 /// Maximum wait between two tries to store results.
 const MAX_RECORD_DELAY: Duration = Duration::from_secs(5);
 
-/// How [`drain_reports`] ended.
+/// The way [`drain_reports`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drained {
     /// Every sender is gone: the work finished.
