@@ -8,6 +8,7 @@
 //! contender, `smtp-source` included, pays for its own start-up and its closing QUITs.
 
 mod convene;
+mod dkim;
 mod lettre_send;
 mod load;
 mod message;
@@ -35,6 +36,22 @@ enum Command {
         /// The directory to write the two files to.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Measures the CPU time of DKIM signing per message with convene_mail::dkim and with
+    /// the bare signature primitive, and writes the message and keys for dkimpy.
+    Dkim {
+        /// The directory to write the message and keys to.
+        #[arg(long)]
+        out: PathBuf,
+        /// The number of alternating batches of each signer; the median batch counts.
+        #[arg(long, default_value_t = 7, value_parser = positive())]
+        rounds: usize,
+        /// Signatures per batch with RSA-2048.
+        #[arg(long, default_value_t = 200, value_parser = positive())]
+        rsa_batch: usize,
+        /// Signatures per batch with Ed25519.
+        #[arg(long, default_value_t = 2000, value_parser = positive())]
+        ed25519_batch: usize,
     },
     /// Delivers the message with convene_mail::Mailer, which finds the server through an
     /// MX lookup of bench.test.
@@ -69,10 +86,10 @@ struct LoadArgs {
     #[arg(long)]
     port: u16,
     /// The number of messages to deliver in all.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = positive())]
     messages: usize,
     /// The number of messages in flight at once: tasks, each with its own connection.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = positive())]
     concurrency: usize,
 }
 
@@ -80,6 +97,12 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Message { out } => message::write(&out),
+        Command::Dkim {
+            out,
+            rounds,
+            rsa_batch,
+            ed25519_batch,
+        } => dkim::run(&out, rounds, rsa_batch, ed25519_batch),
         Command::Convene {
             load,
             dns,
@@ -90,6 +113,11 @@ fn main() -> Result<()> {
         }
         Command::Lettre { load, mode } => runtime()?.block_on(lettre_send::run(&load, mode)),
     }
+}
+
+/// Accepts a whole number of at least 1.
+fn positive() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 /// Builds the multi-threaded Tokio runtime with one worker per core, as `#[tokio::main]`

@@ -13,13 +13,15 @@ pub const SENDER: &str = "sender@bench.test";
 /// SMTP server under test.
 pub const RECIPIENT: &str = "rcpt@bench.test";
 
-/// The number of agenda items in the message body, which sets the message size.
-const AGENDA_ITEMS: usize = 21;
+/// The number of agenda items in the delivered message, which makes it about 4 KiB.
+const DELIVERY_AGENDA_ITEMS: usize = 21;
+/// The number of agenda items in the signed message, which makes it about 3 KB.
+pub const DKIM_AGENDA_ITEMS: usize = 14;
 
 /// Writes the message as `message.eml` (CRLF line endings, as sent) and `message.lf` (LF
 /// line endings, because `smtp-source -F` appends CRLF to each line it reads) into `out`.
 pub fn write(out: &Path) -> Result<()> {
-    let bytes = build()?;
+    let bytes = build(DELIVERY_AGENDA_ITEMS)?;
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
 
     let eml = out.join("message.eml");
@@ -33,7 +35,8 @@ pub fn write(out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn build() -> Result<Vec<u8>> {
+/// Builds the message with `agenda_items` lines of agenda in each part.
+pub fn build(agenda_items: usize) -> Result<Vec<u8>> {
     let sender = Address::parse(SENDER)?;
     let recipient = Address::parse(RECIPIENT)?;
 
@@ -45,7 +48,7 @@ fn build() -> Result<Vec<u8>> {
         "<p>Hello Ada,</p><p>this is a reminder of the planning meeting tomorrow at \
          <b>10:00</b> (Europe/Berlin) in room 4.12. The agenda:</p><ol>",
     );
-    for item in 1..=AGENDA_ITEMS {
+    for item in 1..=agenda_items {
         text.push_str(&format!(
             "{item}. Review of work package {item}, its open tasks and the next milestone.\n"
         ));
