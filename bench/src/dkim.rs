@@ -5,8 +5,8 @@
 //! sign their data: RSA PKCS #1 v1.5 over SHA-256, or Ed25519 over the SHA-256 hash (RFC
 //! 8463). `Signer::sign` also splits and canonicalizes the message, hashes the body, builds
 //! the `DKIM-Signature` field and copies the message behind it. Each is timed in batches
-//! that alternate, so that other load on the machine affects both alike, and the median
-//! batch gives the cost per message in CPU time of the signing thread.
+//! that alternate, so that other load on the machine affects both alike, in CPU time of
+//! the signing thread.
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,8 +27,8 @@ const DOMAIN: &str = "bench.test";
 const SELECTOR: &str = "bench";
 
 /// Measures both algorithms with `rounds` alternating batches of `rsa_batch` RSA-2048 or
-/// `ed25519_batch` Ed25519 signatures each, and prints one line per measurement:
-/// `ALGORITHM SIGNER MICROSECONDS`.
+/// `ed25519_batch` Ed25519 signatures each, and prints one line per algorithm and signer:
+/// `ALGORITHM SIGNER MICROSECONDS...`, the time per signature in each batch, in order.
 ///
 /// The message and keys are written to `out` for dkimpy: `dkim.eml`, `rsa-2048.pem` and
 /// `ed25519.pem` (PKCS #8), and `ed25519.seed`, the base64 private key that dkimpy takes.
@@ -68,8 +68,8 @@ pub fn run(out: &Path, rounds: usize, rsa_batch: usize, ed25519_batch: usize) ->
                 Ok(())
             })?);
         }
-        println!("{name} primitive {:.1}", median_micros(primitive_times));
-        println!("{name} convene {:.1}", median_micros(signer_times));
+        println!("{name} primitive {}", micros(&primitive_times));
+        println!("{name} convene {}", micros(&signer_times));
     }
     Ok(())
 }
@@ -118,19 +118,17 @@ fn per_call(batch: usize, mut sign: impl FnMut() -> Result<()>) -> Result<Durati
     Ok(elapsed / u32::try_from(batch)?)
 }
 
-fn median_micros(mut times: Vec<Duration>) -> f64 {
-    times.sort();
-    let middle = times.len() / 2;
-    let median = if times.len() % 2 == 1 {
-        times[middle]
-    } else {
-        (times[middle - 1] + times[middle]) / 2
-    };
-    median.as_secs_f64() * 1e6
+/// Formats `times` as microseconds separated by spaces.
+fn micros(times: &[Duration]) -> String {
+    let values: Vec<String> = times
+        .iter()
+        .map(|time| format!("{:.2}", time.as_secs_f64() * 1e6))
+        .collect();
+    values.join(" ")
 }
 
-/// Returns the user and system CPU time this thread has used, which other processes on
-/// the machine do not inflate as they do wall-clock time.
+/// Returns the user and system CPU time this thread has used. Unlike wall-clock time, it
+/// leaves out the time in which other processes hold the CPU.
 fn thread_cpu_time() -> Duration {
     let mut time = libc::timespec {
         tv_sec: 0,

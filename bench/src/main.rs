@@ -43,11 +43,11 @@ enum Command {
         /// The directory to write the message and keys to.
         #[arg(long)]
         out: PathBuf,
-        /// The number of alternating batches of each signer; the median batch counts.
-        #[arg(long, default_value_t = 7, value_parser = positive())]
+        /// The number of alternating batches of each signer.
+        #[arg(long, default_value_t = 21, value_parser = positive())]
         rounds: usize,
         /// Signatures per batch with RSA-2048.
-        #[arg(long, default_value_t = 200, value_parser = positive())]
+        #[arg(long, default_value_t = 100, value_parser = positive())]
         rsa_batch: usize,
         /// Signatures per batch with Ed25519.
         #[arg(long, default_value_t = 2000, value_parser = positive())]
