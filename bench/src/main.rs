@@ -1,11 +1,12 @@
-//! Throughput benchmark of the Mail Broker (`convene-mail`) against lettre, run by
-//! `bench/run` next to Postfix's `smtp-source` with the same message, message count and
-//! concurrency.
+//! Benchmarks of the Mail Broker (`convene-mail`), run by `bench/run`: its delivery
+//! throughput against lettre and Postfix's `smtp-source` with the same message, message count
+//! and concurrency, and the cost of its DKIM signer against the signature primitive.
 //!
-//! Each subcommand does one thing and exits: `message` writes the test message, `convene`
+//! Each subcommand does one thing and exits. `message` writes the test message. `convene`
 //! and `lettre` deliver it many times to an SMTP server on loopback and exit with an error
-//! if any delivery fails. The script times each command from start to exit, so every
+//! if any delivery fails. The script times each of them from start to exit, so every
 //! contender, `smtp-source` included, pays for its own start-up and its closing QUITs.
+//! `dkim` times the signer and the primitive and writes the keys that dkimpy then uses.
 
 mod convene;
 mod dkim;
