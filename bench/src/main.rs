@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::lettre_send::LettreMode;
 
 #[derive(Parser)]
-#[command(about = "Mail delivery benchmarks on loopback")]
+#[command(about = "Mail Broker benchmarks: delivery on loopback and DKIM signing")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
