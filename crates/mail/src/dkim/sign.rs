@@ -174,6 +174,11 @@ impl Signer {
     /// Returns an error when a header line is malformed, the message does not have exactly
     /// one `From` field, `now` is before 1970 or the signature primitive fails.
     pub fn sign_at(&self, message: &[u8], now: Timestamp) -> Result<Vec<u8>, SignError> {
+        // NOTE: With Ed25519, a call costs about 1.5 times the bare signature over a 3 KB
+        // message (bench/run). The signature is cheap, so the work around it shows: each tag
+        // is formatted into a String of its own, the header fields are selected and
+        // canonicalized, and the message is split and copied. Writing the tags into one
+        // buffer and canonicalizing while splitting would narrow the gap.
         let message = NormalizedMessage::parse(message)?;
         let from_count = message.count("From");
         if from_count != 1 {
