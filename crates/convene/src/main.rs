@@ -42,7 +42,10 @@ async fn main() -> ExitCode {
         Command::Serve(_) => "info",
         _ => "warn",
     };
-    init_logging(cli.log.as_deref().unwrap_or(default_filter));
+    if let Err(error) = init_logging(cli.log.as_deref().unwrap_or(default_filter)) {
+        eprintln!("convene: {error}");
+        return ExitCode::from(2);
+    }
 
     let result = match cli.command {
         Command::Serve(settings) => serve::serve(settings).await.map(|()| ExitCode::SUCCESS),
@@ -63,14 +66,16 @@ async fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|err| {
-        eprintln!("convene: invalid log filter {filter:?} ({err}); using \"info\"");
-        tracing_subscriber::EnvFilter::new("info")
-    });
+fn init_logging(filter: &str) -> Result<(), SettingsError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|err| {
+        SettingsError::new(format!(
+            "invalid log filter {filter:?} ({err}); set --log / CONVENE_LOG to a filter such as info or info,convene_mail=debug"
+        ))
+    })?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    Ok(())
 }

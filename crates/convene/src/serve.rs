@@ -49,7 +49,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     // Settings are checked before the database file is created.
     let store = convene_store::open(&settings.database_url)
         .await
-        .with_context(|| format!("opening the database {:?} failed", settings.database_url))?;
+        .map_err(|error| database_error(&settings.database_url, error))?;
 
     let outbox = Outbox::new(
         store.clone(),
@@ -148,6 +148,22 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
+    }
+}
+
+/// Explains why the database could not be opened. A URL that names no
+/// supported store is a setting error (exit status 2); other failures, such
+/// as a missing directory, are reported with the setting that led to them.
+fn database_error(url: &str, error: convene_store::StoreError) -> anyhow::Error {
+    let shown = redact_url(url);
+    match error {
+        convene_store::StoreError::UnsupportedUrl { .. } => SettingsError::new(format!(
+            "unsupported database URL {shown:?}; set --database-url / CONVENE_DATABASE_URL to sqlite:PATH (a file, created when missing) or memory:"
+        ))
+        .into(),
+        other => anyhow::anyhow!(
+            "opening the database {shown:?} failed: {other}; check --database-url / CONVENE_DATABASE_URL and that its directory exists and is writable"
+        ),
     }
 }
 

@@ -66,6 +66,17 @@ fn serve_rejects_invalid_mail_settings() {
             ],
             "set --relay / CONVENE_RELAY",
         ),
+        (
+            vec![(
+                "CONVENE_DATABASE_URL",
+                "postgres://db.test/convene".to_owned(),
+            )],
+            "--database-url / CONVENE_DATABASE_URL",
+        ),
+        (
+            vec![("CONVENE_LOG", "info,[[[".to_owned())],
+            "--log / CONVENE_LOG",
+        ),
     ];
     for (settings, expected) in rows {
         let database = dir.path().join("convene.db");
