@@ -152,8 +152,8 @@ async fn shutdown_signal() {
 }
 
 /// Explains why the database could not be opened. A URL that names no
-/// supported store is a setting error (exit status 2); other failures, such
-/// as a missing directory, are reported with the setting that led to them.
+/// supported store is a setting error, so start-up exits with status 2.
+/// Other failures, such as a missing directory, name the setting too.
 fn database_error(url: &str, error: convene_store::StoreError) -> anyhow::Error {
     let shown = redact_url(url);
     match error {

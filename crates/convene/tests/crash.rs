@@ -94,7 +94,7 @@ async fn killed_after_claim_delivers_once_after_restart() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // The mail queue holds a claim on every recipient when the process dies.
+    // The mail queue has claimed every recipient when the process dies.
     let mut message_ids: Vec<String> = queued
         .iter()
         .map(|r| r["message"].as_str().unwrap().to_owned())

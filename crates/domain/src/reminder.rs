@@ -157,6 +157,23 @@ pub struct DeliveryAttempt {
     pub reply_text: String,
 }
 
+impl DeliveryAttempt {
+    /// Builds an attempt that failed before reaching any server, such as an
+    /// invalid address or a message that could not be built.
+    pub fn local(outcome: DeliveryOutcome, reason: impl Into<String>) -> DeliveryAttempt {
+        DeliveryAttempt {
+            at: Timestamp::now(),
+            outcome,
+            destination: None,
+            tls: false,
+            tls_version: None,
+            tls_cipher: None,
+            reply_code: None,
+            reply_text: reason.into(),
+        }
+    }
+}
+
 /// One reminder for one recipient: the unit that the Notifier claims, sends
 /// and records.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -100,7 +100,7 @@ impl Notifier {
             };
             match self.channel.send_failure_notice(&notice).await {
                 Ok(true) => {
-                    tracing::info!(event.id = %event_id, failures = count, "organizer told about failed reminders");
+                    tracing::info!(event.id = %event_id, failures = count, "failure notice queued for the organizer");
                     reported += count;
                 }
                 Ok(false) => {}
@@ -412,14 +412,5 @@ fn failed_locally(delivery: &Delivery, reason: &str) -> AttemptRecord {
 }
 
 fn local_failure(reason: &str) -> DeliveryAttempt {
-    DeliveryAttempt {
-        at: Timestamp::now(),
-        outcome: DeliveryOutcome::PermanentFailure,
-        destination: None,
-        tls: false,
-        tls_version: None,
-        tls_cipher: None,
-        reply_code: None,
-        reply_text: reason.to_owned(),
-    }
+    DeliveryAttempt::local(DeliveryOutcome::PermanentFailure, reason)
 }

@@ -2,8 +2,8 @@
 //!
 //! This crate hides the queueing policy of the Mail Broker. A message is
 //! stored with its complete bytes before the first attempt. The policy
-//! covers how often the queue is polled, how many recipients one poll
-//! claims and for how long, when a temporary failure is retried
+//! covers how often the queue is polled and how many recipients one poll
+//! claims for how long. It also sets when a temporary failure is retried
 //! (exponential backoff with jitter) and when the queue gives up (the
 //! message's expiry, five days by default). It stores through `convene_store::MailStore` and sends
 //! through `convene_mail::Mailer`; it knows neither SQL nor how SMTP is

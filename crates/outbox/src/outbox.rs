@@ -447,16 +447,7 @@ pub fn attempt_from(result: RecipientResult) -> DeliveryAttempt {
 
 /// Builds a permanent failure found before anything was sent.
 fn local_failure(reason: String) -> DeliveryAttempt {
-    DeliveryAttempt {
-        at: Timestamp::now(),
-        outcome: DeliveryOutcome::PermanentFailure,
-        destination: None,
-        tls: false,
-        tls_version: None,
-        tls_cipher: None,
-        reply_code: None,
-        reply_text: reason,
-    }
+    DeliveryAttempt::local(DeliveryOutcome::PermanentFailure, reason)
 }
 
 #[cfg(test)]

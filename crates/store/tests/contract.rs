@@ -562,7 +562,7 @@ async fn concurrent_bookings_never_double_book(store: Arc<dyn Store>) {
     assert_eq!(booked, 1);
 }
 
-/// A message queued at `created`, expiring a day later.
+/// Builds a message queued at `created` that expires a day later.
 fn outgoing(created: &str, recipients: &[(&str, Option<DeliveryId>)]) -> OutgoingMessage {
     let created = at(created);
     OutgoingMessage {

@@ -14,8 +14,8 @@
 //! a result write until the store takes it. [`backoff`] computes retry
 //! times for temporary failures.
 //!
-//! It knows no store, channel or protocol: callers supply the claiming and
-//! the work through [`Claimer`].
+//! It depends on no store, channel or protocol. Callers supply the claiming
+//! and the work through [`Claimer`].
 
 pub mod backoff;
 mod held;

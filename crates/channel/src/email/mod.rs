@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use convene_domain::{DeliveryAttempt, DeliveryId, DeliveryOutcome, OutgoingRecipient, User};
 use convene_mail::{Address, Mailbox, Message};
 use convene_outbox::Outbox;
-use jiff::Timestamp;
 
 use crate::{Channel, FailureNotice, NoticeError, Recipient, Reminder, Reporter};
 
@@ -57,7 +56,10 @@ impl Channel for EmailChannel {
                 Ok(address) => address,
                 Err(err) => {
                     let reason = format!("invalid recipient address: {err}");
-                    reporter.attempt(i, local_failure(DeliveryOutcome::PermanentFailure, reason));
+                    reporter.attempt(
+                        i,
+                        DeliveryAttempt::local(DeliveryOutcome::PermanentFailure, reason),
+                    );
                     continue;
                 }
             };
@@ -70,7 +72,10 @@ impl Channel for EmailChannel {
                 Ok(data) => data,
                 Err(reason) => {
                     tracing::error!(event.id = %reminder.event.id, delivery.id = %recipient.delivery, error = %reason, "building a reminder message failed");
-                    reporter.attempt(i, local_failure(DeliveryOutcome::PermanentFailure, reason));
+                    reporter.attempt(
+                        i,
+                        DeliveryAttempt::local(DeliveryOutcome::PermanentFailure, reason),
+                    );
                     continue;
                 }
             };
@@ -87,7 +92,10 @@ impl Channel for EmailChannel {
                 Err(err) => {
                     let reason = format!("signing the message failed: {err}");
                     tracing::error!(event.id = %reminder.event.id, delivery.id = %recipient.delivery, error = %reason, "signing a reminder message failed");
-                    reporter.attempt(i, local_failure(DeliveryOutcome::PermanentFailure, reason));
+                    reporter.attempt(
+                        i,
+                        DeliveryAttempt::local(DeliveryOutcome::PermanentFailure, reason),
+                    );
                     continue;
                 }
             }
@@ -109,7 +117,10 @@ impl Channel for EmailChannel {
                 tracing::warn!(event.id = %reminder.event.id, error = %err, "queueing reminder messages failed");
                 for i in indexes {
                     let reason = format!("queueing the message failed: {err}");
-                    reporter.attempt(i, local_failure(DeliveryOutcome::TemporaryFailure, reason));
+                    reporter.attempt(
+                        i,
+                        DeliveryAttempt::local(DeliveryOutcome::TemporaryFailure, reason),
+                    );
                 }
             }
         }
@@ -154,17 +165,4 @@ impl Channel for EmailChannel {
 /// Returns the time zone that `user` reads times in.
 fn reader_zone<'a>(user: &'a User, event_zone: &'a str) -> &'a str {
     user.time_zone.as_deref().unwrap_or(event_zone)
-}
-
-fn local_failure(outcome: DeliveryOutcome, reason: String) -> DeliveryAttempt {
-    DeliveryAttempt {
-        at: Timestamp::now(),
-        outcome,
-        destination: None,
-        tls: false,
-        tls_version: None,
-        tls_cipher: None,
-        reply_code: None,
-        reply_text: reason,
-    }
 }

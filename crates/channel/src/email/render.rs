@@ -87,7 +87,7 @@ pub(super) fn render(reminder: &Reminder, zone: &str) -> Rendered {
     }
 }
 
-/// Renders the notice that tells an organizer which reminders of one event
+/// Renders the notice that informs an organizer which reminders of one event
 /// failed permanently, with times in the organizer's zone.
 pub(super) fn render_notice(notice: &FailureNotice, zone: &str) -> Rendered {
     let event = &notice.event;

@@ -31,7 +31,7 @@ use tower_http::trace::TraceLayer;
 
 pub use problem::Problem;
 
-/// What the handlers work with.
+/// The services the handlers call.
 #[derive(Clone)]
 pub struct Services {
     pub scheduler: Scheduler,

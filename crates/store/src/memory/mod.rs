@@ -43,7 +43,7 @@ struct StoredDelivery {
     notice: Notice,
 }
 
-/// Whether the organizer has been told about a failed delivery.
+/// Whether the organizer has been informed of a failed delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Notice {
     NotNeeded,

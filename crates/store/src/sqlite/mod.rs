@@ -578,7 +578,7 @@ async fn record_attempt(
     Ok(true)
 }
 
-/// The state a delivery or mail recipient moves to after an attempt.
+/// Returns the state a delivery or mail recipient moves to after an attempt.
 fn settled_state(outcome: DeliveryOutcome) -> &'static str {
     match outcome {
         DeliveryOutcome::Delivered => "delivered",
