@@ -25,24 +25,25 @@ impl FoldingWriter {
         }
     }
 
-    /// Appends a space and `piece`, or a line break and `piece` if the line would get too
-    /// long.
-    pub(crate) fn push_after_space(&mut self, piece: &str) {
-        if self.line_len + 1 + piece.len() > MAX_LINE_LEN {
+    /// Appends a space and the concatenation of `parts`, or a line break and `parts` if the
+    /// line would get too long.
+    pub(crate) fn push_after_space(&mut self, parts: &[&str]) {
+        if self.line_len + 1 + total_len(parts) > MAX_LINE_LEN {
             self.break_line();
         } else {
             self.text.push(' ');
             self.line_len += 1;
         }
-        self.push_raw(piece);
+        self.push_parts(parts);
     }
 
-    /// Appends `piece` directly, or after a line break if the line would get too long.
-    pub(crate) fn push_joined(&mut self, piece: &str) {
-        if self.line_len + piece.len() > MAX_LINE_LEN {
+    /// Appends the concatenation of `parts` directly, or after a line break if the line
+    /// would get too long.
+    pub(crate) fn push_joined(&mut self, parts: &[&str]) {
+        if self.line_len + total_len(parts) > MAX_LINE_LEN {
             self.break_line();
         }
-        self.push_raw(piece);
+        self.push_parts(parts);
     }
 
     /// Appends `piece` at the start of a new line.
@@ -80,6 +81,16 @@ impl FoldingWriter {
         self.text.push_str(piece);
         self.line_len += piece.len();
     }
+
+    fn push_parts(&mut self, parts: &[&str]) {
+        for part in parts {
+            self.push_raw(part);
+        }
+    }
+}
+
+fn total_len(parts: &[&str]) -> usize {
+    parts.iter().map(|part| part.len()).sum()
 }
 
 #[cfg(test)]
@@ -94,7 +105,7 @@ mod tests {
     fn push_after_space_breaks_before_long_pieces() {
         let mut writer = FoldingWriter::new("Name:");
         for _ in 0..10 {
-            writer.push_after_space(&"x".repeat(20));
+            writer.push_after_space(&[&"x".repeat(20)]);
         }
         let lengths = line_lengths(writer.as_str());
         assert!(
@@ -108,8 +119,8 @@ mod tests {
     #[test]
     fn push_joined_adds_no_space() {
         let mut writer = FoldingWriter::new("h=");
-        writer.push_joined("From:");
-        writer.push_joined("To");
+        writer.push_joined(&["From", ":"]);
+        writer.push_joined(&["To"]);
         assert_eq!(writer.as_str(), "h=From:To");
     }
 
@@ -126,7 +137,7 @@ mod tests {
     #[test]
     fn overlong_piece_stays_whole() {
         let mut writer = FoldingWriter::new("X:");
-        writer.push_after_space(&"d".repeat(90));
+        writer.push_after_space(&[&"d".repeat(90)]);
         assert_eq!(line_lengths(writer.as_str()), [2, 91]);
     }
 }

@@ -1,15 +1,19 @@
 //! Normalizing a message's line endings and splitting it into header fields and body.
 
+use std::borrow::Cow;
 use std::ops::Range;
+
+use memchr::memchr;
 
 use crate::lines::split_lines;
 
 use super::sign::SignError;
 
 /// A message with CRLF line endings, split into header fields and body.
-pub(crate) struct NormalizedMessage {
-    /// The whole message, every line ending in CRLF.
-    pub(crate) bytes: Vec<u8>,
+pub(crate) struct NormalizedMessage<'a> {
+    /// The whole message, every line ending in CRLF. It borrows the input when that was
+    /// already normalized, as messages from [`Message`](crate::Message) always are.
+    pub(crate) bytes: Cow<'a, [u8]>,
     /// The header fields in message order.
     pub(crate) fields: Vec<Field>,
     /// The offset in `bytes` of the body, after the empty line that ends the header. It is
@@ -25,7 +29,7 @@ pub(crate) struct Field {
     pub(crate) name: Range<usize>,
 }
 
-impl NormalizedMessage {
+impl NormalizedMessage<'_> {
     /// Normalizes `message` as the SMTP transport does before sending it and splits it.
     ///
     /// Every line ending (CRLF, bare LF or bare CR) becomes CRLF, and a final line without
@@ -36,48 +40,49 @@ impl NormalizedMessage {
     ///
     /// Returns [`SignError::InvalidHeaderLine`] for a header line that is neither a field
     /// (`Name: value`) nor a continuation line after one.
-    pub(crate) fn parse(message: &[u8]) -> Result<NormalizedMessage, SignError> {
-        let (lines, _) = split_lines(message);
-        let mut bytes = Vec::with_capacity(message.len() + lines.len() + 2);
-        let mut fields: Vec<Field> = Vec::new();
-        let mut body_start = None;
+    pub(crate) fn parse(message: &[u8]) -> Result<NormalizedMessage<'_>, SignError> {
+        let bytes = if is_normalized(message) {
+            Cow::Borrowed(message)
+        } else {
+            Cow::Owned(normalize(message))
+        };
 
-        for (index, line) in lines.iter().enumerate() {
-            let start = bytes.len();
-            bytes.extend_from_slice(line);
-            bytes.extend_from_slice(b"\r\n");
-            if body_start.is_some() {
-                continue;
-            }
+        let mut fields: Vec<Field> = Vec::with_capacity(16);
+        let mut body_start = bytes.len();
+        let mut start = 0;
+        let mut number = 0;
+        // Every line ends in CRLF now, so the next LF ends the line.
+        while let Some(offset) = memchr(b'\n', &bytes[start..]) {
+            let end = start + offset + 1;
+            let line = &bytes[start..end - 2];
+            number += 1;
             let invalid = |reason| SignError::InvalidHeaderLine {
-                line: index + 1,
+                line: number,
                 reason,
             };
 
             if line.is_empty() {
-                body_start = Some(bytes.len());
+                body_start = end;
+                break;
             } else if line[0] == b' ' || line[0] == b'\t' {
                 let field = fields
                     .last_mut()
                     .ok_or_else(|| invalid("a continuation line comes before any field"))?;
-                field.range.end = bytes.len();
+                field.range.end = end;
             } else {
-                let colon = line
-                    .iter()
-                    .position(|&byte| byte == b':')
-                    .ok_or_else(|| invalid("it has no colon"))?;
+                let colon = memchr(b':', line).ok_or_else(|| invalid("it has no colon"))?;
                 let name = trim_wsp_end(&line[..colon]);
                 if name.is_empty() || !name.iter().all(|&byte| is_field_name_byte(byte)) {
                     return Err(invalid("the field name is empty or not printable ASCII"));
                 }
                 fields.push(Field {
-                    range: start..bytes.len(),
+                    range: start..end,
                     name: start..start + name.len(),
                 });
             }
+            start = end;
         }
 
-        let body_start = body_start.unwrap_or(bytes.len());
         Ok(NormalizedMessage {
             bytes,
             fields,
@@ -99,14 +104,36 @@ impl NormalizedMessage {
     pub(crate) fn body(&self) -> &[u8] {
         &self.bytes[self.body_start..]
     }
+}
 
-    /// Returns how many fields are named `name`, compared without regard to case.
-    pub(crate) fn count(&self, name: &str) -> usize {
-        self.fields
-            .iter()
-            .filter(|field| self.name(field).eq_ignore_ascii_case(name.as_bytes()))
-            .count()
+/// Returns whether every line of `message` ends in CRLF, the last one included, so that
+/// normalizing would change nothing.
+fn is_normalized(message: &[u8]) -> bool {
+    // Exactly when every CR is followed by an LF and every LF follows a CR, each pair of
+    // neighbouring octets has a CR first if and only if it has an LF second. The fold looks
+    // at every pair without stopping early, which the compiler turns into vector
+    // instructions.
+    let Some(&first) = message.first() else {
+        return true;
+    };
+    let unpaired = message
+        .iter()
+        .zip(&message[1..])
+        .fold(false, |found, (&byte, &next)| {
+            found | ((byte == b'\r') != (next == b'\n'))
+        });
+    !unpaired && first != b'\n' && message.ends_with(b"\r\n")
+}
+
+/// Returns `message` with every line ending made CRLF and a CRLF after the last line.
+fn normalize(message: &[u8]) -> Vec<u8> {
+    let (lines, _) = split_lines(message);
+    let mut bytes = Vec::with_capacity(message.len() + lines.len() + 2);
+    for line in lines {
+        bytes.extend_from_slice(line);
+        bytes.extend_from_slice(b"\r\n");
     }
+    bytes
 }
 
 /// Returns whether `byte` may appear in a field name: printable ASCII except the colon
@@ -127,11 +154,11 @@ fn trim_wsp_end(bytes: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    fn parse(message: &str) -> NormalizedMessage {
+    fn parse(message: &str) -> NormalizedMessage<'_> {
         NormalizedMessage::parse(message.as_bytes()).expect("valid message")
     }
 
-    fn field_texts(message: &NormalizedMessage) -> Vec<String> {
+    fn field_texts(message: &NormalizedMessage<'_>) -> Vec<String> {
         message
             .fields
             .iter()
@@ -143,7 +170,7 @@ mod tests {
     fn parse_normalizes_line_endings_like_the_transport() {
         let message = parse("From: a@b.test\nSubject: x\r\n\tcontinued\r\rbody\rmore");
         assert_eq!(
-            message.bytes,
+            &message.bytes[..],
             b"From: a@b.test\r\nSubject: x\r\n\tcontinued\r\n\r\nbody\r\nmore\r\n"
         );
         assert_eq!(
@@ -154,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn parse_finds_names_and_counts_them() {
+    fn parse_finds_names() {
         let message = parse("From: a\r\nTO : b\r\nto: c\r\n\r\n");
         let names: Vec<&[u8]> = message
             .fields
@@ -162,9 +189,44 @@ mod tests {
             .map(|field| message.name(field))
             .collect();
         assert_eq!(names, [&b"From"[..], b"TO", b"to"]);
-        assert_eq!(message.count("To"), 2);
-        assert_eq!(message.count("Cc"), 0);
         assert_eq!(message.body(), b"");
+    }
+
+    #[test]
+    fn is_normalized_accepts_only_crlf_line_endings() {
+        let cases: [(&[u8], bool); 11] = [
+            (b"", true),
+            (b"\r\n", true),
+            (b"a\r\nb\r\n", true),
+            (b"a\r\n\r\nb\r\n", true),
+            (b"a", false),
+            (b"a\r\nb", false),
+            (b"\n", false),
+            (b"a\nb\r\n", false),
+            (b"a\rb\r\n", false),
+            (b"a\r\r\n", false),
+            (b"a\r\n\r", false),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                is_normalized(input),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            // Normalizing changes exactly the messages that are not normalized yet.
+            assert_eq!(normalize(input) == input, expected);
+        }
+    }
+
+    #[test]
+    fn parse_borrows_normalized_messages() {
+        let input = b"From: a\r\n\r\nbody\r\n";
+        let message = NormalizedMessage::parse(input).unwrap();
+        assert!(matches!(message.bytes, Cow::Borrowed(_)));
+        let message = NormalizedMessage::parse(b"From: a\n\nbody\n").unwrap();
+        assert!(matches!(message.bytes, Cow::Owned(_)));
+        assert_eq!(&message.bytes[..], input);
     }
 
     #[test]
