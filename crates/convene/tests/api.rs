@@ -213,6 +213,15 @@ async fn overlap_conflict_lists_busy_time_only() {
         problem["conflicts"],
         json!([{"user": bob, "busy": [{"start": "2030-01-15T10:00:00Z", "end": "2030-01-15T11:00:00Z"}]}])
     );
+    // The next free hours of all three, inside their working hours (09:00-17:00 UTC).
+    assert_eq!(
+        problem["suggestions"],
+        json!([
+            {"start": "2030-01-15T11:00:00Z", "end": "2030-01-15T12:00:00Z"},
+            {"start": "2030-01-15T11:30:00Z", "end": "2030-01-15T12:30:00Z"},
+            {"start": "2030-01-15T12:00:00Z", "end": "2030-01-15T13:00:00Z"},
+        ])
+    );
     let text = problem.to_string();
     assert!(
         !text.contains("Design review") && !text.contains("Room 4"),
@@ -602,4 +611,118 @@ async fn sub_minute_offset_written_in_utc() {
     let (status, fetched) = convene.get(&format!("/v1/events/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(fetched, created);
+}
+
+#[tokio::test]
+async fn working_hours_set_and_used_for_availability() {
+    let (convene, _dir) = start();
+    let (status, ann) = convene
+        .post(
+            "/v1/users",
+            json!({
+                "name": "Ann",
+                "email": "ann@alpha.test",
+                "time_zone": "Europe/Berlin",
+                "working_hours": [
+                    {"days": ["monday", "TU", "wednesday"], "start": "08:00", "end": "12:00"},
+                    {"days": ["monday"], "start": "13:00", "end": "16:00"},
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{ann}");
+    assert_eq!(
+        ann["working_hours"],
+        json!([
+            {"days": ["monday", "tuesday", "wednesday"], "start": "08:00", "end": "12:00"},
+            {"days": ["monday"], "start": "13:00", "end": "16:00"},
+        ])
+    );
+    let ann = ann["id"].as_str().unwrap().to_owned();
+    let bob = convene.user("Bob", "bob@beta.test").await;
+    let (status, bob_view) = convene.get(&format!("/v1/users/{bob}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        bob_view["working_hours"],
+        json!([{"days": ["monday", "tuesday", "wednesday", "thursday", "friday"], "start": "09:00", "end": "17:00"}])
+    );
+
+    // Monday 2030-01-07: Ann works 07:00-11:00 and 12:00-15:00 UTC, Bob 09:00-17:00 UTC.
+    let search = json!({
+        "participants": [ann, bob],
+        "duration": "PT90M",
+        "from": "2030-01-07T00:00:00Z",
+        "to": "2030-01-08T00:00:00Z",
+        "count": 3,
+        "granularity": "PT1H",
+    });
+    let (status, found) = convene.post("/v1/availability", search.clone()).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(
+        found["slots"],
+        json!([
+            {"start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:30:00Z"},
+            {"start": "2030-01-07T12:00:00Z", "end": "2030-01-07T13:30:00Z"},
+            {"start": "2030-01-07T13:00:00Z", "end": "2030-01-07T14:30:00Z"},
+        ])
+    );
+
+    // Bob moves to afternoons only, and to New York.
+    let (status, updated) = convene
+        .patch(
+            &format!("/v1/users/{bob}"),
+            json!({
+                "time_zone": "America/New_York",
+                "working_hours": [{"days": ["mo"], "start": "08:00", "end": "24:00"}],
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["name"], "Bob");
+    assert_eq!(updated["time_zone"], "America/New_York");
+    let (status, found) = convene.post("/v1/availability", search).await;
+    assert_eq!(status, 200, "{found}");
+    // Bob now starts at 13:00 UTC, so only Ann's afternoon is left.
+    assert_eq!(
+        found["slots"],
+        json!([{"start": "2030-01-07T13:00:00Z", "end": "2030-01-07T14:30:00Z"}])
+    );
+}
+
+#[tokio::test]
+async fn bad_working_hours_and_searches_name_the_field() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let cases = [
+        (
+            json!({"working_hours": [{"days": ["monday"], "start": "17:00", "end": "09:00"}]}),
+            "working_hours/0/end",
+        ),
+        (
+            json!({"working_hours": [{"days": ["funday"], "start": "09:00", "end": "17:00"}]}),
+            "working_hours/0/days/0",
+        ),
+        (
+            json!({"working_hours": [{"days": ["monday"], "start": "9", "end": "17:00"}]}),
+            "working_hours/0/start",
+        ),
+        (json!({"time_zone": "Mars/Olympus"}), "time_zone"),
+        (json!({"email": "not an address"}), "email"),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = convene.patch(&format!("/v1/users/{ann}"), body).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let (_, unchanged) = convene.get(&format!("/v1/users/{ann}")).await;
+    assert_eq!(unchanged["email"], "ann@alpha.test");
+
+    let (status, problem) = convene
+        .post(
+            "/v1/availability",
+            json!({"participants": [ann], "duration": "one hour", "from": "2030-01-07T00:00:00Z", "to": "2030-01-08T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "duration");
 }

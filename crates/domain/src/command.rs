@@ -5,9 +5,9 @@
 //! against stored data: whether the users exist and whether anyone is busy
 //! is for the Scheduler to find out.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
-use crate::{ReminderOffset, UserId};
+use crate::{ReminderOffset, UserId, WorkingHours};
 
 /// Creates an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,4 +28,27 @@ pub struct CreateEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddParticipant {
     pub user: UserId,
+}
+
+/// Changes some of a user's settings; an absent field keeps its value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpdateUser {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// `Some(None)` removes the time zone, so that times are read in UTC.
+    pub time_zone: Option<Option<String>>,
+    pub working_hours: Option<WorkingHours>,
+}
+
+/// Asks for the earliest times when all participants are free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindSlots {
+    pub participants: Vec<UserId>,
+    pub duration: SignedDuration,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// How many slots to return; the Scheduler's default when absent.
+    pub count: Option<usize>,
+    /// The step between possible starts; the Scheduler's default when absent.
+    pub granularity: Option<SignedDuration>,
 }

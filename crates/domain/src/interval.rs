@@ -32,6 +32,19 @@ impl Interval {
         Ok(Interval { start, end })
     }
 
+    /// Returns the interval from `start` to `end`, which the caller knows to be in order.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `end` is not after `start`.
+    pub fn from_ordered(start: Timestamp, end: Timestamp) -> Interval {
+        assert!(
+            start < end,
+            "interval end {end} is not after its start {start}"
+        );
+        Interval { start, end }
+    }
+
     pub fn start(&self) -> Timestamp {
         self.start
     }

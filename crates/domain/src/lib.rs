@@ -27,9 +27,11 @@ pub mod id;
 pub mod interval;
 pub mod mail;
 pub mod reminder;
+pub mod slots;
 pub mod user;
+pub mod working_hours;
 
-pub use command::{AddParticipant, CreateEvent};
+pub use command::{AddParticipant, CreateEvent, FindSlots, UpdateUser};
 pub use conflict::Conflict;
 pub use error::ValidationError;
 pub use event::{Event, NewEvent, NewEventParts};
@@ -41,3 +43,4 @@ pub use mail::{
 };
 pub use reminder::{Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset};
 pub use user::{EmailAddress, NewUser, User};
+pub use working_hours::{WorkingHours, WorkingPeriod};

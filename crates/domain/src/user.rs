@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{UserId, ValidationError};
+use crate::{UserId, ValidationError, WorkingHours};
 
 /// Maximum length of a display name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -109,8 +109,20 @@ pub struct User {
     pub id: UserId,
     pub name: String,
     pub email: EmailAddress,
-    /// IANA time zone name used to show times to this user.
+    /// IANA time zone name used to show times to this user and to read their working hours.
     pub time_zone: Option<String>,
+    /// When this person accepts meetings, read in `time_zone`.
+    pub working_hours: WorkingHours,
+}
+
+impl User {
+    /// Returns the person's time zone, or UTC when they have set none.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        self.time_zone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
 }
 
 /// A validated request to create a user.
@@ -119,6 +131,7 @@ pub struct NewUser {
     pub name: String,
     pub email: EmailAddress,
     pub time_zone: Option<String>,
+    pub working_hours: WorkingHours,
 }
 
 impl NewUser {
@@ -136,7 +149,14 @@ impl NewUser {
             name,
             email,
             time_zone,
+            working_hours: WorkingHours::default(),
         })
+    }
+
+    /// Replaces the default working hours.
+    pub fn with_working_hours(mut self, working_hours: WorkingHours) -> NewUser {
+        self.working_hours = working_hours;
+        self
     }
 
     /// Gives the new user its identifier.
@@ -146,13 +166,14 @@ impl NewUser {
             name: self.name,
             email: self.email,
             time_zone: self.time_zone,
+            working_hours: self.working_hours,
         }
     }
 }
 
 /// Trims `value` and checks that it is non-empty, at most `max_chars` long
 /// and free of control characters (which would break mail headers).
-pub(crate) fn validate_text(
+pub fn validate_text(
     field: &str,
     value: &str,
     max_chars: usize,

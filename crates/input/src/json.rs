@@ -6,8 +6,13 @@
 //! fields are rejected, because a misspelt optional field (`"reminder"`)
 //! would otherwise be dropped without a word.
 
-use convene_domain::{AddParticipant, CreateEvent, NewUser, ReminderOffset, UserId};
-use jiff::Timestamp;
+use convene_domain::user::validate_time_zone;
+use convene_domain::working_hours::{parse_clock, parse_weekday};
+use convene_domain::{
+    AddParticipant, CreateEvent, FindSlots, NewUser, ReminderOffset, UpdateUser, UserId,
+    WorkingHours, WorkingPeriod,
+};
+use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value};
 
 use crate::{InputError, RequestParser};
@@ -18,11 +23,15 @@ pub struct JsonParser;
 
 impl RequestParser for JsonParser {
     fn parse_new_user(&self, body: &[u8]) -> Result<NewUser, InputError> {
-        let object = Object::parse(body, &["name", "email", "time_zone"])?;
+        let object = Object::parse(body, &["name", "email", "time_zone", "working_hours"])?;
         let name = object.required_str("name")?;
         let email = object.required_str("email")?;
         let time_zone = object.optional_str("time_zone")?;
-        Ok(NewUser::new(name, email, time_zone)?)
+        let mut user = NewUser::new(name, email, time_zone)?;
+        if let Some(hours) = object.working_hours()? {
+            user = user.with_working_hours(hours);
+        }
+        Ok(user)
     }
 
     fn parse_create_event(&self, body: &[u8]) -> Result<CreateEvent, InputError> {
@@ -57,6 +66,60 @@ impl RequestParser for JsonParser {
         let object = Object::parse(body, &["user"])?;
         let user = parse_user_id("user", object.required_str("user")?)?;
         Ok(AddParticipant { user })
+    }
+
+    fn parse_update_user(&self, body: &[u8]) -> Result<UpdateUser, InputError> {
+        let object = Object::parse(body, &["name", "email", "time_zone", "working_hours"])?;
+        let time_zone = match object.0.get("time_zone") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(text)) => Some(Some(validate_time_zone("time_zone", text)?)),
+            Some(other) => return Err(expected("time_zone", "a string or null", other)),
+        };
+        Ok(UpdateUser {
+            name: object.optional_str("name")?.map(str::to_owned),
+            email: object.optional_str("email")?.map(str::to_owned),
+            time_zone,
+            working_hours: object.working_hours()?,
+        })
+    }
+
+    fn parse_find_slots(&self, body: &[u8]) -> Result<FindSlots, InputError> {
+        let object = Object::parse(
+            body,
+            &[
+                "participants",
+                "duration",
+                "from",
+                "to",
+                "count",
+                "granularity",
+            ],
+        )?;
+        let count = match object.0.get("count") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(number)) => Some(
+                number
+                    .as_u64()
+                    .filter(|count| *count >= 1)
+                    .and_then(|count| usize::try_from(count).ok())
+                    .ok_or_else(|| {
+                        InputError::invalid("count", "must be a whole number of at least 1")
+                    })?,
+            ),
+            Some(other) => return Err(expected("count", "a whole number", other)),
+        };
+        Ok(FindSlots {
+            participants: object.participants()?,
+            duration: parse_duration("duration", object.required_str("duration")?)?,
+            from: parse_timestamp("from", object.required_str("from")?)?,
+            to: parse_timestamp("to", object.required_str("to")?)?,
+            count,
+            granularity: object
+                .optional_str("granularity")?
+                .map(|text| parse_duration("granularity", text))
+                .transpose()?,
+        })
     }
 }
 
@@ -124,6 +187,71 @@ impl Object {
             .collect()
     }
 
+    /// Reads `working_hours`: a list of `{"days": [...], "start": "09:00", "end": "17:00"}`.
+    fn working_hours(&self) -> Result<Option<WorkingHours>, InputError> {
+        let items = match self.0.get("working_hours") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(expected("working_hours", "an array", other)),
+        };
+        let mut periods = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let field = format!("working_hours/{i}");
+            let Value::Object(entry) = item else {
+                return Err(expected(
+                    &field,
+                    "an object such as {\"days\": [\"monday\"], \"start\": \"09:00\", \"end\": \"17:00\"}",
+                    item,
+                ));
+            };
+            if let Some(unknown) = entry
+                .keys()
+                .find(|key| !["days", "start", "end"].contains(&key.as_str()))
+            {
+                return Err(InputError::invalid(
+                    format!("{field}/{unknown}"),
+                    "unknown field; a working period has days, start and end",
+                ));
+            }
+            let text = |name: &str| match entry.get(name) {
+                None | Some(Value::Null) => Err(InputError::invalid(
+                    format!("{field}/{name}"),
+                    "is required",
+                )),
+                Some(Value::String(text)) => Ok(text.as_str()),
+                Some(other) => Err(expected(
+                    &format!("{field}/{name}"),
+                    "a time of day such as \"09:00\"",
+                    other,
+                )),
+            };
+            let start = parse_clock(&format!("{field}/start"), text("start")?)?;
+            let end = parse_clock(&format!("{field}/end"), text("end")?)?;
+            let days = match entry.get("days") {
+                Some(Value::Array(days)) if !days.is_empty() => days,
+                None | Some(Value::Null) => {
+                    return Err(InputError::invalid(format!("{field}/days"), "is required"));
+                }
+                Some(other) => {
+                    return Err(expected(
+                        &format!("{field}/days"),
+                        "a non-empty array of day names such as [\"monday\", \"tuesday\"]",
+                        other,
+                    ));
+                }
+            };
+            for (j, day) in days.iter().enumerate() {
+                let day_field = format!("{field}/days/{j}");
+                let Value::String(name) = day else {
+                    return Err(expected(&day_field, "a day name such as \"monday\"", day));
+                };
+                let day = parse_weekday(&day_field, name)?;
+                periods.push(WorkingPeriod::new(&field, day, start, end)?);
+            }
+        }
+        Ok(Some(WorkingHours::new(periods)?))
+    }
+
     fn reminders(&self) -> Result<Vec<ReminderOffset>, InputError> {
         self.optional_array("reminders")?
             .iter()
@@ -172,6 +300,23 @@ fn parse_timestamp(field: &str, text: &str) -> Result<Timestamp, InputError> {
         ));
     }
     Ok(timestamp)
+}
+
+/// Parses an ISO 8601 duration of hours, minutes and seconds, such as `PT1H30M`.
+fn parse_duration(field: &str, text: &str) -> Result<SignedDuration, InputError> {
+    let duration: SignedDuration = text.parse().map_err(|_| {
+        InputError::invalid(
+            field,
+            format!("{text:?} is not an ISO 8601 duration such as PT30M or PT1H30M"),
+        )
+    })?;
+    if !duration.is_positive() {
+        return Err(InputError::invalid(
+            field,
+            format!("{text:?} is not positive; give a duration such as PT30M"),
+        ));
+    }
+    Ok(duration)
 }
 
 fn parse_user_id(field: &str, text: &str) -> Result<UserId, InputError> {

@@ -1,6 +1,6 @@
 //! The parser interface.
 
-use convene_domain::{AddParticipant, CreateEvent, NewUser};
+use convene_domain::{AddParticipant, CreateEvent, FindSlots, NewUser, UpdateUser};
 
 use crate::{InputError, JsonParser};
 
@@ -11,6 +11,10 @@ pub trait RequestParser: Send + Sync {
     fn parse_create_event(&self, body: &[u8]) -> Result<CreateEvent, InputError>;
 
     fn parse_add_participant(&self, body: &[u8]) -> Result<AddParticipant, InputError>;
+
+    fn parse_update_user(&self, body: &[u8]) -> Result<UpdateUser, InputError>;
+
+    fn parse_find_slots(&self, body: &[u8]) -> Result<FindSlots, InputError>;
 }
 
 /// Returns the parser for a `Content-Type` header value, ignoring its

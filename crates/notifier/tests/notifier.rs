@@ -481,6 +481,9 @@ impl convene_store::Store for SlowRecordStore {
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, convene_store::StoreError> {
         self.inner.users(ids).await
     }
+    async fn update_user(&self, user: &User) -> Result<bool, convene_store::StoreError> {
+        self.inner.update_user(user).await
+    }
     async fn book_event(
         &self,
         event: &convene_domain::Event,

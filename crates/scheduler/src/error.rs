@@ -1,6 +1,6 @@
 //! Errors returned by the Scheduler.
 
-use convene_domain::{Conflict, ValidationError};
+use convene_domain::{Conflict, Interval, ValidationError};
 use convene_store::StoreError;
 
 /// Reason a Scheduler operation failed.
@@ -16,8 +16,12 @@ pub enum SchedulerError {
     NotFound { what: &'static str, id: String },
 
     /// The requested time overlaps existing events of these attendees.
-    #[error("the requested time overlaps existing events of {} attendee(s)", .0.len())]
-    Busy(Vec<Conflict>),
+    #[error("the requested time overlaps existing events of {} attendee(s)", .conflicts.len())]
+    Busy {
+        conflicts: Vec<Conflict>,
+        /// The next free slots of the same length for all attendees, earliest first.
+        suggestions: Vec<Interval>,
+    },
 
     /// A value that must be unique is already taken.
     #[error("{field} {value:?} is already in use")]
@@ -31,7 +35,10 @@ pub enum SchedulerError {
 impl From<StoreError> for SchedulerError {
     fn from(err: StoreError) -> SchedulerError {
         match err {
-            StoreError::Busy(conflicts) => SchedulerError::Busy(conflicts),
+            StoreError::Busy(conflicts) => SchedulerError::Busy {
+                conflicts,
+                suggestions: Vec::new(),
+            },
             StoreError::NotFound { what, id } => SchedulerError::NotFound { what, id },
             StoreError::Duplicate { field, value } => SchedulerError::Duplicate { field, value },
             other => SchedulerError::Store(other),

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use convene_domain::event::MAX_PARTICIPANTS;
+use convene_domain::slots::{Availability, MAX_SLOTS, SlotQuery, free_slots};
+use convene_domain::user::validate_text;
 use convene_domain::{
-    AddParticipant, CreateEvent, Delivery, Event, EventId, Interval, NewEvent, NewEventParts,
-    NewUser, User, UserId, ValidationError,
+    AddParticipant, CreateEvent, Delivery, EmailAddress, Event, EventId, FindSlots, Interval,
+    NewEvent, NewEventParts, NewUser, UpdateUser, User, UserId, ValidationError,
 };
 use convene_store::Store;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::SchedulerError;
 use crate::planning::plan_deliveries;
@@ -16,6 +18,24 @@ use crate::planning::plan_deliveries;
 /// The time zone of an event whose command names none and whose organizer
 /// has none.
 const DEFAULT_TIME_ZONE: &str = "UTC";
+
+/// The step between proposed starts when a search names none.
+const DEFAULT_GRANULARITY: SignedDuration = SignedDuration::from_mins(30);
+
+/// How many slots a search returns when it names no count.
+const DEFAULT_SLOT_COUNT: usize = 5;
+
+/// The most participants one free-slot search may name.
+pub const MAX_SLOT_PARTICIPANTS: usize = 200;
+
+/// The widest window one free-slot search may cover.
+pub const MAX_SLOT_WINDOW: SignedDuration = SignedDuration::from_hours(92 * 24);
+
+/// How far after a busy event's start the suggestions of a conflict reach.
+const SUGGESTION_HORIZON: SignedDuration = SignedDuration::from_hours(14 * 24);
+
+/// How many free slots a conflict suggests.
+const SUGGESTION_COUNT: usize = 3;
 
 /// Books events and answers free/busy questions over one store.
 #[derive(Clone)]
@@ -40,6 +60,156 @@ impl Scheduler {
             .user(id)
             .await?
             .ok_or_else(|| not_found("user", id))
+    }
+
+    /// Changes the fields of a user that `command` sets.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        command: UpdateUser,
+    ) -> Result<User, SchedulerError> {
+        let mut user = self.user(id).await?;
+        if let Some(name) = command.name {
+            user.name = validate_text("name", &name, convene_domain::user::MAX_NAME_CHARS)?;
+        }
+        if let Some(email) = command.email {
+            user.email = EmailAddress::parse("email", &email)?;
+        }
+        if let Some(time_zone) = command.time_zone {
+            user.time_zone = time_zone;
+        }
+        if let Some(hours) = command.working_hours {
+            user.working_hours = hours;
+        }
+        if !self.store.update_user(&user).await? {
+            return Err(not_found("user", id));
+        }
+        tracing::info!(user.id = %id, "user updated");
+        Ok(user)
+    }
+
+    /// Returns the earliest slots in which every participant is free: inside their working
+    /// hours, in their own time zones, and outside all of their events.
+    pub async fn find_slots(&self, command: FindSlots) -> Result<Vec<Interval>, SchedulerError> {
+        if command.participants.is_empty() {
+            return Err(
+                ValidationError::new("participants", "name at least one participant").into(),
+            );
+        }
+        if command.participants.len() > MAX_SLOT_PARTICIPANTS {
+            return Err(ValidationError::new(
+                "participants",
+                format!("at most {MAX_SLOT_PARTICIPANTS} participants are allowed in one search"),
+            )
+            .into());
+        }
+        let window = Interval::new(command.from, command.to, "to")?;
+        if command.to.duration_since(command.from) > MAX_SLOT_WINDOW {
+            return Err(ValidationError::new(
+                "to",
+                format!(
+                    "the window from `from` to `to` may span at most {} days",
+                    MAX_SLOT_WINDOW.as_hours() / 24
+                ),
+            )
+            .into());
+        }
+        if command.duration > command.to.duration_since(command.from) {
+            return Err(ValidationError::new(
+                "duration",
+                "is longer than the window from `from` to `to`; widen the window",
+            )
+            .into());
+        }
+        let granularity = command.granularity.unwrap_or(DEFAULT_GRANULARITY);
+        if granularity < SignedDuration::from_mins(1) {
+            return Err(
+                ValidationError::new("granularity", "must be at least one minute (PT1M)").into(),
+            );
+        }
+        let count = command.count.unwrap_or(DEFAULT_SLOT_COUNT);
+        if count > MAX_SLOTS {
+            return Err(
+                ValidationError::new("count", format!("must be at most {MAX_SLOTS}")).into(),
+            );
+        }
+        self.require_participants(&command.participants).await?;
+        let query = SlotQuery {
+            window,
+            duration: command.duration,
+            granularity,
+            count,
+        };
+        self.slots_for(&command.participants, &query).await
+    }
+
+    /// Runs a free-slot search over the stored users and their busy times.
+    async fn slots_for(
+        &self,
+        participants: &[UserId],
+        query: &SlotQuery,
+    ) -> Result<Vec<Interval>, SchedulerError> {
+        let users = self.store.users(participants).await?;
+        let mut busy = Vec::with_capacity(users.len());
+        for user in &users {
+            busy.push(self.store.busy(user.id, query.window).await?);
+        }
+        let zones: Vec<_> = users.iter().map(User::zone).collect();
+        let people: Vec<Availability<'_>> = users
+            .iter()
+            .zip(&zones)
+            .zip(&busy)
+            .map(|((user, zone), busy)| Availability {
+                zone,
+                working_hours: &user.working_hours,
+                busy,
+            })
+            .collect();
+        Ok(free_slots(&people, query))
+    }
+
+    /// Returns the next free slots of `interval`'s length for `attendees`, from its start.
+    async fn suggestions(
+        &self,
+        attendees: &[UserId],
+        interval: Interval,
+    ) -> Result<Vec<Interval>, SchedulerError> {
+        let start = interval.start();
+        let Ok(end) = start.checked_add(SUGGESTION_HORIZON) else {
+            return Ok(Vec::new());
+        };
+        let query = SlotQuery {
+            window: Interval::from_ordered(start, end),
+            duration: interval.end().duration_since(start),
+            granularity: DEFAULT_GRANULARITY,
+            count: SUGGESTION_COUNT,
+        };
+        self.slots_for(attendees, &query).await
+    }
+
+    /// Adds suggestions to a conflict error, leaving any other error as it is.
+    async fn with_suggestions(
+        &self,
+        error: SchedulerError,
+        attendees: &[UserId],
+        interval: Interval,
+    ) -> SchedulerError {
+        match error {
+            SchedulerError::Busy { conflicts, .. } => {
+                let suggestions = match self.suggestions(attendees, interval).await {
+                    Ok(suggestions) => suggestions,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not compute suggestions for a conflict");
+                        Vec::new()
+                    }
+                };
+                SchedulerError::Busy {
+                    conflicts,
+                    suggestions,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Books an event unless an attendee is busy.
@@ -78,7 +248,11 @@ impl Scheduler {
         let event = new_event.into_event(EventId::generate());
         let deliveries = plan_deliveries(&event, &event.attendees(), now)?;
 
-        self.store.book_event(&event, &deliveries).await?;
+        if let Err(err) = self.store.book_event(&event, &deliveries).await {
+            return Err(self
+                .with_suggestions(err.into(), &event.attendees(), event.interval)
+                .await);
+        }
         tracing::info!(
             event.id = %event.id,
             attendees = event.participants.len() + 1,

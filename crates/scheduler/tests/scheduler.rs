@@ -1,10 +1,11 @@
 //! The Scheduler over a real SQLite store.
 
 use convene_domain::{
-    AddParticipant, CreateEvent, DeliveryState, Interval, NewUser, ReminderOffset, UserId,
+    AddParticipant, CreateEvent, DeliveryState, FindSlots, Interval, NewUser, ReminderOffset,
+    UpdateUser, UserId, WorkingHours,
 };
 use convene_scheduler::{Scheduler, SchedulerError};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 struct Fixture {
     scheduler: Scheduler,
@@ -255,7 +256,7 @@ async fn busy_conflict_names_only_busy_attendee() {
         )
         .await
         .unwrap_err();
-    let SchedulerError::Busy(conflicts) = err else {
+    let SchedulerError::Busy { conflicts, .. } = err else {
         panic!("expected Busy, got {err:?}");
     };
     assert_eq!(conflicts.len(), 1);
@@ -331,4 +332,213 @@ async fn equal_due_times_plan_one_reminder() {
     let deliveries = f.scheduler.deliveries(event.id, at(NOW)).await.unwrap();
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
     assert_eq!(deliveries[0].offset.as_str(), "PT1H");
+}
+
+/// An event of `organizer` alone, without reminders.
+fn solo_event(organizer: UserId, start: &str, end: &str) -> CreateEvent {
+    CreateEvent {
+        reminders: vec![],
+        ..command(organizer, vec![], start, end)
+    }
+}
+
+fn search(participants: Vec<UserId>, from: &str, to: &str, count: usize) -> FindSlots {
+    FindSlots {
+        participants,
+        duration: SignedDuration::from_hours(1),
+        from: at(from),
+        to: at(to),
+        count: Some(count),
+        granularity: Some(SignedDuration::from_mins(30)),
+    }
+}
+
+/// New York and Berlin change to and from summer time on different dates in 2026 (8 March
+/// and 1 November in New York, 29 March and 25 October in Berlin). The shared working hours
+/// of the two, both 09:00-17:00 local, move in UTC with each change.
+#[tokio::test]
+async fn slots_follow_local_working_hours_across_2026_dst_changes() {
+    let f = fixture().await;
+    let new_york = user(&f.scheduler, "ny@alpha.test", Some("America/New_York")).await;
+    let berlin = user(&f.scheduler, "berlin@beta.test", Some("Europe/Berlin")).await;
+
+    // Each Monday: the first and last start of a one-hour meeting, in UTC.
+    let cases = [
+        ("2026-03-02", "14:00", "15:00"), // both on standard time
+        ("2026-03-09", "13:00", "15:00"), // New York on summer time, Berlin not yet
+        ("2026-03-30", "13:00", "14:00"), // both on summer time
+        ("2026-10-26", "13:00", "15:00"), // Berlin back on standard time, New York not yet
+        ("2026-11-02", "14:00", "15:00"), // both on standard time again
+    ];
+    for (day, first, last) in cases {
+        let slots = f
+            .scheduler
+            .find_slots(search(
+                vec![new_york, berlin],
+                &format!("{day}T00:00:00Z"),
+                &format!("{day}T23:59:00Z"),
+                100,
+            ))
+            .await
+            .unwrap();
+        let starts: Vec<String> = slots
+            .iter()
+            .map(|slot| slot.start().strftime("%H:%M").to_string())
+            .collect();
+        assert_eq!(
+            starts.first().map(String::as_str),
+            Some(first),
+            "{day}: {starts:?}"
+        );
+        assert_eq!(
+            starts.last().map(String::as_str),
+            Some(last),
+            "{day}: {starts:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn slots_avoid_events_and_follow_changed_working_hours() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", Some("UTC")).await;
+    let bob = user(&f.scheduler, "bob@beta.test", Some("UTC")).await;
+    f.scheduler
+        .create_event(
+            solo_event(ann, "2030-01-07T09:00:00Z", "2030-01-07T10:30:00Z"),
+            at(NOW),
+        )
+        .await
+        .unwrap();
+    let slots = f
+        .scheduler
+        .find_slots(search(
+            vec![ann, bob],
+            "2030-01-07T00:00:00Z",
+            "2030-01-08T00:00:00Z",
+            2,
+        ))
+        .await
+        .unwrap();
+    let expected = |start: &str, end: &str| Interval::new(at(start), at(end), "end").unwrap();
+    assert_eq!(
+        slots,
+        [
+            expected("2030-01-07T10:30:00Z", "2030-01-07T11:30:00Z"),
+            expected("2030-01-07T11:00:00Z", "2030-01-07T12:00:00Z"),
+        ]
+    );
+
+    // Bob starts at 13:00 from now on.
+    let hours = WorkingHours::parse("working_hours", "monday 13:00-18:00").unwrap();
+    let updated = f
+        .scheduler
+        .update_user(
+            bob,
+            UpdateUser {
+                working_hours: Some(hours.clone()),
+                ..UpdateUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.working_hours, hours);
+    assert_eq!(f.scheduler.user(bob).await.unwrap().working_hours, hours);
+    let slots = f
+        .scheduler
+        .find_slots(search(
+            vec![ann, bob],
+            "2030-01-07T00:00:00Z",
+            "2030-01-08T00:00:00Z",
+            1,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        slots,
+        [expected("2030-01-07T13:00:00Z", "2030-01-07T14:00:00Z")]
+    );
+}
+
+#[tokio::test]
+async fn conflict_suggests_next_free_slots() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", Some("Europe/Berlin")).await;
+    let event = |start: &str, end: &str| solo_event(ann, start, end);
+    let now = at(NOW);
+    // Monday 2030-01-07, 09:00-11:00 in Berlin.
+    f.scheduler
+        .create_event(event("2030-01-07T08:00:00Z", "2030-01-07T10:00:00Z"), now)
+        .await
+        .unwrap();
+    let err = f
+        .scheduler
+        .create_event(event("2030-01-07T09:00:00Z", "2030-01-07T10:00:00Z"), now)
+        .await
+        .unwrap_err();
+    let SchedulerError::Busy {
+        conflicts,
+        suggestions,
+    } = err
+    else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert_eq!(conflicts.len(), 1);
+    let starts: Vec<Timestamp> = suggestions.iter().map(Interval::start).collect();
+    assert_eq!(
+        starts,
+        [
+            at("2030-01-07T10:00:00Z"),
+            at("2030-01-07T10:30:00Z"),
+            at("2030-01-07T11:00:00Z"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bad_searches_name_the_field() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", Some("UTC")).await;
+    let cases = [
+        (
+            search(vec![], "2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z", 1),
+            "participants",
+        ),
+        (
+            search(vec![ann], "2030-01-08T00:00:00Z", "2030-01-07T00:00:00Z", 1),
+            "to",
+        ),
+        (
+            search(vec![ann], "2030-01-01T00:00:00Z", "2031-01-01T00:00:00Z", 1),
+            "to",
+        ),
+        (
+            search(vec![ann], "2030-01-07T00:00:00Z", "2030-01-07T00:30:00Z", 1),
+            "duration",
+        ),
+        (
+            search(
+                vec![ann],
+                "2030-01-07T00:00:00Z",
+                "2030-01-08T00:00:00Z",
+                1000,
+            ),
+            "count",
+        ),
+        (
+            search(
+                vec![UserId::generate()],
+                "2030-01-07T00:00:00Z",
+                "2030-01-08T00:00:00Z",
+                1,
+            ),
+            "participants/0",
+        ),
+    ];
+    for (command, field) in cases {
+        match f.scheduler.find_slots(command).await {
+            Err(SchedulerError::Invalid(err)) => assert_eq!(err.field, field),
+            other => panic!("{field}: expected a validation error, got {other:?}"),
+        }
+    }
 }

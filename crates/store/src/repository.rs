@@ -117,6 +117,10 @@ pub trait Store: MailStore {
     /// Returns the users that exist among `ids`, in no particular order.
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
 
+    /// Replaces a user's name, address, time zone and working hours. Returns false when no
+    /// user has that id, and [`StoreError::Duplicate`] when another user has the address.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+
     /// Inserts `event` and its planned `deliveries`, unless any attendee
     /// already has an event overlapping it, in which case nothing is
     /// written and [`StoreError::Busy`] lists each busy attendee.

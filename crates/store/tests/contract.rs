@@ -6,7 +6,7 @@ use std::time::Duration;
 use convene_domain::{
     Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
     EventId, Interval, MailAttemptRecord, MailState, MessageId, OutgoingMessage, OutgoingRecipient,
-    ReminderOffset, User, UserId,
+    ReminderOffset, User, UserId, WorkingHours,
 };
 use convene_store::{AttemptRecord, ClaimRequest, MemoryStore, SqliteStore, Store, StoreError};
 use jiff::Timestamp;
@@ -47,6 +47,7 @@ async fn user(store: &dyn Store, email: &str) -> UserId {
         name: email.split('@').next().unwrap().to_owned(),
         email: EmailAddress::parse("email", email).unwrap(),
         time_zone: Some("Europe/Berlin".to_owned()),
+        working_hours: Default::default(),
     };
     store.insert_user(&user).await.unwrap();
     user.id
@@ -133,6 +134,42 @@ async fn user_round_trip(store: Arc<dyn Store>) {
     assert_eq!(found, expected);
 }
 
+async fn user_update_replaces_settings(store: Arc<dyn Store>) {
+    let id = user(&*store, "ann@alpha.test").await;
+    let other = user(&*store, "bob@beta.test").await;
+    let mut changed = store.user(id).await.unwrap().unwrap();
+    assert_eq!(changed.working_hours, WorkingHours::default());
+    changed.name = "Ann Smith".to_owned();
+    changed.time_zone = None;
+    changed.working_hours =
+        WorkingHours::parse("working_hours", "tuesday 07:30-12:00, saturday 10:00-24:00").unwrap();
+    assert!(store.update_user(&changed).await.unwrap());
+    assert_eq!(store.user(id).await.unwrap().unwrap(), changed);
+
+    // No working hours at all is a setting of its own, not the default.
+    changed.working_hours = WorkingHours::new(Vec::new()).unwrap();
+    assert!(store.update_user(&changed).await.unwrap());
+    assert_eq!(store.user(id).await.unwrap().unwrap(), changed);
+
+    let mut taken = changed.clone();
+    taken.email = EmailAddress::parse("email", "BOB@beta.test").unwrap();
+    let err = store.update_user(&taken).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate { field: "email", .. }),
+        "{err:?}"
+    );
+    assert_eq!(store.user(id).await.unwrap().unwrap(), changed);
+    assert_eq!(
+        store.user(other).await.unwrap().unwrap().email.as_str(),
+        "bob@beta.test"
+    );
+
+    let mut missing = changed.clone();
+    missing.id = UserId::generate();
+    missing.email = EmailAddress::parse("email", "carol@gamma.test").unwrap();
+    assert!(!store.update_user(&missing).await.unwrap());
+}
+
 async fn duplicate_email_rejected(store: Arc<dyn Store>) {
     user(&*store, "ann@alpha.test").await;
     let again = User {
@@ -140,6 +177,7 @@ async fn duplicate_email_rejected(store: Arc<dyn Store>) {
         name: "Ann again".to_owned(),
         email: EmailAddress::parse("email", "ANN@alpha.test").unwrap(),
         time_zone: None,
+        working_hours: Default::default(),
     };
     let err = store.insert_user(&again).await.unwrap_err();
     assert!(
@@ -1031,6 +1069,7 @@ macro_rules! contract_for_all {
 
 contract_for_all!(
     user_round_trip,
+    user_update_replaces_settings,
     duplicate_email_rejected,
     event_round_trip,
     overlap_rejected_without_writes,

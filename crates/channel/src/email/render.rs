@@ -173,6 +173,7 @@ mod tests {
             name: "Ann".to_owned(),
             email: EmailAddress::parse("email", "ann@alpha.test").unwrap(),
             time_zone: None,
+            working_hours: Default::default(),
         };
         Reminder {
             event: Event {

@@ -8,6 +8,7 @@
 //! a malformed request line (400) or oversized headers (431), with an empty
 //! body. Those responses are hard-coded in hyper 1.13 and have no hook.
 
+mod availability;
 mod body;
 mod error_body;
 mod events;
@@ -54,8 +55,9 @@ impl FromRef<Services> for Outbox {
 pub fn router(services: Services) -> Router {
     Router::new()
         .route("/v1/users", post(users::create))
-        .route("/v1/users/{id}", get(users::show))
+        .route("/v1/users/{id}", get(users::show).patch(users::update))
         .route("/v1/users/{id}/busy", get(users::busy))
+        .route("/v1/availability", post(availability::find))
         .route("/v1/events", post(events::create))
         .route("/v1/events/{id}", get(events::show))
         .route(

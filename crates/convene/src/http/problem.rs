@@ -7,7 +7,7 @@ use convene_input::{InputError, InputErrorKind};
 use convene_scheduler::SchedulerError;
 use serde_json::{Value, json};
 
-use super::views::conflict_view;
+use super::views::{conflict_view, interval_view};
 
 /// The media type of every error response.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -149,16 +149,27 @@ impl From<SchedulerError> for Problem {
         match err {
             SchedulerError::Invalid(err) => Problem::invalid_field(&err.field, &err.message),
             SchedulerError::NotFound { what, id } => Problem::not_found(what, &id),
-            SchedulerError::Busy(conflicts) => Problem::new(
+            SchedulerError::Busy {
+                conflicts,
+                suggestions,
+            } => Problem::new(
                 StatusCode::CONFLICT,
                 "busy",
                 "Attendees are busy",
                 format!(
-                    "{} attendee(s) already have events at the requested time; choose another time or leave them out",
+                    "{} attendee(s) already have events at the requested time; choose another \
+                     time, such as one of the suggestions, or leave them out",
                     conflicts.len()
                 ),
             )
-            .with("conflicts", Value::Array(conflicts.iter().map(conflict_view).collect())),
+            .with(
+                "conflicts",
+                Value::Array(conflicts.iter().map(conflict_view).collect()),
+            )
+            .with(
+                "suggestions",
+                Value::Array(suggestions.iter().map(interval_view).collect()),
+            ),
             SchedulerError::Duplicate { field, value } => Problem::new(
                 StatusCode::CONFLICT,
                 "duplicate",

@@ -43,6 +43,19 @@ pub async fn show(
     Ok(Json(user_view(&user)))
 }
 
+pub async fn update(
+    State(scheduler): State<Scheduler>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Problem> {
+    let id = user_id(&path(id)?)?;
+    let (parser, body) = decode(&headers, body)?;
+    let command = parser.parse_update_user(&body)?;
+    let user = scheduler.update_user(id, command).await?;
+    Ok(Json(user_view(&user)))
+}
+
 pub async fn busy(
     State(scheduler): State<Scheduler>,
     id: Result<Path<String>, PathRejection>,

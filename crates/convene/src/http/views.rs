@@ -9,7 +9,10 @@
 //! come from historical local mean time, for example Africa/Monrovia's
 //! -00:44:30 in 1971.
 
-use convene_domain::{Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage, User};
+use convene_domain::working_hours::{clock, weekday_name};
+use convene_domain::{
+    Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage, User, WorkingHours,
+};
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 use serde_json::{Value, json};
@@ -20,7 +23,32 @@ pub fn user_view(user: &User) -> Value {
         "name": user.name,
         "email": user.email.as_str(),
         "time_zone": user.time_zone,
+        "working_hours": working_hours_view(&user.working_hours),
     })
+}
+
+/// Writes working hours as the request form reads them: one entry per run of days with the
+/// same hours.
+fn working_hours_view(hours: &WorkingHours) -> Value {
+    let mut entries: Vec<(Vec<&str>, u16, u16)> = Vec::new();
+    for period in hours.periods() {
+        let day = weekday_name(period.day);
+        match entries
+            .iter_mut()
+            .find(|(_, start, end)| (*start, *end) == (period.start_minute, period.end_minute))
+        {
+            Some((days, _, _)) if !days.contains(&day) => days.push(day),
+            _ => entries.push((vec![day], period.start_minute, period.end_minute)),
+        }
+    }
+    Value::Array(
+        entries
+            .into_iter()
+            .map(|(days, start, end)| {
+                json!({"days": days, "start": clock(start), "end": clock(end)})
+            })
+            .collect(),
+    )
 }
 
 pub fn event_view(event: &Event) -> Value {

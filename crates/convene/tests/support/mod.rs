@@ -107,6 +107,17 @@ impl Convene {
         decode(response).await
     }
 
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .patch(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        decode(response).await
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,

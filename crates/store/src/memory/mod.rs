@@ -94,6 +94,24 @@ impl State {
             .collect()
     }
 
+    /// Fails when a user other than `user` has its address, compared without regard to case.
+    fn require_free_email(&self, user: &User) -> Result<(), StoreError> {
+        let taken = self.users.values().any(|other| {
+            other.id != user.id
+                && other
+                    .email
+                    .as_str()
+                    .eq_ignore_ascii_case(user.email.as_str())
+        });
+        if taken {
+            return Err(StoreError::Duplicate {
+                field: "email",
+                value: user.email.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     fn require_users(&self, users: &[UserId]) -> Result<(), StoreError> {
         match users.iter().find(|user| !self.users.contains_key(user)) {
             Some(missing) => Err(StoreError::NotFound {
@@ -185,17 +203,7 @@ impl StoredDelivery {
 impl Store for MemoryStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let mut state = self.lock();
-        if state.users.values().any(|other| {
-            other
-                .email
-                .as_str()
-                .eq_ignore_ascii_case(user.email.as_str())
-        }) {
-            return Err(StoreError::Duplicate {
-                field: "email",
-                value: user.email.to_string(),
-            });
-        }
+        state.require_free_email(user)?;
         state.users.insert(user.id, user.clone());
         Ok(())
     }
@@ -210,6 +218,18 @@ impl Store for MemoryStore {
             .iter()
             .filter_map(|id| state.users.get(id).cloned())
             .collect())
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        state.require_free_email(user)?;
+        match state.users.get_mut(&user.id) {
+            Some(stored) => {
+                *stored = user.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError> {

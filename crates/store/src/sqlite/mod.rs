@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
-    Event, EventId, Interval, ReminderOffset, User, UserId,
+    Event, EventId, Interval, ReminderOffset, User, UserId, WorkingHours,
 };
 use jiff::Timestamp;
 use sqlx::sqlite::{
@@ -95,14 +95,17 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
-        let result =
-            sqlx::query("INSERT INTO users (id, name, email, time_zone) VALUES (?, ?, ?, ?)")
-                .bind(user.id.to_string())
-                .bind(&user.name)
-                .bind(user.email.as_str())
-                .bind(user.time_zone.as_deref())
-                .execute(&self.pool)
-                .await;
+        let result = sqlx::query(
+            "INSERT INTO users (id, name, email, time_zone, working_hours) \
+                 VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.name)
+        .bind(user.email.as_str())
+        .bind(user.time_zone.as_deref())
+        .bind(working_hours_text(&user.working_hours))
+        .execute(&self.pool)
+        .await;
         match result {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
@@ -116,21 +119,46 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query("SELECT id, name, email, time_zone FROM users WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, email, time_zone, working_hours FROM users WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| user_from_row(&row)).transpose()
     }
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, email, time_zone FROM users WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT id, name, email, time_zone, working_hours FROM users \
+             WHERE id IN (SELECT value FROM json_each(?))",
         )
         .bind(id_list(ids))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET name = ?, email = ?, time_zone = ?, working_hours = ? WHERE id = ?",
+        )
+        .bind(&user.name)
+        .bind(user.email.as_str())
+        .bind(user.time_zone.as_deref())
+        .bind(working_hours_text(&user.working_hours))
+        .bind(user.id.to_string())
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) => Ok(done.rows_affected() > 0),
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                Err(StoreError::Duplicate {
+                    field: "email",
+                    value: user.email.to_string(),
+                })
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError> {
@@ -622,7 +650,18 @@ fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
         email: EmailAddress::parse("email", &email)
             .map_err(|err| StoreError::Corrupt(err.to_string()))?,
         time_zone: row.try_get("time_zone")?,
+        working_hours: match row.try_get::<Option<String>, _>("working_hours")? {
+            None => WorkingHours::default(),
+            Some(text) => WorkingHours::parse("working_hours", &text)
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+        },
     })
+}
+
+/// Returns the stored form of `hours`: NULL for the default, so that users who never chose
+/// their own follow it.
+fn working_hours_text(hours: &WorkingHours) -> Option<String> {
+    (*hours != WorkingHours::default()).then(|| hours.to_string())
 }
 
 fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreError> {
