@@ -726,3 +726,129 @@ async fn bad_working_hours_and_searches_name_the_field() {
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["field"], "duration");
 }
+
+#[tokio::test]
+async fn event_rescheduled_renamed_and_cancelled() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let bob = convene.user("Bob", "bob@beta.test").await;
+    let (status, created) = convene
+        .post(
+            "/v1/events",
+            event(
+                &ann,
+                &[&bob],
+                "2030-01-15T10:00:00Z",
+                "2030-01-15T11:00:00Z",
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["sequence"], 0);
+    assert_eq!(created["status"], "confirmed");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = convene
+        .post(
+            "/v1/events",
+            event(&bob, &[], "2030-01-15T14:00:00Z", "2030-01-15T15:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // Onto Bob's other event: refused, with suggestions, and nothing changes.
+    let (status, problem) = convene
+        .patch(
+            &format!("/v1/events/{id}"),
+            json!({"start": "2030-01-15T14:30:00Z", "end": "2030-01-15T15:30:00Z", "title": "Moved"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["conflicts"][0]["user"], bob);
+    assert!(
+        !problem["suggestions"].as_array().unwrap().is_empty(),
+        "{problem}"
+    );
+    let (_, unchanged) = convene.get(&format!("/v1/events/{id}")).await;
+    assert_eq!(unchanged, created);
+
+    // A new title alone is not a change to answer again.
+    let (status, renamed) = convene
+        .patch(
+            &format!("/v1/events/{id}"),
+            json!({"title": "Budget review", "location": null}),
+        )
+        .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["title"], "Budget review");
+    assert_eq!(renamed["location"], Value::Null);
+    assert_eq!(renamed["sequence"], 0);
+
+    // A new time raises the sequence and replans every reminder.
+    let (status, moved) = convene
+        .patch(
+            &format!("/v1/events/{id}"),
+            json!({"start": "2030-01-16T09:00:00+01:00", "end": "2030-01-16T10:30:00+01:00"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["sequence"], 1);
+    assert_eq!(moved["title"], "Budget review");
+    let (_, reminders) = convene.get(&format!("/v1/events/{id}/reminders")).await;
+    let due: Vec<&str> = reminders
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reminder| reminder["due_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(due, ["2030-01-16T07:45:00Z", "2030-01-16T07:45:00Z"]);
+    let (_, busy) = convene
+        .get(&format!(
+            "/v1/users/{bob}/busy?from=2030-01-15T00:00:00Z&to=2030-01-17T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(
+        busy["busy"],
+        json!([
+            {"start": "2030-01-15T14:00:00Z", "end": "2030-01-15T15:00:00Z"},
+            {"start": "2030-01-16T08:00:00Z", "end": "2030-01-16T09:30:00Z"},
+        ])
+    );
+
+    // Bad changes name the field.
+    for (body, field) in [
+        (json!({"title": null}), "title"),
+        (json!({"end": "2030-01-16T07:00:00Z"}), "end"),
+        (json!({"time_zone": "Nowhere/Else"}), "time_zone"),
+        (json!({"organizer": ann}), "organizer"),
+    ] {
+        let (status, problem) = convene.patch(&format!("/v1/events/{id}"), body).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+
+    // Cancelling frees the time and drops the reminders; the event stays readable.
+    let (status, cancelled) = convene.delete(&format!("/v1/events/{id}")).await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["sequence"], 2);
+    let (_, reminders) = convene.get(&format!("/v1/events/{id}/reminders")).await;
+    assert_eq!(reminders, json!([]));
+    let (_, busy) = convene
+        .get(&format!(
+            "/v1/users/{bob}/busy?from=2030-01-16T00:00:00Z&to=2030-01-17T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(busy["busy"], json!([]));
+    let (status, problem) = convene
+        .patch(&format!("/v1/events/{id}"), json!({"title": "Back"}))
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:convene:problem:cancelled");
+    let (status, _) = convene
+        .delete(&format!(
+            "/v1/events/{}",
+            "0190f5a2-0000-7000-8000-000000000000"
+        ))
+        .await;
+    assert_eq!(status, 404);
+}

@@ -52,3 +52,17 @@ pub struct FindSlots {
     /// The step between possible starts; the Scheduler's default when absent.
     pub granularity: Option<SignedDuration>,
 }
+
+/// Changes some fields of an event; an absent field keeps its value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpdateEvent {
+    pub title: Option<String>,
+    /// `Some(None)` removes the description.
+    pub description: Option<Option<String>>,
+    /// `Some(None)` removes the location.
+    pub location: Option<Option<String>>,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub time_zone: Option<String>,
+    pub reminders: Option<Vec<ReminderOffset>>,
+}

@@ -30,6 +30,38 @@ pub struct Event {
     /// Participants other than the organizer, in the order they were added.
     pub participants: Vec<UserId>,
     pub reminders: Vec<ReminderOffset>,
+    /// The iCalendar SEQUENCE: raised by every change that attendees must answer again,
+    /// such as a new time (RFC 5546, section 2.1.4).
+    pub sequence: u32,
+    pub status: EventStatus,
+}
+
+/// Whether an event still takes place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventStatus {
+    Confirmed,
+    /// Cancelled by its organizer: kept so that attendees and feeds learn of the
+    /// cancellation, but no longer busy time and no longer reminded of.
+    Cancelled,
+}
+
+impl EventStatus {
+    /// Returns the lower-case name used in the API and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Confirmed => "confirmed",
+            EventStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the name that [`EventStatus::as_str`] returns.
+    pub fn parse(text: &str) -> Option<EventStatus> {
+        match text {
+            "confirmed" => Some(EventStatus::Confirmed),
+            "cancelled" => Some(EventStatus::Cancelled),
+            _ => None,
+        }
+    }
 }
 
 impl Event {
@@ -137,6 +169,8 @@ impl NewEvent {
             organizer: self.organizer,
             participants: self.participants,
             reminders: self.reminders,
+            sequence: 0,
+            status: EventStatus::Confirmed,
         }
     }
 

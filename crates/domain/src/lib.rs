@@ -31,10 +31,10 @@ pub mod slots;
 pub mod user;
 pub mod working_hours;
 
-pub use command::{AddParticipant, CreateEvent, FindSlots, UpdateUser};
+pub use command::{AddParticipant, CreateEvent, FindSlots, UpdateEvent, UpdateUser};
 pub use conflict::Conflict;
 pub use error::ValidationError;
-pub use event::{Event, NewEvent, NewEventParts};
+pub use event::{Event, EventStatus, NewEvent, NewEventParts};
 pub use id::{DeliveryId, EventId, MessageId, UserId};
 pub use interval::Interval;
 pub use mail::{

@@ -9,8 +9,8 @@
 use convene_domain::user::validate_time_zone;
 use convene_domain::working_hours::{parse_clock, parse_weekday};
 use convene_domain::{
-    AddParticipant, CreateEvent, FindSlots, NewUser, ReminderOffset, UpdateUser, UserId,
-    WorkingHours, WorkingPeriod,
+    AddParticipant, CreateEvent, FindSlots, NewUser, ReminderOffset, UpdateEvent, UpdateUser,
+    UserId, WorkingHours, WorkingPeriod,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value};
@@ -20,6 +20,17 @@ use crate::{InputError, RequestParser};
 /// Parses JSON request bodies.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonParser;
+
+/// The fields of an event that both a new event and a change may set.
+const EVENT_FIELDS: [&str; 7] = [
+    "title",
+    "description",
+    "location",
+    "start",
+    "end",
+    "time_zone",
+    "reminders",
+];
 
 impl RequestParser for JsonParser {
     fn parse_new_user(&self, body: &[u8]) -> Result<NewUser, InputError> {
@@ -37,17 +48,7 @@ impl RequestParser for JsonParser {
     fn parse_create_event(&self, body: &[u8]) -> Result<CreateEvent, InputError> {
         let object = Object::parse(
             body,
-            &[
-                "title",
-                "description",
-                "location",
-                "start",
-                "end",
-                "time_zone",
-                "organizer",
-                "participants",
-                "reminders",
-            ],
+            &[&EVENT_FIELDS[..], &["organizer", "participants"]].concat(),
         )?;
         Ok(CreateEvent {
             title: object.required_str("title")?.to_owned(),
@@ -81,6 +82,37 @@ impl RequestParser for JsonParser {
             email: object.optional_str("email")?.map(str::to_owned),
             time_zone,
             working_hours: object.working_hours()?,
+        })
+    }
+
+    fn parse_update_event(&self, body: &[u8]) -> Result<UpdateEvent, InputError> {
+        let object = Object::parse(body, &EVENT_FIELDS)?;
+        let title = match object.0.get("title") {
+            Some(Value::Null) => {
+                return Err(InputError::invalid(
+                    "title",
+                    "cannot be removed; give a new title or leave the field out",
+                ));
+            }
+            _ => object.optional_str("title")?.map(str::to_owned),
+        };
+        Ok(UpdateEvent {
+            title,
+            description: object.removable_str("description")?,
+            location: object.removable_str("location")?,
+            start: object
+                .optional_str("start")?
+                .map(|text| parse_timestamp("start", text))
+                .transpose()?,
+            end: object
+                .optional_str("end")?
+                .map(|text| parse_timestamp("end", text))
+                .transpose()?,
+            time_zone: object.optional_str("time_zone")?.map(str::to_owned),
+            reminders: match object.0.get("reminders") {
+                None => None,
+                Some(_) => Some(object.reminders()?),
+            },
         })
     }
 
@@ -161,6 +193,17 @@ impl Object {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => Ok(Some(text)),
+            Some(other) => Err(expected(field, "a string or null", other)),
+        }
+    }
+
+    /// Reads a field that a change may set (a string), remove (`null`) or leave alone
+    /// (absent).
+    fn removable_str(&self, field: &str) -> Result<Option<Option<String>>, InputError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(text)) => Ok(Some(Some(text.clone()))),
             Some(other) => Err(expected(field, "a string or null", other)),
         }
     }

@@ -1,6 +1,6 @@
 //! The parser interface.
 
-use convene_domain::{AddParticipant, CreateEvent, FindSlots, NewUser, UpdateUser};
+use convene_domain::{AddParticipant, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser};
 
 use crate::{InputError, JsonParser};
 
@@ -13,6 +13,8 @@ pub trait RequestParser: Send + Sync {
     fn parse_add_participant(&self, body: &[u8]) -> Result<AddParticipant, InputError>;
 
     fn parse_update_user(&self, body: &[u8]) -> Result<UpdateUser, InputError>;
+
+    fn parse_update_event(&self, body: &[u8]) -> Result<UpdateEvent, InputError>;
 
     fn parse_find_slots(&self, body: &[u8]) -> Result<FindSlots, InputError>;
 }

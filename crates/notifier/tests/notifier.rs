@@ -484,6 +484,21 @@ impl convene_store::Store for SlowRecordStore {
     async fn update_user(&self, user: &User) -> Result<bool, convene_store::StoreError> {
         self.inner.update_user(user).await
     }
+    async fn update_event(
+        &self,
+        event: &convene_domain::Event,
+        deliveries: Option<&[convene_domain::Delivery]>,
+        now: Timestamp,
+    ) -> Result<(), convene_store::StoreError> {
+        self.inner.update_event(event, deliveries, now).await
+    }
+    async fn cancel_event(
+        &self,
+        id: convene_domain::EventId,
+        now: Timestamp,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.cancel_event(id, now).await
+    }
     async fn book_event(
         &self,
         event: &convene_domain::Event,

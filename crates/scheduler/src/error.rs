@@ -24,6 +24,9 @@ pub enum SchedulerError {
     },
 
     /// A value that must be unique is already taken.
+    #[error("event {id} is cancelled")]
+    Cancelled { id: String },
+
     #[error("{field} {value:?} is already in use")]
     Duplicate { field: &'static str, value: String },
 

@@ -6,8 +6,9 @@ use convene_domain::event::MAX_PARTICIPANTS;
 use convene_domain::slots::{Availability, MAX_SLOTS, SlotQuery, free_slots};
 use convene_domain::user::validate_text;
 use convene_domain::{
-    AddParticipant, CreateEvent, Delivery, EmailAddress, Event, EventId, FindSlots, Interval,
-    NewEvent, NewEventParts, NewUser, UpdateUser, User, UserId, ValidationError,
+    AddParticipant, CreateEvent, Delivery, EmailAddress, Event, EventId, EventStatus, FindSlots,
+    Interval, NewEvent, NewEventParts, NewUser, UpdateEvent, UpdateUser, User, UserId,
+    ValidationError,
 };
 use convene_store::Store;
 use jiff::{SignedDuration, Timestamp};
@@ -269,6 +270,76 @@ impl Scheduler {
             .ok_or_else(|| not_found("event", id))
     }
 
+    /// Changes the fields of an event that `command` sets.
+    ///
+    /// A new time is checked against every attendee's other events, and reminders are
+    /// planned anew from it. A new time raises the event's sequence, so that calendars
+    /// treat the change as one to answer again (RFC 5546, section 2.1.4).
+    pub async fn update_event(
+        &self,
+        id: EventId,
+        command: UpdateEvent,
+        now: Timestamp,
+    ) -> Result<Event, SchedulerError> {
+        let current = self.event(id).await?;
+        if current.status == EventStatus::Cancelled {
+            return Err(SchedulerError::Cancelled { id: id.to_string() });
+        }
+        let description = match command.description {
+            Some(description) => description,
+            None => current.description.clone(),
+        };
+        let location = match command.location {
+            Some(location) => location,
+            None => current.location.clone(),
+        };
+        let new_event = NewEvent::new(NewEventParts {
+            title: command.title.as_deref().unwrap_or(&current.title),
+            description: description.as_deref(),
+            location: location.as_deref(),
+            start: command.start.unwrap_or(current.interval.start()),
+            end: command.end.unwrap_or(current.interval.end()),
+            time_zone: command.time_zone.as_deref().unwrap_or(&current.time_zone),
+            organizer: current.organizer,
+            participants: current.participants.clone(),
+            reminders: command
+                .reminders
+                .unwrap_or_else(|| current.reminders.clone()),
+        })?;
+        let mut event = new_event.into_event(id);
+        let moved = event.interval != current.interval;
+        event.sequence = current.sequence + u32::from(moved);
+        event.status = current.status;
+
+        let replan = moved || event.reminders != current.reminders;
+        let deliveries = if replan {
+            Some(plan_deliveries(&event, &event.attendees(), now)?)
+        } else {
+            None
+        };
+        if let Err(err) = self
+            .store
+            .update_event(&event, deliveries.as_deref(), now)
+            .await
+        {
+            return Err(self
+                .with_suggestions(err.into(), &event.attendees(), event.interval)
+                .await);
+        }
+        tracing::info!(event.id = %id, moved, replanned = replan, "event updated");
+        Ok(event)
+    }
+
+    /// Cancels an event: it stays readable with its new status, but is no longer busy time,
+    /// and its pending reminders are dropped. Cancelling twice changes nothing more.
+    pub async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<Event, SchedulerError> {
+        if !self.store.cancel_event(id, now).await? {
+            return Err(not_found("event", id));
+        }
+        tracing::info!(event.id = %id, "event cancelled");
+        self.event(id).await
+    }
+
     /// Adds a participant unless that person is busy during the event.
     pub async fn add_participant(
         &self,
@@ -277,6 +348,11 @@ impl Scheduler {
         now: Timestamp,
     ) -> Result<Event, SchedulerError> {
         let event = self.event(event_id).await?;
+        if event.status == EventStatus::Cancelled {
+            return Err(SchedulerError::Cancelled {
+                id: event_id.to_string(),
+            });
+        }
         if event.participants.len() >= MAX_PARTICIPANTS
             && !event.attendees().contains(&command.user)
         {

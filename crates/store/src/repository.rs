@@ -142,6 +142,26 @@ pub trait Store: MailStore {
     /// the event. Returns whether the user was a participant.
     async fn remove_participant(&self, event: EventId, user: UserId) -> Result<bool, StoreError>;
 
+    /// Replaces the fields of a stored event, keeping its attendees, in one transaction.
+    ///
+    /// When the interval changes, the new one is checked against every attendee's other
+    /// events and [`StoreError::Busy`] is returned, with nothing written, if it overlaps.
+    /// With `deliveries`, the event's reminders are replaced by them, except those in flight
+    /// at `now` (claimed with a lease that has not expired, or handed to the mail queue),
+    /// which stay as they are and keep any new delivery of the same person and offset out.
+    /// Without, the reminders stay as they are.
+    async fn update_event(
+        &self,
+        event: &Event,
+        deliveries: Option<&[Delivery]>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Marks an event cancelled, raises its sequence and drops its reminders that are
+    /// neither in flight at `now` nor settled. A cancelled event is no longer busy time.
+    /// Returns false when no event has that id.
+    async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError>;
+
     /// Returns the intervals of `user`'s events that overlap `window`,
     /// sorted by start.
     async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, StoreError>;

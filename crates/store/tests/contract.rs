@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use convene_domain::{
     Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
-    EventId, Interval, MailAttemptRecord, MailState, MessageId, OutgoingMessage, OutgoingRecipient,
-    ReminderOffset, User, UserId, WorkingHours,
+    EventId, EventStatus, Interval, MailAttemptRecord, MailState, MessageId, OutgoingMessage,
+    OutgoingRecipient, ReminderOffset, User, UserId, WorkingHours,
 };
 use convene_store::{AttemptRecord, ClaimRequest, MemoryStore, SqliteStore, Store, StoreError};
 use jiff::Timestamp;
@@ -67,6 +67,8 @@ fn event(organizer: UserId, participants: &[UserId], start: &str, end: &str) -> 
             ReminderOffset::parse("before", "PT15M").unwrap(),
             ReminderOffset::parse("before", "P1D").unwrap(),
         ],
+        sequence: 0,
+        status: EventStatus::Confirmed,
     }
 }
 
@@ -328,6 +330,121 @@ async fn add_participant_checks_conflicts(store: Arc<dyn Store>) {
         matches!(err, StoreError::NotFound { what: "event", .. }),
         "{err:?}"
     );
+}
+
+async fn update_event_moves_busy_time_and_replans(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let first = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store
+        .book_event(&first, &plan(&first, &[ann, bob], "2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    let other = event(bob, &[], "2030-01-01T13:00:00Z", "2030-01-01T14:00:00Z");
+    store.book_event(&other, &[]).await.unwrap();
+
+    // One reminder is claimed and in flight while its lease lasts; the other is waiting.
+    let claimed = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 1, "w"))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let in_flight = claimed[0].user_id;
+    let waiting = if in_flight == ann { bob } else { ann };
+    let now = at("2030-01-01T09:45:10Z");
+
+    // Moving onto Bob's other event is refused, and nothing changes.
+    let mut clash = first.clone();
+    clash.interval = interval("2030-01-01T13:30:00Z", "2030-01-01T14:30:00Z");
+    clash.title = "Moved".to_owned();
+    let err = store
+        .update_event(&clash, Some(&[]), now)
+        .await
+        .unwrap_err();
+    let StoreError::Busy(conflicts) = err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].user, bob);
+    assert_eq!(store.event(first.id).await.unwrap().unwrap(), first);
+    assert_eq!(store.deliveries(first.id, now).await.unwrap().len(), 2);
+
+    // A free time moves the busy interval of both and replaces the waiting reminder.
+    let mut moved = first.clone();
+    moved.interval = interval("2030-01-01T15:00:00Z", "2030-01-01T16:00:00Z");
+    moved.sequence = 1;
+    moved.reminders.truncate(1);
+    let replanned = plan(&moved, &[ann, bob], "2030-01-01T14:45:00Z");
+    store
+        .update_event(&moved, Some(&replanned), now)
+        .await
+        .unwrap();
+    assert_eq!(store.event(first.id).await.unwrap().unwrap(), moved);
+    for attendee in [ann, bob] {
+        let busy = store
+            .busy(
+                attendee,
+                interval("2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert!(busy.contains(&moved.interval), "{busy:?}");
+        assert!(!busy.contains(&first.interval), "{busy:?}");
+    }
+    let mut due: Vec<(UserId, Timestamp)> = store
+        .deliveries(first.id, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|delivery| (delivery.user_id, delivery.due_at))
+        .collect();
+    due.sort();
+    // The claimed reminder stays and keeps the new one out; the waiting one is replaced.
+    let mut expected = vec![
+        (in_flight, at("2030-01-01T09:45:00Z")),
+        (waiting, at("2030-01-01T14:45:00Z")),
+    ];
+    expected.sort();
+    assert_eq!(due, expected);
+
+    // Without deliveries the reminders stay.
+    let mut renamed = moved.clone();
+    renamed.title = "Renamed".to_owned();
+    store.update_event(&renamed, None, now).await.unwrap();
+    assert_eq!(store.deliveries(first.id, now).await.unwrap().len(), 2);
+
+    let mut missing = moved.clone();
+    missing.id = EventId::generate();
+    let err = store.update_event(&missing, None, now).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "event", .. }),
+        "{err:?}"
+    );
+}
+
+async fn cancel_event_frees_time_and_drops_waiting_reminders(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let first = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store
+        .book_event(&first, &plan(&first, &[ann, bob], "2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    let now = at("2030-01-01T09:00:00Z");
+    assert!(store.cancel_event(first.id, now).await.unwrap());
+    assert!(store.cancel_event(first.id, now).await.unwrap());
+    let cancelled = store.event(first.id).await.unwrap().unwrap();
+    assert_eq!(cancelled.status, EventStatus::Cancelled);
+    assert_eq!(cancelled.sequence, 1);
+    assert_eq!(cancelled.participants, [bob]);
+    assert!(store.deliveries(first.id, now).await.unwrap().is_empty());
+    let window = interval("2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z");
+    assert!(store.busy(bob, window).await.unwrap().is_empty());
+
+    // The time is free again.
+    let again = event(bob, &[ann], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&again, &[]).await.unwrap();
+    assert!(!store.cancel_event(EventId::generate(), now).await.unwrap());
 }
 
 async fn remove_participant_drops_pending(store: Arc<dyn Store>) {
@@ -1078,6 +1195,8 @@ contract_for_all!(
     busy_lists_overlapping_sorted,
     add_participant_checks_conflicts,
     remove_participant_drops_pending,
+    update_event_moves_busy_time_and_replans,
+    cancel_event_frees_time_and_drops_waiting_reminders,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,
     batch_records_apply_independently,

@@ -165,7 +165,9 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convene_domain::{EmailAddress, Event, EventId, Interval, ReminderOffset, User, UserId};
+    use convene_domain::{
+        EmailAddress, Event, EventId, EventStatus, Interval, ReminderOffset, User, UserId,
+    };
 
     fn reminder(title: &str) -> Reminder {
         let organizer = User {
@@ -191,6 +193,8 @@ mod tests {
                 organizer: organizer.id,
                 participants: vec![],
                 reminders: vec![],
+                sequence: 0,
+                status: EventStatus::Confirmed,
             },
             organizer,
             offset: ReminderOffset::parse("before", "PT15M").unwrap(),

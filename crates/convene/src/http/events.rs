@@ -41,6 +41,31 @@ pub async fn show(
     Ok(Json(event_view(&event)))
 }
 
+pub async fn update(
+    State(scheduler): State<Scheduler>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Problem> {
+    let id = event_id(&path(id)?)?;
+    let (parser, body) = decode(&headers, body)?;
+    let command = parser.parse_update_event(&body)?;
+    let event = scheduler
+        .update_event(id, command, Timestamp::now())
+        .await?;
+    Ok(Json(event_view(&event)))
+}
+
+pub async fn cancel(
+    State(scheduler): State<Scheduler>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, Problem> {
+    let event = scheduler
+        .cancel_event(event_id(&path(id)?)?, Timestamp::now())
+        .await?;
+    Ok(Json(event_view(&event)))
+}
+
 pub async fn add_participant(
     State(scheduler): State<Scheduler>,
     id: Result<Path<String>, PathRejection>,

@@ -59,7 +59,12 @@ pub fn router(services: Services) -> Router {
         .route("/v1/users/{id}/busy", get(users::busy))
         .route("/v1/availability", post(availability::find))
         .route("/v1/events", post(events::create))
-        .route("/v1/events/{id}", get(events::show))
+        .route(
+            "/v1/events/{id}",
+            get(events::show)
+                .patch(events::update)
+                .delete(events::cancel),
+        )
         .route(
             "/v1/events/{id}/participants",
             post(events::add_participant),

@@ -170,6 +170,12 @@ impl From<SchedulerError> for Problem {
                 "suggestions",
                 Value::Array(suggestions.iter().map(interval_view).collect()),
             ),
+            SchedulerError::Cancelled { id } => Problem::new(
+                StatusCode::CONFLICT,
+                "cancelled",
+                "Event cancelled",
+                format!("event {id} is cancelled and can no longer change; create a new event"),
+            ),
             SchedulerError::Duplicate { field, value } => Problem::new(
                 StatusCode::CONFLICT,
                 "duplicate",

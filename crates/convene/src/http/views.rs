@@ -64,6 +64,8 @@ pub fn event_view(event: &Event) -> Value {
         "organizer": event.organizer.to_string(),
         "participants": event.participants.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "reminders": event.reminders.iter().map(|offset| json!({"before": offset.as_str()})).collect::<Vec<_>>(),
+        "sequence": event.sequence,
+        "status": event.status.as_str(),
     })
 }
 

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
-    EventId, Interval, MessageId, User, UserId,
+    EventId, EventStatus, Interval, MessageId, User, UserId,
 };
 use jiff::Timestamp;
 
@@ -71,6 +71,7 @@ impl State {
             .events
             .values()
             .filter(|event| Some(event.id) != except)
+            .filter(|event| event.status == EventStatus::Confirmed)
             .filter(|event| event.attendees().contains(&user))
             .map(|event| event.interval)
             .filter(|interval| interval.overlaps(window))
@@ -119,6 +120,31 @@ impl State {
                 id: missing.to_string(),
             }),
             None => Ok(()),
+        }
+    }
+
+    /// Drops the deliveries of `event` that are not in flight at `now`: pending ones, and
+    /// settled ones too when `settled` is set.
+    fn drop_deliveries(&mut self, event: EventId, now: Timestamp, settled: bool) {
+        let dropped: Vec<DeliveryId> = self
+            .deliveries
+            .iter()
+            .filter(|(_, stored)| {
+                let delivery = &stored.delivery;
+                let in_flight = delivery.message_id.is_some()
+                    || stored.lease_until.is_some_and(|until| until > now);
+                delivery.event_id == event
+                    && if delivery.state == DeliveryState::Pending {
+                        !in_flight
+                    } else {
+                        settled
+                    }
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in dropped {
+            self.deliveries.remove(&id);
+            self.attempts.remove(&id);
         }
     }
 
@@ -303,6 +329,50 @@ impl Store for MemoryStore {
                 && delivery.state == DeliveryState::Pending
                 && delivery.message_id.is_none())
         });
+        Ok(true)
+    }
+
+    async fn update_event(
+        &self,
+        event: &Event,
+        deliveries: Option<&[Delivery]>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let Some(stored) = state.events.get(&event.id) else {
+            return Err(StoreError::NotFound {
+                what: "event",
+                id: event.id.to_string(),
+            });
+        };
+        let attendees = stored.attendees();
+        if stored.interval != event.interval {
+            let conflicts = state.conflicts(&attendees, &event.interval, Some(event.id));
+            if !conflicts.is_empty() {
+                return Err(StoreError::Busy(conflicts));
+            }
+        }
+        let mut updated = event.clone();
+        updated.organizer = stored.organizer;
+        updated.participants = stored.participants.clone();
+        state.events.insert(event.id, updated);
+        if let Some(deliveries) = deliveries {
+            state.drop_deliveries(event.id, now, true);
+            state.insert_deliveries(deliveries);
+        }
+        Ok(())
+    }
+
+    async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(event) = state.events.get_mut(&id) else {
+            return Ok(false);
+        };
+        if event.status != EventStatus::Cancelled {
+            event.status = EventStatus::Cancelled;
+            event.sequence += 1;
+        }
+        state.drop_deliveries(id, now, false);
         Ok(true)
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
-    Event, EventId, Interval, ReminderOffset, User, UserId, WorkingHours,
+    Event, EventId, EventStatus, Interval, ReminderOffset, User, UserId, WorkingHours,
 };
 use jiff::Timestamp;
 use sqlx::sqlite::{
@@ -171,8 +171,8 @@ impl Store for SqliteStore {
         }
 
         sqlx::query(
-            "INSERT INTO events (id, title, description, location, start_us, end_us, time_zone, organizer) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (id, title, description, location, start_us, end_us, time_zone, \
+             organizer, sequence, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(event.id.to_string())
         .bind(&event.title)
@@ -182,18 +182,11 @@ impl Store for SqliteStore {
         .bind(micros(event.interval.end()))
         .bind(&event.time_zone)
         .bind(event.organizer.to_string())
+        .bind(i64::from(event.sequence))
+        .bind(event.status.as_str())
         .execute(&mut *tx)
         .await?;
-        for (position, offset) in event.reminders.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO event_reminders (event_id, position, before) VALUES (?, ?, ?)",
-            )
-            .bind(event.id.to_string())
-            .bind(position as i64)
-            .bind(offset.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_reminders(&mut tx, event).await?;
         for (position, user) in attendees.iter().enumerate() {
             insert_attendee(&mut tx, event, *user, position as i64).await?;
         }
@@ -205,8 +198,8 @@ impl Store for SqliteStore {
 
     async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT id, title, description, location, start_us, end_us, time_zone, organizer \
-             FROM events WHERE id = ?",
+            "SELECT id, title, description, location, start_us, end_us, time_zone, organizer, \
+             sequence, status FROM events WHERE id = ?",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -245,6 +238,14 @@ impl Store for SqliteStore {
             organizer,
             participants,
             reminders,
+            sequence: u32::try_from(row.try_get::<i64, _>("sequence")?)
+                .map_err(|_| StoreError::Corrupt(format!("event {id} has a negative sequence")))?,
+            status: {
+                let status: String = row.try_get("status")?;
+                EventStatus::parse(&status).ok_or_else(|| {
+                    StoreError::Corrupt(format!("event {id} has the unknown status {status:?}"))
+                })?
+            },
         }))
     }
 
@@ -340,6 +341,93 @@ impl Store for SqliteStore {
 
         tx.commit().await?;
         Ok(removed > 0)
+    }
+
+    async fn update_event(
+        &self,
+        event: &Event,
+        deliveries: Option<&[Delivery]>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let Some(row) = sqlx::query("SELECT start_us, end_us FROM events WHERE id = ?")
+            .bind(event.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Err(StoreError::NotFound {
+                what: "event",
+                id: event.id.to_string(),
+            });
+        };
+        let stored = interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?;
+        if stored != event.interval {
+            let attendees: Vec<UserId> =
+                sqlx::query_scalar("SELECT user_id FROM attendees WHERE event_id = ?")
+                    .bind(event.id.to_string())
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(parse_id)
+                    .collect::<Result<_, _>>()?;
+            let conflicts = conflicts(&mut tx, &attendees, &event.interval, Some(event.id)).await?;
+            if !conflicts.is_empty() {
+                return Err(StoreError::Busy(conflicts));
+            }
+        }
+
+        sqlx::query(
+            "UPDATE events SET title = ?, description = ?, location = ?, start_us = ?, \
+             end_us = ?, time_zone = ?, sequence = ?, status = ? WHERE id = ?",
+        )
+        .bind(&event.title)
+        .bind(event.description.as_deref())
+        .bind(event.location.as_deref())
+        .bind(micros(event.interval.start()))
+        .bind(micros(event.interval.end()))
+        .bind(&event.time_zone)
+        .bind(i64::from(event.sequence))
+        .bind(event.status.as_str())
+        .bind(event.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE attendees SET start_us = ?, end_us = ? WHERE event_id = ?")
+            .bind(micros(event.interval.start()))
+            .bind(micros(event.interval.end()))
+            .bind(event.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM event_reminders WHERE event_id = ?")
+            .bind(event.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_reminders(&mut tx, event).await?;
+        if let Some(deliveries) = deliveries {
+            drop_deliveries(&mut tx, event.id, now, true).await?;
+            insert_deliveries(&mut tx, deliveries).await?;
+        }
+
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let updated = sqlx::query(
+            "UPDATE events SET status = 'cancelled', \
+             sequence = sequence + (CASE WHEN status = 'cancelled' THEN 0 ELSE 1 END) \
+             WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(false);
+        }
+        drop_deliveries(&mut tx, id, now, false).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, StoreError> {
@@ -497,6 +585,42 @@ async fn insert_attendee(
     Ok(())
 }
 
+async fn insert_reminders(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: &Event,
+) -> Result<(), StoreError> {
+    for (position, offset) in event.reminders.iter().enumerate() {
+        sqlx::query("INSERT INTO event_reminders (event_id, position, before) VALUES (?, ?, ?)")
+            .bind(event.id.to_string())
+            .bind(position as i64)
+            .bind(offset.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes the deliveries of `event` that are not in flight at `now`: pending ones, and
+/// settled ones too when `settled` is set. A delivery is in flight while its lease lasts
+/// or once the mail queue holds it.
+async fn drop_deliveries(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: EventId,
+    now: Timestamp,
+    settled: bool,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM deliveries WHERE event_id = ? AND CASE WHEN state = 'pending' \
+         THEN message_id IS NULL AND (lease_until_us IS NULL OR lease_until_us <= ?) ELSE ? END",
+    )
+    .bind(event.to_string())
+    .bind(micros(now))
+    .bind(settled)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn insert_deliveries(
     tx: &mut Transaction<'static, Sqlite>,
     deliveries: &[Delivery],
@@ -562,6 +686,7 @@ async fn busy(
     let rows = sqlx::query(
         "SELECT start_us, end_us FROM attendees \
          WHERE user_id = ? AND start_us < ? AND end_us > ? AND event_id IS NOT ? \
+         AND event_id NOT IN (SELECT id FROM events WHERE status = 'cancelled') \
          ORDER BY start_us, end_us",
     )
     .bind(user.to_string())
