@@ -59,7 +59,8 @@ pub(crate) fn unfold(input: &[u8]) -> Vec<(usize, String)> {
                     bytes.extend_from_slice(&physical[1..]);
                 }
             }
-            _ => logical.push((number, physical.to_vec())),
+            // The first line continues nothing, so its leading white space is dropped.
+            _ => logical.push((number, physical.trim_ascii_start().to_vec())),
         }
     }
     logical

@@ -60,7 +60,8 @@ impl Component {
 
 /// Reads `input` into its top-level components.
 ///
-/// Lines outside any component are ignored. An END that closes an outer component also
+/// Lines outside any component are ignored. Top-level VEVENTs without a VCALENDAR are put
+/// into one. An END that closes an outer component also
 /// closes the components still open inside it, and each of those records the missing END as
 /// a problem, as does every component still open at the end of the input.
 pub(crate) fn read_tree(input: &[u8], limits: &Limits) -> Result<Vec<Component>, ImportError> {
@@ -152,6 +153,18 @@ pub(crate) fn read_tree(input: &[u8], limits: &Limits) -> Result<Vec<Component>,
         attach(&mut stack, &mut roots, unclosed);
     }
 
+    // CalDAV servers and test suites exchange bare VEVENTs; they are read as one calendar.
+    let has_calendar = roots.iter().any(|root| root.name == "VCALENDAR");
+    if !has_calendar && roots.iter().any(|root| root.name == "VEVENT") {
+        let line = roots[0].line;
+        let children = std::mem::take(&mut roots);
+        roots.push(Component {
+            name: "VCALENDAR".to_string(),
+            line,
+            children,
+            ..Component::default()
+        });
+    }
     if !roots.iter().any(|root| root.name == "VCALENDAR") {
         return Err(match first_line {
             None => ImportError::Empty,
@@ -199,6 +212,16 @@ mod tests {
             "{:?}",
             event.problems
         );
+    }
+
+    #[test]
+    fn tree_wraps_bare_events_in_calendar() {
+        let roots =
+            read("  BEGIN:VTIMEZONE\nEND:VTIMEZONE\nBEGIN:VEVENT\nUID:1\nEND:VEVENT\n").unwrap();
+        assert_eq!(roots.len(), 1);
+        assert_eq!(roots[0].name, "VCALENDAR");
+        assert_eq!(roots[0].children[0].name, "VTIMEZONE");
+        assert_eq!(roots[0].children[1].name, "VEVENT");
     }
 
     #[test]
