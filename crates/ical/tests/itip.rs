@@ -206,8 +206,8 @@ fn itip_methods_read_by_icalendar() {
     }
 }
 
-/// Offsets that Python computes from the written VTIMEZONE, for zones whose TZID is not an
-/// IANA name, so that the reader cannot fall back to its own database.
+/// Offsets that Python computes for zones whose TZID is not an IANA name: a Windows name
+/// and a zone that only its rules define, which the reader can take only from the VTIMEZONE.
 #[test]
 fn vtimezone_offsets_read_by_icalendar() {
     if !python_icalendar_available() {
