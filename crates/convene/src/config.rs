@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::dkim_keygen::KeygenArgs;
+use crate::ics_command::IcsCommand;
 use crate::mail_doctor::DoctorArgs;
 use crate::mail_send::SendArgs;
 use crate::mail_settings::MailSettings;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Manage DKIM keys.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Check iCalendar files, or print Convene's export of one.
+    #[command(subcommand)]
+    Ics(IcsCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@
 //! - `http`: routes, request decoding, JSON views and problem responses.
 //! - `mail_send`, `mail_doctor`, `dkim_keygen`: the `convene mail send`,
 //!   `convene mail doctor` and `convene dkim keygen` commands.
+//! - `ics_command`: the `convene ics check` and `convene ics normalize` commands.
 //!
 //! Exit status: 0 on success, 2 for invalid arguments or settings (clap's
 //! own errors included) and 1 for other errors. `mail send` and `mail
@@ -22,6 +23,7 @@
 mod config;
 mod dkim_keygen;
 mod http;
+mod ics_command;
 mod mail_doctor;
 mod mail_send;
 mod mail_settings;
@@ -52,6 +54,7 @@ async fn main() -> ExitCode {
         Command::Mail(MailCommand::Send(args)) => mail_send::run(args).await,
         Command::Mail(MailCommand::Doctor(args)) => mail_doctor::run(args).await,
         Command::Dkim(DkimCommand::Keygen(args)) => dkim_keygen::run(&args),
+        Command::Ics(command) => ics_command::run(command),
     };
     match result {
         Ok(code) => code,
