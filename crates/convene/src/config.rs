@@ -15,6 +15,7 @@ use crate::dkim_keygen::KeygenArgs;
 use crate::mail_doctor::DoctorArgs;
 use crate::mail_send::SendArgs;
 use crate::mail_settings::MailSettings;
+use crate::rrule_command::RruleArgs;
 
 /// Convene: a self-hosted scheduling service.
 #[derive(Debug, Parser)]
@@ -40,6 +41,12 @@ pub enum Command {
     /// Manage DKIM keys.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Print the occurrences of an RRULE from a DTSTART.
+    ///
+    /// Exit status: 0 on success, 2 for an invalid argument or rule, 1 when the rule
+    /// finds no further occurrence within a million candidates (after printing those
+    /// it found).
+    Rrule(RruleArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@
 //! - `http`: routes, request decoding, JSON views and problem responses.
 //! - `mail_send`, `mail_doctor`, `dkim_keygen`: the `convene mail send`,
 //!   `convene mail doctor` and `convene dkim keygen` commands.
+//! - `rrule_command`: `convene rrule`, which prints a rule's occurrences.
 //!
 //! Exit status: 0 on success, 2 for invalid arguments or settings (clap's
 //! own errors included) and 1 for other errors. `mail send` and `mail
@@ -25,6 +26,7 @@ mod http;
 mod mail_doctor;
 mod mail_send;
 mod mail_settings;
+mod rrule_command;
 mod serve;
 
 use std::io::IsTerminal;
@@ -52,6 +54,7 @@ async fn main() -> ExitCode {
         Command::Mail(MailCommand::Send(args)) => mail_send::run(args).await,
         Command::Mail(MailCommand::Doctor(args)) => mail_doctor::run(args).await,
         Command::Dkim(DkimCommand::Keygen(args)) => dkim_keygen::run(&args),
+        Command::Rrule(args) => rrule_command::run(&args),
     };
     match result {
         Ok(code) => code,
