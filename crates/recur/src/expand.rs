@@ -349,6 +349,9 @@ pub(crate) struct RuleExpansion<'a> {
     pending: VecDeque<Instance>,
     produced: u64,
     finished: bool,
+    /// The last local time of interest: periods that start later are not
+    /// filled.
+    horizon: i64,
 }
 
 impl<'a> RuleExpansion<'a> {
@@ -388,6 +391,7 @@ impl<'a> RuleExpansion<'a> {
             pending: VecDeque::new(),
             produced: 0,
             finished: false,
+            horizon: MAX_LOCAL,
         })
     }
 
@@ -398,6 +402,12 @@ impl<'a> RuleExpansion<'a> {
             return;
         }
         self.next_period = self.period_containing(local).max(0);
+    }
+
+    /// Ends the expansion at the first period that starts after the local
+    /// time `local`.
+    pub(crate) fn stop_after(&mut self, local: i64) {
+        self.horizon = local.min(MAX_LOCAL);
     }
 
     /// Returns the next instance, adding the candidates it examines to
@@ -515,7 +525,7 @@ impl<'a> RuleExpansion<'a> {
     fn fill_next_period(&mut self, examined: &mut u64) -> Result<(), ExpandError> {
         let index = self.next_period;
         let period_start = self.period_start(index);
-        if period_start > MAX_LOCAL {
+        if period_start > self.horizon {
             // Nothing after 9999-12-31 can be represented, so the rule has
             // no further instances that a caller could receive.
             self.finished = true;

@@ -151,6 +151,7 @@ impl Recurrence {
         for rule in &self.rules {
             let mut expansion = RuleExpansion::new(rule, &self.start)?;
             expansion.seek(from_local);
+            expansion.stop_after(to_local);
             while let Some(instance) = expansion.next(&mut examined, budget.max_candidates())? {
                 if instance.local > to_local {
                     break;
@@ -178,6 +179,8 @@ struct Context {
     explicit: Vec<Instance>,
     excluded_keys: HashSet<i64>,
     excluded_days: HashSet<i64>,
+    /// The key of DTSTART, before which no rule generates an instance.
+    start_key: i64,
 }
 
 impl Context {
@@ -212,8 +215,12 @@ impl Context {
                 }
             }
         }
+        let start_key = form
+            .place_value(&recurrence.start, time_of_day)
+            .map_or(i64::MIN, |instance| instance.key);
         Context {
             form,
+            start_key,
             explicit,
             excluded_keys,
             excluded_days,
@@ -271,6 +278,19 @@ impl<'a> Expansion<'a> {
     fn next(&mut self, budget: Budget) -> Result<Option<DateOrTime>, ExpandError> {
         let mut examined = 0;
         loop {
+            // No rule generates an instance before DTSTART, so an explicit
+            // instance up to DTSTART goes first without asking the rules,
+            // which may spend their budget before they find anything.
+            if let Some(&instance) = self.context.explicit.get(self.next_explicit)
+                && instance.key <= self.context.start_key
+            {
+                self.next_explicit += 1;
+                if let Some(value) = self.accept(instance) {
+                    return Ok(Some(value));
+                }
+                continue;
+            }
+
             for (rule, head) in self.rules.iter_mut().zip(&mut self.heads) {
                 if *head == Head::Unread {
                     *head = match rule.next(&mut examined, budget.max_candidates())? {
@@ -301,14 +321,23 @@ impl<'a> Expansion<'a> {
                 None => self.next_explicit += 1,
             }
 
-            if self.last_key == Some(instance.key) {
-                continue;
-            }
-            self.last_key = Some(instance.key);
-            if !self.context.is_excluded(&instance) {
-                return Ok(Some(self.context.form.value(instance)));
+            if let Some(value) = self.accept(instance) {
+                return Ok(Some(value));
             }
         }
+    }
+
+    /// Returns the value of the next instance in order unless it repeats
+    /// the previous one or an EXDATE removes it.
+    fn accept(&mut self, instance: Instance) -> Option<DateOrTime> {
+        if self.last_key == Some(instance.key) {
+            return None;
+        }
+        self.last_key = Some(instance.key);
+        if self.context.is_excluded(&instance) {
+            return None;
+        }
+        Some(self.context.form.value(instance))
     }
 }
 
