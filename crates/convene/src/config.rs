@@ -16,6 +16,7 @@ use crate::ics_command::IcsCommand;
 use crate::mail_doctor::DoctorArgs;
 use crate::mail_send::SendArgs;
 use crate::mail_settings::MailSettings;
+use crate::rrule_command::RruleArgs;
 
 /// Convene: a self-hosted scheduling service.
 #[derive(Debug, Parser)]
@@ -44,6 +45,12 @@ pub enum Command {
     /// Check iCalendar files, or print Convene's export of one.
     #[command(subcommand)]
     Ics(IcsCommand),
+    /// Print the occurrences of an RRULE from a DTSTART.
+    ///
+    /// Exit status: 0 on success, 2 for an invalid argument or rule, 1 when the rule
+    /// finds no further occurrence within a million candidates (after printing those
+    /// it found).
+    Rrule(RruleArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@
 //! - `mail_send`, `mail_doctor`, `dkim_keygen`: the `convene mail send`,
 //!   `convene mail doctor` and `convene dkim keygen` commands.
 //! - `ics_command`: the `convene ics check` and `convene ics normalize` commands.
+//! - `rrule_command`: `convene rrule`, which prints a rule's occurrences.
 //!
 //! Exit status: 0 on success, 2 for invalid arguments or settings (clap's
 //! own errors included) and 1 for other errors. `mail send` and `mail
@@ -27,6 +28,7 @@ mod ics_command;
 mod mail_doctor;
 mod mail_send;
 mod mail_settings;
+mod rrule_command;
 mod serve;
 
 use std::io::IsTerminal;
@@ -55,6 +57,7 @@ async fn main() -> ExitCode {
         Command::Mail(MailCommand::Doctor(args)) => mail_doctor::run(args).await,
         Command::Dkim(DkimCommand::Keygen(args)) => dkim_keygen::run(&args),
         Command::Ics(command) => ics_command::run(command),
+        Command::Rrule(args) => rrule_command::run(&args),
     };
     match result {
         Ok(code) => code,
