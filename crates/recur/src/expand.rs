@@ -362,6 +362,10 @@ impl<'a> RuleExpansion<'a> {
         start: &DateOrTime,
     ) -> Result<RuleExpansion<'a>, ExpandError> {
         let form = Form::of(start);
+        // NOTE: a zoned DTSTART whose local time fell in a DST gap arrives
+        // already moved forward, so its instances on other days take the
+        // moved time (03:30 for 02:30). Keeping the written local time would
+        // need it passed next to the zoned value.
         let start_local = local_from_datetime(start.local());
         let until = match rule.until() {
             None => Until::None,
