@@ -47,10 +47,9 @@ pub struct RruleArgs {
     pub rule: String,
 }
 
-/// Prints the occurrences. Invalid arguments return a [`SettingsError`]
-/// (exit status 2); a rule that finds no further instance within the
-/// default budget prints what it found and returns another error (exit
-/// status 1).
+/// Prints the occurrences. Invalid arguments return a [`SettingsError`],
+/// which exits with status 2. A rule that finds no further instance within
+/// the default budget prints what it found and then fails with status 1.
 pub fn run(args: &RruleArgs) -> anyhow::Result<ExitCode> {
     let zone = args.tz.as_deref().map(parse_zone).transpose()?;
     let start = DateOrTime::parse(&args.dtstart, zone.as_ref()).map_err(|error| {

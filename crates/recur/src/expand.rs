@@ -3,9 +3,9 @@
 //! Every period of the frequency (a year, month, week, day, hour, minute or
 //! second, INTERVAL apart) is turned into a sorted set of local candidates.
 //! A BY part either narrows the days of the period or lists the times of
-//! day, so the expand and limit columns of RFC 5545's table (§3.3.10) both
-//! come down to keeping the days of the period that match every day part and
-//! combining them with the listed hours, minutes and seconds. Parts that
+//! day. So the expand and limit columns of RFC 5545's table (§3.3.10) both
+//! come down to two steps: keep the days of the period that match every day
+//! part, then combine them with the listed hours, minutes and seconds. Parts that
 //! are missing take their value from DTSTART where the RFC says so. BYSETPOS
 //! then picks from the whole period, including candidates before DTSTART,
 //! and only the picked candidates from DTSTART on become instances.
@@ -362,6 +362,10 @@ impl<'a> RuleExpansion<'a> {
         start: &DateOrTime,
     ) -> Result<RuleExpansion<'a>, ExpandError> {
         let form = Form::of(start);
+        // NOTE: a zoned DTSTART whose local time fell in a DST gap arrives
+        // already moved forward, so its instances on other days take the
+        // moved time (03:30 for 02:30). Keeping the written local time would
+        // need it passed next to the zoned value.
         let start_local = local_from_datetime(start.local());
         let until = match rule.until() {
             None => Until::None,

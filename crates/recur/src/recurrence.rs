@@ -15,7 +15,7 @@ use crate::value::DateOrTime;
 /// Whether DTSTART belongs to the recurrence set when no rule generates it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StartInstance {
-    /// DTSTART is always the first occurrence, as RFC 5545 §3.8.5.3 says.
+    /// DTSTART is always the first occurrence, as RFC 5545 §3.8.5.3 requires.
     /// COUNT counts only the instances a rule generates, so a DTSTART that
     /// the rule does not match comes on top of COUNT instances.
     #[default]
@@ -109,7 +109,7 @@ impl Recurrence {
     /// meaning the start of its day. A rule without COUNT is expanded from
     /// the period that contains `from`, so the cost depends on the window
     /// and not on how far it lies from DTSTART. A rule with COUNT is walked
-    /// from DTSTART, because only that walk knows which instances count.
+    /// from DTSTART, because only that walk determines which instances count.
     /// `budget` covers the whole call.
     pub fn between(
         &self,
@@ -172,7 +172,7 @@ impl Recurrence {
     }
 }
 
-/// What every way of expanding a recurrence needs besides the rules.
+/// The parts of a recurrence besides its rules, in DTSTART's form.
 struct Context {
     form: Form,
     /// DTSTART (when it always counts) and the RDATEs, sorted.

@@ -145,8 +145,8 @@ impl Rule {
         self.frequency
     }
 
-    /// The INTERVAL: how many periods of the frequency lie between two
-    /// periods that have instances; 1 when absent.
+    /// Returns INTERVAL: the number of periods of the frequency from one
+    /// period with instances to the next, 1 when absent.
     pub fn interval(&self) -> u32 {
         self.interval
     }
@@ -155,7 +155,7 @@ impl Rule {
         self.count
     }
 
-    /// The inclusive UNTIL bound.
+    /// Returns UNTIL, an inclusive bound.
     pub fn until(&self) -> Option<&DateOrTime> {
         self.until.as_ref().map(|key| &key.0)
     }
@@ -196,7 +196,7 @@ impl Rule {
         &self.by_set_pos
     }
 
-    /// The WKST part: the first day of the week; Monday when absent.
+    /// Returns WKST, the first day of the week, which is Monday when absent.
     pub fn week_start(&self) -> Weekday {
         self.week_start
     }
