@@ -852,3 +852,129 @@ async fn event_rescheduled_renamed_and_cancelled() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn recurring_and_all_day_events() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let bob = convene.user("Bob", "bob@beta.test").await;
+
+    // Every Monday at 09:00 in Berlin, without end, except on 2030-01-21.
+    let mut body = event(
+        &ann,
+        &[&bob],
+        "2030-01-07T09:00:00+01:00",
+        "2030-01-07T09:30:00+01:00",
+    );
+    body["time_zone"] = json!("Europe/Berlin");
+    body["recurrence"] =
+        json!({"rrule": "FREQ=WEEKLY;BYDAY=MO", "exdates": ["2030-01-21T09:00:00+01:00"]});
+    let (status, series) = convene.post("/v1/events", body).await;
+    assert_eq!(status, 201, "{series}");
+    assert_eq!(
+        series["recurrence"],
+        json!({"rrule": ["FREQ=WEEKLY;BYDAY=MO"], "rdates": [], "exdates": ["2030-01-21T09:00:00+01:00"]})
+    );
+    let (_, busy) = convene
+        .get(&format!(
+            "/v1/users/{bob}/busy?from=2030-01-14T00:00:00Z&to=2030-01-29T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(
+        busy["busy"],
+        json!([
+            {"start": "2030-01-14T08:00:00Z", "end": "2030-01-14T08:30:00Z"},
+            {"start": "2030-01-28T08:00:00Z", "end": "2030-01-28T08:30:00Z"},
+        ])
+    );
+    // In summer the meeting stays at 09:00 local, 07:00 UTC.
+    let (_, busy) = convene
+        .get(&format!(
+            "/v1/users/{bob}/busy?from=2030-07-01T00:00:00Z&to=2030-07-02T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(
+        busy["busy"],
+        json!([{"start": "2030-07-01T07:00:00Z", "end": "2030-07-01T07:30:00Z"}])
+    );
+
+    // A single event months later conflicts with that Monday's occurrence.
+    let (status, problem) = convene
+        .post(
+            "/v1/events",
+            event(&bob, &[], "2030-09-02T07:15:00Z", "2030-09-02T08:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["conflicts"],
+        json!([{"user": bob, "busy": [{"start": "2030-09-02T07:00:00Z", "end": "2030-09-02T07:30:00Z"}]}])
+    );
+
+    // An all-day event is given, and shown, as dates with an exclusive end.
+    let mut holiday = event(&bob, &[], "2030-01-01", "2030-01-03");
+    holiday["time_zone"] = json!("America/New_York");
+    holiday["reminders"] = json!([]);
+    let (status, created) = convene.post("/v1/events", holiday).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["all_day"], true);
+    assert_eq!(created["start"], "2030-01-01");
+    assert_eq!(created["end"], "2030-01-03");
+    let (_, busy) = convene
+        .get(&format!(
+            "/v1/users/{bob}/busy?from=2029-12-31T00:00:00Z&to=2030-01-05T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(
+        busy["busy"],
+        json!([{"start": "2030-01-01T05:00:00Z", "end": "2030-01-03T05:00:00Z"}])
+    );
+
+    // Bad recurrences and mixed forms name the field.
+    for (patch, field) in [
+        (
+            json!({"recurrence": {"rrule": "FREQ=FORTNIGHTLY"}}),
+            "recurrence/rrule",
+        ),
+        (
+            json!({"recurrence": {"rrule": "FREQ=DAILY;COUNT=3;UNTIL=20300201T000000Z"}}),
+            "recurrence/rrule",
+        ),
+        (
+            json!({"recurrence": {"rrule": "FREQ=DAILY;UNTIL=20300201"}}),
+            "recurrence/rrule",
+        ),
+        (
+            json!({"recurrence": {"rrule": "FREQ=DAILY", "exdates": ["2030-01-08"]}}),
+            "recurrence/exdates/0",
+        ),
+        (json!({"recurrence": {"freq": "daily"}}), "recurrence/freq"),
+        (json!({"end": "2030-01-08"}), "end"),
+    ] {
+        let mut body = event(&ann, &[], "2030-01-08T09:00:00Z", "2030-01-08T10:00:00Z");
+        for (key, value) in patch.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        let (status, problem) = convene.post("/v1/events", body).await;
+        assert_eq!(status, 422, "{patch}: {problem}");
+        assert_eq!(problem["field"], field, "{patch}: {problem}");
+    }
+
+    // Ending the series frees the Mondays after its end.
+    let id = series["id"].as_str().unwrap();
+    let (status, changed) = convene
+        .patch(
+            &format!("/v1/events/{id}"),
+            json!({"recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO;UNTIL=20300301T000000Z"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["sequence"], 1);
+    let (status, _) = convene
+        .post(
+            "/v1/events",
+            event(&bob, &[], "2030-09-02T07:15:00Z", "2030-09-02T08:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, 201);
+}

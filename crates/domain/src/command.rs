@@ -5,9 +5,33 @@
 //! against stored data: whether the users exist and whether anyone is busy
 //! is for the Scheduler to find out.
 
+use convene_recur::Rule;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::{ReminderOffset, UserId, WorkingHours};
+
+/// A start or end as a request gives it: an instant, or a date for an all-day event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOrDate {
+    Time(Timestamp),
+    /// A whole local day in the event's time zone; as an end, the first day after the event.
+    Date(Date),
+}
+
+impl From<Timestamp> for TimeOrDate {
+    fn from(instant: Timestamp) -> TimeOrDate {
+        TimeOrDate::Time(instant)
+    }
+}
+
+/// How a requested event repeats, before its dates are read in the event's time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecurrenceRequest {
+    pub rules: Vec<Rule>,
+    pub rdates: Vec<TimeOrDate>,
+    pub exdates: Vec<TimeOrDate>,
+}
 
 /// Creates an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,13 +39,15 @@ pub struct CreateEvent {
     pub title: String,
     pub description: Option<String>,
     pub location: Option<String>,
-    pub start: Timestamp,
-    pub end: Timestamp,
+    /// Both times, or both dates for an all-day event.
+    pub start: TimeOrDate,
+    pub end: TimeOrDate,
     /// IANA time zone name; the organizer's zone, else UTC, when absent.
     pub time_zone: Option<String>,
     pub organizer: UserId,
     pub participants: Vec<UserId>,
     pub reminders: Vec<ReminderOffset>,
+    pub recurrence: Option<RecurrenceRequest>,
 }
 
 /// Adds a participant to an existing event.
@@ -61,8 +87,10 @@ pub struct UpdateEvent {
     pub description: Option<Option<String>>,
     /// `Some(None)` removes the location.
     pub location: Option<Option<String>>,
-    pub start: Option<Timestamp>,
-    pub end: Option<Timestamp>,
+    pub start: Option<TimeOrDate>,
+    pub end: Option<TimeOrDate>,
     pub time_zone: Option<String>,
     pub reminders: Option<Vec<ReminderOffset>>,
+    /// `Some(None)` makes the event a single occurrence.
+    pub recurrence: Option<Option<RecurrenceRequest>>,
 }

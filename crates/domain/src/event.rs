@@ -2,6 +2,7 @@
 
 use jiff::{Timestamp, tz::TimeZone};
 
+use crate::recurrence::{EventRecurrence, Timing};
 use crate::user::validate_text;
 use crate::{EventId, Interval, ReminderOffset, UserId, ValidationError};
 
@@ -13,6 +14,8 @@ pub const MAX_LOCATION_CHARS: usize = 500;
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 /// Maximum number of reminder offsets per event.
 pub const MAX_REMINDERS: usize = 20;
+/// How many occurrences of a new recurring event are expanded to check its rules.
+const CHECKED_OCCURRENCES: usize = 100;
 /// Maximum number of participants per event, not counting the organizer.
 pub const MAX_PARTICIPANTS: usize = 1_000;
 
@@ -34,6 +37,14 @@ pub struct Event {
     /// such as a new time (RFC 5546, section 2.1.4).
     pub sequence: u32,
     pub status: EventStatus,
+    /// Whether the event covers whole days in its time zone; its interval then runs from
+    /// local midnight to local midnight, the end date exclusive.
+    pub all_day: bool,
+    /// How the event repeats; `None` for a single occurrence.
+    pub recurrence: Option<EventRecurrence>,
+    /// The UID of an event imported from another calendar; Convene's own events have none
+    /// and are known by their id.
+    pub external_uid: Option<String>,
 }
 
 /// Whether an event still takes place.
@@ -69,6 +80,22 @@ impl Event {
     pub fn attendees(&self) -> Vec<UserId> {
         attendees(self.organizer, &self.participants)
     }
+
+    /// Returns the event's time zone, or UTC if the stored name is no longer known.
+    pub fn zone(&self) -> TimeZone {
+        TimeZone::get(&self.time_zone).unwrap_or(TimeZone::UTC)
+    }
+
+    /// Returns when the event takes place, read in `zone`, which should be
+    /// [`Event::zone`].
+    pub fn timing<'a>(&'a self, zone: &'a TimeZone) -> Timing<'a> {
+        Timing {
+            interval: self.interval,
+            zone,
+            all_day: self.all_day,
+            recurrence: self.recurrence.as_ref(),
+        }
+    }
 }
 
 /// A validated request to create an event.
@@ -82,6 +109,8 @@ pub struct NewEvent {
     pub organizer: UserId,
     pub participants: Vec<UserId>,
     pub reminders: Vec<ReminderOffset>,
+    pub all_day: bool,
+    pub recurrence: Option<EventRecurrence>,
 }
 
 /// The raw parts of a [`NewEvent`], before validation.
@@ -96,6 +125,9 @@ pub struct NewEventParts<'a> {
     pub organizer: UserId,
     pub participants: Vec<UserId>,
     pub reminders: Vec<ReminderOffset>,
+    /// Whether `start` and `end` are local midnights that bound whole days.
+    pub all_day: bool,
+    pub recurrence: Option<EventRecurrence>,
 }
 
 impl NewEvent {
@@ -145,7 +177,21 @@ impl NewEvent {
             organizer: parts.organizer,
             participants,
             reminders,
+            all_day: parts.all_day,
+            recurrence: parts.recurrence,
         };
+        // A rule that cannot be expanded is rejected now, with the expander's reason,
+        // rather than failing every later busy-time lookup.
+        let zone = TimeZone::get(&new_event.time_zone).unwrap_or(TimeZone::UTC);
+        let timing = Timing {
+            interval: new_event.interval,
+            zone: &zone,
+            all_day: new_event.all_day,
+            recurrence: new_event.recurrence.as_ref(),
+        };
+        timing
+            .check(CHECKED_OCCURRENCES)
+            .map_err(|err| ValidationError::new("recurrence/rrule", err.to_string()))?;
         // Reject offsets whose due time cannot be computed now, rather than
         // failing later in the Notifier.
         new_event.reminder_due_times()?;
@@ -171,6 +217,9 @@ impl NewEvent {
             reminders: self.reminders,
             sequence: 0,
             status: EventStatus::Confirmed,
+            all_day: self.all_day,
+            recurrence: self.recurrence,
+            external_uid: None,
         }
     }
 
@@ -254,6 +303,8 @@ mod tests {
             organizer,
             participants,
             reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
+            all_day: false,
+            recurrence: None,
         }
     }
 

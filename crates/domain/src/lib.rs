@@ -26,12 +26,15 @@ pub mod event;
 pub mod id;
 pub mod interval;
 pub mod mail;
+pub mod recurrence;
 pub mod reminder;
 pub mod slots;
 pub mod user;
 pub mod working_hours;
 
-pub use command::{AddParticipant, CreateEvent, FindSlots, UpdateEvent, UpdateUser};
+pub use command::{
+    AddParticipant, CreateEvent, FindSlots, RecurrenceRequest, TimeOrDate, UpdateEvent, UpdateUser,
+};
 pub use conflict::Conflict;
 pub use error::ValidationError;
 pub use event::{Event, EventStatus, NewEvent, NewEventParts};
@@ -41,6 +44,7 @@ pub use mail::{
     ClaimedMail, ClaimedRecipient, MailAttemptRecord, MailMessage, MailRecipient, MailState,
     OutgoingMessage, OutgoingRecipient,
 };
+pub use recurrence::{EventRecurrence, Timing};
 pub use reminder::{Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset};
 pub use user::{EmailAddress, NewUser, User};
 pub use working_hours::{WorkingHours, WorkingPeriod};

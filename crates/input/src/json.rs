@@ -9,9 +9,11 @@
 use convene_domain::user::validate_time_zone;
 use convene_domain::working_hours::{parse_clock, parse_weekday};
 use convene_domain::{
-    AddParticipant, CreateEvent, FindSlots, NewUser, ReminderOffset, UpdateEvent, UpdateUser,
-    UserId, WorkingHours, WorkingPeriod,
+    AddParticipant, CreateEvent, FindSlots, NewUser, RecurrenceRequest, ReminderOffset, TimeOrDate,
+    UpdateEvent, UpdateUser, UserId, WorkingHours, WorkingPeriod,
 };
+use convene_recur::Rule;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value};
 
@@ -22,7 +24,7 @@ use crate::{InputError, RequestParser};
 pub struct JsonParser;
 
 /// The fields of an event that both a new event and a change may set.
-const EVENT_FIELDS: [&str; 7] = [
+const EVENT_FIELDS: [&str; 8] = [
     "title",
     "description",
     "location",
@@ -30,6 +32,7 @@ const EVENT_FIELDS: [&str; 7] = [
     "end",
     "time_zone",
     "reminders",
+    "recurrence",
 ];
 
 impl RequestParser for JsonParser {
@@ -54,12 +57,13 @@ impl RequestParser for JsonParser {
             title: object.required_str("title")?.to_owned(),
             description: object.optional_str("description")?.map(str::to_owned),
             location: object.optional_str("location")?.map(str::to_owned),
-            start: parse_timestamp("start", object.required_str("start")?)?,
-            end: parse_timestamp("end", object.required_str("end")?)?,
+            start: parse_time_or_date("start", object.required_str("start")?)?,
+            end: parse_time_or_date("end", object.required_str("end")?)?,
             time_zone: object.optional_str("time_zone")?.map(str::to_owned),
             organizer: parse_user_id("organizer", object.required_str("organizer")?)?,
             participants: object.participants()?,
             reminders: object.reminders()?,
+            recurrence: object.recurrence()?.flatten(),
         })
     }
 
@@ -102,17 +106,18 @@ impl RequestParser for JsonParser {
             location: object.removable_str("location")?,
             start: object
                 .optional_str("start")?
-                .map(|text| parse_timestamp("start", text))
+                .map(|text| parse_time_or_date("start", text))
                 .transpose()?,
             end: object
                 .optional_str("end")?
-                .map(|text| parse_timestamp("end", text))
+                .map(|text| parse_time_or_date("end", text))
                 .transpose()?,
             time_zone: object.optional_str("time_zone")?.map(str::to_owned),
             reminders: match object.0.get("reminders") {
                 None => None,
                 Some(_) => Some(object.reminders()?),
             },
+            recurrence: object.recurrence()?,
         })
     }
 
@@ -230,6 +235,92 @@ impl Object {
             .collect()
     }
 
+    /// Reads `recurrence`: absent (`None`), `null` (`Some(None)`) or an object with `rrule`
+    /// (one RRULE value or a list of them), `rdates` and `exdates`.
+    fn recurrence(&self) -> Result<Option<Option<RecurrenceRequest>>, InputError> {
+        let entry = match self.0.get("recurrence") {
+            None => return Ok(None),
+            Some(Value::Null) => return Ok(Some(None)),
+            Some(Value::Object(entry)) => entry,
+            Some(other) => {
+                return Err(expected(
+                    "recurrence",
+                    "an object such as {\"rrule\": \"FREQ=WEEKLY;BYDAY=MO\"}",
+                    other,
+                ));
+            }
+        };
+        if let Some(unknown) = entry
+            .keys()
+            .find(|key| !["rrule", "rdates", "exdates"].contains(&key.as_str()))
+        {
+            return Err(InputError::invalid(
+                format!("recurrence/{unknown}"),
+                "unknown field; a recurrence has rrule, rdates and exdates",
+            ));
+        }
+        let texts: Vec<&str> = match entry.get("rrule") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(text)) => vec![text],
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Value::String(text) => Ok(text.as_str()),
+                    other => Err(expected(
+                        &format!("recurrence/rrule/{i}"),
+                        "an RRULE string",
+                        other,
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(expected(
+                    "recurrence/rrule",
+                    "an RRULE value such as \"FREQ=WEEKLY;BYDAY=MO\", or a list of them",
+                    other,
+                ));
+            }
+        };
+        let rules = texts
+            .iter()
+            .map(|text| {
+                let text = text.strip_prefix("RRULE:").unwrap_or(text);
+                Rule::parse(text).map_err(|err| {
+                    InputError::invalid("recurrence/rrule", format!("{text:?}: {err}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let dates = |name: &str| -> Result<Vec<TimeOrDate>, InputError> {
+            match entry.get(name) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let field = format!("recurrence/{name}/{i}");
+                        match item {
+                            Value::String(text) => parse_time_or_date(&field, text),
+                            other => Err(expected(&field, "a time or a date string", other)),
+                        }
+                    })
+                    .collect(),
+                Some(other) => Err(expected(&format!("recurrence/{name}"), "an array", other)),
+            }
+        };
+        if rules.is_empty() && entry.get("rdates").is_none() {
+            return Err(InputError::invalid(
+                "recurrence/rrule",
+                "is required unless rdates are given; use null to make the event single",
+            ));
+        }
+        Ok(Some(Some(RecurrenceRequest {
+            rules,
+            rdates: dates("rdates")?,
+            exdates: dates("exdates")?,
+        })))
+    }
+
     /// Reads `working_hours`: a list of `{"days": [...], "start": "09:00", "end": "17:00"}`.
     fn working_hours(&self) -> Result<Option<WorkingHours>, InputError> {
         let items = match self.0.get("working_hours") {
@@ -345,6 +436,19 @@ fn parse_timestamp(field: &str, text: &str) -> Result<Timestamp, InputError> {
     Ok(timestamp)
 }
 
+/// Parses an RFC 3339 time, or a date (`YYYY-MM-DD`) for an all-day event.
+fn parse_time_or_date(field: &str, text: &str) -> Result<TimeOrDate, InputError> {
+    if text.len() == 10 && !text.contains('T') {
+        return text.parse::<Date>().map(TimeOrDate::Date).map_err(|_| {
+            InputError::invalid(
+                field,
+                format!("{text:?} is not a date (YYYY-MM-DD, for example 2030-01-15)"),
+            )
+        });
+    }
+    parse_timestamp(field, text).map(TimeOrDate::Time)
+}
+
 /// Parses an ISO 8601 duration of hours, minutes and seconds, such as `PT1H30M`.
 fn parse_duration(field: &str, text: &str) -> Result<SignedDuration, InputError> {
     let duration: SignedDuration = text.parse().map_err(|_| {
@@ -415,7 +519,7 @@ mod tests {
         assert_eq!(command.title, "Planning");
         assert_eq!(
             command.start,
-            "2030-01-15T08:00:00Z".parse::<Timestamp>().unwrap()
+            TimeOrDate::Time("2030-01-15T08:00:00Z".parse::<Timestamp>().unwrap())
         );
         assert_eq!(command.organizer.to_string(), ORGANIZER);
         assert_eq!(command.participants[0].to_string(), GUEST);

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convene_channel::{Channel, FailureNotice, NoticeError, Recipient, Reminder, Reporter};
 use convene_domain::{
-    CreateEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, NewUser, ReminderOffset, User,
-    UserId,
+    CreateEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, NewUser, ReminderOffset,
+    TimeOrDate, User, UserId,
 };
 use convene_notifier::{Notifier, NotifierConfig};
 use convene_scheduler::Scheduler;
@@ -116,12 +116,13 @@ async fn book(f: &Fixture, now: Timestamp, end: &str) -> (convene_domain::EventI
                 title: "Planning".to_owned(),
                 description: None,
                 location: None,
-                start: "2030-01-01T10:00:00Z".parse().unwrap(),
-                end: end.parse().unwrap(),
+                start: TimeOrDate::Time("2030-01-01T10:00:00Z".parse().unwrap()),
+                end: TimeOrDate::Time(end.parse().unwrap()),
                 time_zone: None,
                 organizer: ann,
                 participants: vec![bob, cid],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
+                recurrence: None,
             },
             now,
         )
@@ -243,12 +244,13 @@ async fn temporary_failure_not_retried_past_event_end() {
                 title: "Stand-up".to_owned(),
                 description: None,
                 location: None,
-                start: seconds(10),
-                end: seconds(20),
+                start: TimeOrDate::Time(seconds(10)),
+                end: TimeOrDate::Time(seconds(20)),
                 time_zone: None,
                 organizer: ann,
                 participants: vec![],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
+                recurrence: None,
             },
             now,
         )
@@ -307,8 +309,8 @@ async fn two_workers_never_send_twice() {
                     title: format!("Meeting {i}"),
                     description: None,
                     location: None,
-                    start: "2030-01-01T10:00:00Z".parse().unwrap(),
-                    end: "2030-01-01T11:00:00Z".parse().unwrap(),
+                    start: TimeOrDate::Time("2030-01-01T10:00:00Z".parse().unwrap()),
+                    end: TimeOrDate::Time("2030-01-01T11:00:00Z".parse().unwrap()),
                     time_zone: None,
                     organizer,
                     participants: vec![],
@@ -316,6 +318,7 @@ async fn two_workers_never_send_twice() {
                         ReminderOffset::parse("before", "PT15M").unwrap(),
                         ReminderOffset::parse("before", "PT10M").unwrap(),
                     ],
+                    recurrence: None,
                 },
                 at("2030-01-01T09:00:00Z"),
             )
@@ -616,16 +619,19 @@ async fn slow_result_write_not_resent() {
                 title: "Review".to_owned(),
                 description: None,
                 location: None,
-                start: now
-                    .checked_add(jiff::SignedDuration::from_secs(600))
-                    .unwrap(),
-                end: now
-                    .checked_add(jiff::SignedDuration::from_secs(1200))
-                    .unwrap(),
+                start: TimeOrDate::Time(
+                    now.checked_add(jiff::SignedDuration::from_secs(600))
+                        .unwrap(),
+                ),
+                end: TimeOrDate::Time(
+                    now.checked_add(jiff::SignedDuration::from_secs(1200))
+                        .unwrap(),
+                ),
                 time_zone: None,
                 organizer: ann,
                 participants: vec![],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
+                recurrence: None,
             },
             now,
         )

@@ -44,6 +44,7 @@ impl From<StoreError> for SchedulerError {
             },
             StoreError::NotFound { what, id } => SchedulerError::NotFound { what, id },
             StoreError::Duplicate { field, value } => SchedulerError::Duplicate { field, value },
+            StoreError::Invalid(err) => SchedulerError::Invalid(err),
             other => SchedulerError::Store(other),
         }
     }

@@ -14,11 +14,13 @@
 //! Layout:
 //! - [`service`]: the [`Scheduler`] itself.
 //! - [`planning`]: which reminder deliveries an event produces.
+//! - `timing`: reading requested times, dates and recurrences in an event's zone.
 //! - [`error`] defines [`SchedulerError`].
 
 pub mod error;
 pub mod planning;
 pub mod service;
+mod timing;
 
 pub use error::SchedulerError;
 pub use service::Scheduler;

@@ -9,6 +9,10 @@ use jiff::Timestamp;
 /// whose due time has already passed keeps its original due time, so it
 /// goes out at the next poll. Someone added ten minutes before a meeting
 /// therefore still gets the reminder.
+///
+/// NOTE: a recurring event gets reminders for its first occurrence only, because a
+/// delivery is keyed by event, person and offset. Keying deliveries by occurrence too, and
+/// planning the next occurrence's reminders when one is sent, would remind of every one.
 pub fn plan_deliveries(
     event: &Event,
     recipients: &[UserId],

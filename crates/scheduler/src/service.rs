@@ -15,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::SchedulerError;
 use crate::planning::plan_deliveries;
+use crate::timing;
 
 /// The time zone of an event whose command names none and whose organizer
 /// has none.
@@ -235,16 +236,24 @@ impl Scheduler {
             .as_deref()
             .or(organizer.time_zone.as_deref())
             .unwrap_or(DEFAULT_TIME_ZONE);
+        let zone = timing::zone(time_zone)?;
+        let (start, end, all_day) = timing::resolve_span(command.start, command.end, &zone)?;
+        let recurrence = command
+            .recurrence
+            .map(|request| timing::resolve_recurrence(request, &zone, all_day))
+            .transpose()?;
         let new_event = NewEvent::new(NewEventParts {
             title: &command.title,
             description: command.description.as_deref(),
             location: command.location.as_deref(),
-            start: command.start,
-            end: command.end,
+            start,
+            end,
             time_zone,
             organizer: command.organizer,
             participants: command.participants,
             reminders: command.reminders,
+            all_day,
+            recurrence,
         })?;
         let event = new_event.into_event(EventId::generate());
         let deliveries = plan_deliveries(&event, &event.attendees(), now)?;
@@ -293,21 +302,42 @@ impl Scheduler {
             Some(location) => location,
             None => current.location.clone(),
         };
+        let time_zone = command.time_zone.as_deref().unwrap_or(&current.time_zone);
+        let zone = timing::zone(time_zone)?;
+        let current_zone = current.zone();
+        let (start, end, all_day) = timing::resolve_span(
+            command.start.unwrap_or_else(|| {
+                timing::as_requested(current.interval.start(), &current_zone, current.all_day)
+            }),
+            command.end.unwrap_or_else(|| {
+                timing::as_requested(current.interval.end(), &current_zone, current.all_day)
+            }),
+            &zone,
+        )?;
+        let recurrence = match command.recurrence {
+            Some(Some(request)) => Some(timing::resolve_recurrence(request, &zone, all_day)?),
+            Some(None) => None,
+            None => current.recurrence.clone(),
+        };
         let new_event = NewEvent::new(NewEventParts {
             title: command.title.as_deref().unwrap_or(&current.title),
             description: description.as_deref(),
             location: location.as_deref(),
-            start: command.start.unwrap_or(current.interval.start()),
-            end: command.end.unwrap_or(current.interval.end()),
-            time_zone: command.time_zone.as_deref().unwrap_or(&current.time_zone),
+            start,
+            end,
+            time_zone,
             organizer: current.organizer,
             participants: current.participants.clone(),
             reminders: command
                 .reminders
                 .unwrap_or_else(|| current.reminders.clone()),
+            all_day,
+            recurrence,
         })?;
         let mut event = new_event.into_event(id);
-        let moved = event.interval != current.interval;
+        let moved = event.interval != current.interval
+            || event.all_day != current.all_day
+            || event.recurrence != current.recurrence;
         event.sequence = current.sequence + u32::from(moved);
         event.status = current.status;
 

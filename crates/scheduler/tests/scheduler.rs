@@ -2,7 +2,7 @@
 
 use convene_domain::{
     AddParticipant, CreateEvent, DeliveryState, FindSlots, Interval, NewUser, ReminderOffset,
-    UpdateUser, UserId, WorkingHours,
+    TimeOrDate, UpdateUser, UserId, WorkingHours,
 };
 use convene_scheduler::{Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
@@ -36,8 +36,8 @@ fn command(organizer: UserId, participants: Vec<UserId>, start: &str, end: &str)
         title: "Planning".to_owned(),
         description: None,
         location: None,
-        start: at(start),
-        end: at(end),
+        start: TimeOrDate::Time(at(start)),
+        end: TimeOrDate::Time(at(end)),
         time_zone: None,
         organizer,
         participants,
@@ -45,6 +45,7 @@ fn command(organizer: UserId, participants: Vec<UserId>, start: &str, end: &str)
             ReminderOffset::parse("before", "PT15M").unwrap(),
             ReminderOffset::parse("before", "PT1H").unwrap(),
         ],
+        recurrence: None,
     }
 }
 

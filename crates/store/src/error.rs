@@ -1,6 +1,6 @@
 //! Errors returned by every store.
 
-use convene_domain::Conflict;
+use convene_domain::{Conflict, ValidationError};
 
 /// Reason a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,11 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
 
     /// A value that must be unique is already taken.
+    /// Input that only the store could check, such as a recurrence that cannot be expanded
+    /// over the conflict horizon.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+
     #[error("{field} {value:?} is already in use")]
     Duplicate { field: &'static str, value: String },
 

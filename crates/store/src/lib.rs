@@ -26,11 +26,13 @@
 pub mod error;
 pub mod memory;
 pub mod repository;
+mod schedule;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use repository::{AttemptRecord, ClaimRequest, MailStore, Store};
+pub use schedule::{DEFAULT_CONFLICT_HORIZON, MAX_LISTED_CONFLICTS, StoreOptions};
 pub use sqlite::SqliteStore;
 
 use std::sync::Arc;
@@ -39,11 +41,16 @@ use std::sync::Arc;
 /// `sqlite:PATH` (also `sqlite://PATH`) for a SQLite file, created when
 /// missing. Migrations run before this returns.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, StoreOptions::default()).await
+}
+
+/// Opens the store that `url` names, like [`open`], with `options`.
+pub async fn open_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     if url == "memory:" {
-        return Ok(Arc::new(MemoryStore::new()));
+        return Ok(Arc::new(MemoryStore::with_options(options)));
     }
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::open(url).await?));
+        return Ok(Arc::new(SqliteStore::open_with(url, options).await?));
     }
     Err(StoreError::UnsupportedUrl {
         url: url.to_owned(),

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use convene_domain::{
     Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
-    EventId, EventStatus, Interval, MailAttemptRecord, MailState, MessageId, OutgoingMessage,
-    OutgoingRecipient, ReminderOffset, User, UserId, WorkingHours,
+    EventId, EventRecurrence, EventStatus, Interval, MailAttemptRecord, MailState, MessageId,
+    OutgoingMessage, OutgoingRecipient, ReminderOffset, User, UserId, WorkingHours,
 };
-use convene_store::{AttemptRecord, ClaimRequest, MemoryStore, SqliteStore, Store, StoreError};
+use convene_store::{
+    AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, SqliteStore, Store, StoreError,
+};
 use jiff::Timestamp;
 
 /// A store under test, with whatever keeps it alive (a temporary directory).
@@ -69,6 +71,9 @@ fn event(organizer: UserId, participants: &[UserId], start: &str, end: &str) -> 
         ],
         sequence: 0,
         status: EventStatus::Confirmed,
+        all_day: false,
+        recurrence: None,
+        external_uid: None,
     }
 }
 
@@ -445,6 +450,87 @@ async fn cancel_event_frees_time_and_drops_waiting_reminders(store: Arc<dyn Stor
     let again = event(bob, &[ann], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
     store.book_event(&again, &[]).await.unwrap();
     assert!(!store.cancel_event(EventId::generate(), now).await.unwrap());
+}
+
+fn weekly(mut event: Event, rule: &str, exdates: &[&str]) -> Event {
+    event.recurrence = Some(EventRecurrence {
+        rules: vec![convene_recur::Rule::parse(rule).unwrap()],
+        rdates: vec![],
+        exdates: exdates.iter().map(|text| at(text)).collect(),
+    });
+    event
+}
+
+async fn recurring_events_conflict_by_occurrence(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    // Tuesdays 10:00-11:00 in Berlin from 2030-01-01, without end, but not on 2030-01-15.
+    let series = weekly(
+        event(ann, &[], "2030-01-01T09:00:00Z", "2030-01-01T10:00:00Z"),
+        "FREQ=WEEKLY",
+        &["2030-01-15T09:00:00Z"],
+    );
+    store.book_event(&series, &[]).await.unwrap();
+
+    // Busy time lists each occurrence in the window, months after the first.
+    let busy = store
+        .busy(
+            ann,
+            interval("2030-06-01T00:00:00Z", "2030-06-12T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        busy,
+        [
+            interval("2030-06-04T08:00:00Z", "2030-06-04T09:00:00Z"),
+            interval("2030-06-11T08:00:00Z", "2030-06-11T09:00:00Z"),
+        ]
+    );
+
+    // A single event on a later Tuesday conflicts with that occurrence only.
+    let single = event(ann, &[bob], "2030-03-05T09:30:00Z", "2030-03-05T10:30:00Z");
+    let err = store.book_event(&single, &[]).await.unwrap_err();
+    let StoreError::Busy(conflicts) = err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].user, ann);
+    assert_eq!(
+        conflicts[0].busy,
+        [interval("2030-03-05T09:00:00Z", "2030-03-05T10:00:00Z")]
+    );
+    // The excluded Tuesday is free.
+    let on_gap = event(ann, &[bob], "2030-01-15T09:00:00Z", "2030-01-15T10:00:00Z");
+    store.book_event(&on_gap, &[]).await.unwrap();
+
+    // A new series meets the old one on every Tuesday; the conflict lists the first ten.
+    let daily = weekly(
+        event(bob, &[ann], "2030-02-01T09:30:00Z", "2030-02-01T09:45:00Z"),
+        "FREQ=DAILY;COUNT=60",
+        &[],
+    );
+    let err = store.book_event(&daily, &[]).await.unwrap_err();
+    let StoreError::Busy(conflicts) = err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert_eq!(conflicts[0].user, ann);
+    assert_eq!(conflicts[0].busy.len(), MAX_LISTED_CONFLICTS.min(8));
+    assert_eq!(
+        conflicts[0].busy[0],
+        interval("2030-02-05T09:00:00Z", "2030-02-05T10:00:00Z")
+    );
+
+    // Ended series stop conflicting after their last occurrence.
+    let short = weekly(
+        event(bob, &[], "2030-01-02T09:00:00Z", "2030-01-02T10:00:00Z"),
+        "FREQ=WEEKLY;COUNT=2",
+        &[],
+    );
+    store.book_event(&short, &[]).await.unwrap();
+    let after = event(bob, &[], "2030-01-16T09:00:00Z", "2030-01-16T10:00:00Z");
+    store.book_event(&after, &[]).await.unwrap();
+    assert_eq!(store.event(series.id).await.unwrap().unwrap(), series);
 }
 
 async fn remove_participant_drops_pending(store: Arc<dyn Store>) {
@@ -1196,6 +1282,7 @@ contract_for_all!(
     add_participant_checks_conflicts,
     remove_participant_drops_pending,
     update_event_moves_busy_time_and_replans,
+    recurring_events_conflict_by_occurrence,
     cancel_event_frees_time_and_drops_waiting_reminders,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,

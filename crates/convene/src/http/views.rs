@@ -53,13 +53,30 @@ fn working_hours_view(hours: &WorkingHours) -> Value {
 
 pub fn event_view(event: &Event) -> Value {
     let tz = TimeZone::get(&event.time_zone).unwrap_or(TimeZone::UTC);
+    // An all-day event shows its dates, as they were given; the end date is exclusive.
+    let moment = |at: Timestamp| {
+        if event.all_day {
+            at.to_zoned_datetime(tz.clone()).date().to_string()
+        } else {
+            in_zone(at, &tz)
+        }
+    };
+    let recurrence = event.recurrence.as_ref().map(|recurrence| {
+        json!({
+            "rrule": recurrence.rules.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "rdates": recurrence.rdates.iter().map(|at| moment(*at)).collect::<Vec<_>>(),
+            "exdates": recurrence.exdates.iter().map(|at| moment(*at)).collect::<Vec<_>>(),
+        })
+    });
     json!({
         "id": event.id.to_string(),
         "title": event.title,
         "description": event.description,
         "location": event.location,
-        "start": in_zone(event.interval.start(), &tz),
-        "end": in_zone(event.interval.end(), &tz),
+        "start": moment(event.interval.start()),
+        "end": moment(event.interval.end()),
+        "all_day": event.all_day,
+        "recurrence": recurrence,
         "time_zone": event.time_zone,
         "organizer": event.organizer.to_string(),
         "participants": event.participants.iter().map(ToString::to_string).collect::<Vec<_>>(),

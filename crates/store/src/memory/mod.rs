@@ -13,7 +13,10 @@ use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
     EventId, EventStatus, Interval, MessageId, User, UserId,
 };
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::StoreOptions;
+use crate::schedule::{conflicting, occurrences_to_check, stored_occurrences};
 
 use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
 
@@ -25,6 +28,7 @@ use mail::StoredMessage;
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    options: StoreOptions,
 }
 
 #[derive(Default)]
@@ -56,6 +60,14 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// Creates an empty store with `options`.
+    pub fn with_options(options: StoreOptions) -> MemoryStore {
+        MemoryStore {
+            state: Mutex::default(),
+            options,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied write,
         // because every method validates before it mutates.
@@ -73,26 +85,32 @@ impl State {
             .filter(|event| Some(event.id) != except)
             .filter(|event| event.status == EventStatus::Confirmed)
             .filter(|event| event.attendees().contains(&user))
-            .map(|event| event.interval)
-            .filter(|interval| interval.overlaps(window))
+            .flat_map(|event| {
+                let zone = event.zone();
+                stored_occurrences(&event.timing(&zone), *window)
+            })
             .collect();
         busy.sort();
         busy
     }
 
+    /// Returns, for each of `users` who is busy then, the busy intervals that overlap an
+    /// occurrence of `event` within `horizon` of its start, leaving out the event `except`.
     fn conflicts(
         &self,
         users: &[UserId],
-        window: &Interval,
+        event: &Event,
         except: Option<EventId>,
-    ) -> Vec<Conflict> {
-        users
+        horizon: SignedDuration,
+    ) -> Result<Vec<Conflict>, StoreError> {
+        let (window, occurrences) = occurrences_to_check(event, horizon)?;
+        Ok(users
             .iter()
             .filter_map(|user| {
-                let busy = self.busy(*user, window, except);
+                let busy = conflicting(&self.busy(*user, &window, except), &occurrences);
                 (!busy.is_empty()).then_some(Conflict { user: *user, busy })
             })
-            .collect()
+            .collect())
     }
 
     /// Fails when a user other than `user` has its address, compared without regard to case.
@@ -262,7 +280,7 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         let attendees = event.attendees();
         state.require_users(&attendees)?;
-        let conflicts = state.conflicts(&attendees, &event.interval, None);
+        let conflicts = state.conflicts(&attendees, event, None, self.options.conflict_horizon)?;
         if !conflicts.is_empty() {
             return Err(StoreError::Busy(conflicts));
         }
@@ -292,7 +310,12 @@ impl Store for MemoryStore {
         if event.attendees().contains(&user) {
             return Ok(());
         }
-        let conflicts = state.conflicts(&[user], &event.interval, Some(event_id));
+        let conflicts = state.conflicts(
+            &[user],
+            &event.clone(),
+            Some(event_id),
+            self.options.conflict_horizon,
+        )?;
         if !conflicts.is_empty() {
             return Err(StoreError::Busy(conflicts));
         }
@@ -346,8 +369,17 @@ impl Store for MemoryStore {
             });
         };
         let attendees = stored.attendees();
-        if stored.interval != event.interval {
-            let conflicts = state.conflicts(&attendees, &event.interval, Some(event.id));
+        let moved = stored.interval != event.interval
+            || stored.all_day != event.all_day
+            || stored.recurrence != event.recurrence
+            || stored.time_zone != event.time_zone;
+        if moved {
+            let conflicts = state.conflicts(
+                &attendees,
+                event,
+                Some(event.id),
+                self.options.conflict_horizon,
+            )?;
             if !conflicts.is_empty() {
                 return Err(StoreError::Busy(conflicts));
             }

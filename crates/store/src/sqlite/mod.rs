@@ -14,16 +14,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
-    Event, EventId, EventStatus, Interval, ReminderOffset, User, UserId, WorkingHours,
+    Event, EventId, EventRecurrence, EventStatus, Interval, ReminderOffset, User, UserId,
+    WorkingHours,
 };
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
+use crate::schedule::{
+    conflicting, instants_text, occurrences_of, occurrences_to_check, recurrence_from_text,
+    rules_text, series_end,
+};
+use crate::{AttemptRecord, ClaimRequest, Store, StoreError, StoreOptions};
 
 mod mail;
 
@@ -37,12 +42,19 @@ const OPEN_TRIES: u64 = 5;
 /// A store in one SQLite file.
 pub struct SqliteStore {
     pool: SqlitePool,
+    options: StoreOptions,
 }
 
 impl SqliteStore {
     /// Opens (creating when missing) the file that `url` names, such as
     /// `sqlite:convene.db`, and applies pending migrations.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(url, StoreOptions::default()).await
+    }
+
+    /// Opens the file that `url` names, like [`SqliteStore::open`], with `options`.
+    pub async fn open_with(url: &str, options: StoreOptions) -> Result<SqliteStore, StoreError> {
+        let settings = options;
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -67,7 +79,7 @@ impl SqliteStore {
         let mut tries = 0;
         loop {
             tries += 1;
-            match Self::connect_and_migrate(options.clone()).await {
+            match Self::connect_and_migrate(options.clone(), settings).await {
                 Ok(store) => return Ok(store),
                 Err(err) if tries < OPEN_TRIES => {
                     tracing::warn!(error = %err, tries, "opening the SQLite database failed; trying again");
@@ -78,13 +90,19 @@ impl SqliteStore {
         }
     }
 
-    async fn connect_and_migrate(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
+    async fn connect_and_migrate(
+        options: SqliteConnectOptions,
+        settings: StoreOptions,
+    ) -> Result<SqliteStore, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            options: settings,
+        })
     }
 
     async fn write_transaction(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -165,14 +183,22 @@ impl Store for SqliteStore {
         let mut tx = self.write_transaction().await?;
         let attendees = event.attendees();
         require_users(&mut tx, &attendees).await?;
-        let conflicts = conflicts(&mut tx, &attendees, &event.interval, None).await?;
+        let conflicts = conflicts(
+            &mut tx,
+            &attendees,
+            event,
+            None,
+            self.options.conflict_horizon,
+        )
+        .await?;
         if !conflicts.is_empty() {
             return Err(StoreError::Busy(conflicts));
         }
 
         sqlx::query(
             "INSERT INTO events (id, title, description, location, start_us, end_us, time_zone, \
-             organizer, sequence, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             organizer, sequence, status, all_day, rrules, rdates, exdates, external_uid) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(event.id.to_string())
         .bind(&event.title)
@@ -184,6 +210,11 @@ impl Store for SqliteStore {
         .bind(event.organizer.to_string())
         .bind(i64::from(event.sequence))
         .bind(event.status.as_str())
+        .bind(event.all_day)
+        .bind(event.recurrence.as_ref().map(rules_text))
+        .bind(event.recurrence.as_ref().map(|r| instants_text(&r.rdates)))
+        .bind(event.recurrence.as_ref().map(|r| instants_text(&r.exdates)))
+        .bind(event.external_uid.as_deref())
         .execute(&mut *tx)
         .await?;
         insert_reminders(&mut tx, event).await?;
@@ -197,56 +228,8 @@ impl Store for SqliteStore {
     }
 
     async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT id, title, description, location, start_us, end_us, time_zone, organizer, \
-             sequence, status FROM events WHERE id = ?",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-
-        let organizer: UserId = parse_id(row.try_get("organizer")?)?;
-        let participants = sqlx::query(
-            "SELECT user_id FROM attendees WHERE event_id = ? AND user_id <> ? ORDER BY position",
-        )
-        .bind(id.to_string())
-        .bind(organizer.to_string())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| parse_id(row.try_get("user_id")?))
-        .collect::<Result<Vec<UserId>, StoreError>>()?;
-        let reminders =
-            sqlx::query("SELECT before FROM event_reminders WHERE event_id = ? ORDER BY position")
-                .bind(id.to_string())
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|row| parse_offset(row.try_get("before")?))
-                .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
-
-        Ok(Some(Event {
-            id,
-            title: row.try_get("title")?,
-            description: row.try_get("description")?,
-            location: row.try_get("location")?,
-            interval: interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?,
-            time_zone: row.try_get("time_zone")?,
-            organizer,
-            participants,
-            reminders,
-            sequence: u32::try_from(row.try_get::<i64, _>("sequence")?)
-                .map_err(|_| StoreError::Corrupt(format!("event {id} has a negative sequence")))?,
-            status: {
-                let status: String = row.try_get("status")?;
-                EventStatus::parse(&status).ok_or_else(|| {
-                    StoreError::Corrupt(format!("event {id} has the unknown status {status:?}"))
-                })?
-            },
-        }))
+        let mut conn = self.pool.acquire().await?;
+        event_in(&mut conn, id).await
     }
 
     async fn add_participant(
@@ -257,17 +240,12 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
         require_users(&mut tx, &[user]).await?;
-        let Some(row) = sqlx::query("SELECT start_us, end_us FROM events WHERE id = ?")
-            .bind(event_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(event) = event_in(&mut tx, event_id).await? else {
             return Err(StoreError::NotFound {
                 what: "event",
                 id: event_id.to_string(),
             });
         };
-        let interval = interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?;
 
         let already: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM attendees WHERE event_id = ? AND user_id = ?")
@@ -278,7 +256,14 @@ impl Store for SqliteStore {
         if already.is_some() {
             return Ok(());
         }
-        let conflicts = conflicts(&mut tx, &[user], &interval, Some(event_id)).await?;
+        let conflicts = conflicts(
+            &mut tx,
+            &[user],
+            &event,
+            Some(event_id),
+            self.options.conflict_horizon,
+        )
+        .await?;
         if !conflicts.is_empty() {
             return Err(StoreError::Busy(conflicts));
         }
@@ -289,14 +274,7 @@ impl Store for SqliteStore {
         .bind(event_id.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO attendees (event_id, user_id, position, start_us, end_us) VALUES (?, ?, ?, ?, ?)")
-            .bind(event_id.to_string())
-            .bind(user.to_string())
-            .bind(position)
-            .bind(micros(interval.start()))
-            .bind(micros(interval.end()))
-            .execute(&mut *tx)
-            .await?;
+        insert_attendee(&mut tx, &event, user, position).await?;
         insert_deliveries(&mut tx, deliveries).await?;
 
         tx.commit().await?;
@@ -350,27 +328,25 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
-        let Some(row) = sqlx::query("SELECT start_us, end_us FROM events WHERE id = ?")
-            .bind(event.id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(stored) = event_in(&mut tx, event.id).await? else {
             return Err(StoreError::NotFound {
                 what: "event",
                 id: event.id.to_string(),
             });
         };
-        let stored = interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?;
-        if stored != event.interval {
-            let attendees: Vec<UserId> =
-                sqlx::query_scalar("SELECT user_id FROM attendees WHERE event_id = ?")
-                    .bind(event.id.to_string())
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(parse_id)
-                    .collect::<Result<_, _>>()?;
-            let conflicts = conflicts(&mut tx, &attendees, &event.interval, Some(event.id)).await?;
+        let moved = stored.interval != event.interval
+            || stored.all_day != event.all_day
+            || stored.recurrence != event.recurrence
+            || stored.time_zone != event.time_zone;
+        if moved {
+            let conflicts = conflicts(
+                &mut tx,
+                &stored.attendees(),
+                event,
+                Some(event.id),
+                self.options.conflict_horizon,
+            )
+            .await?;
             if !conflicts.is_empty() {
                 return Err(StoreError::Busy(conflicts));
             }
@@ -378,7 +354,8 @@ impl Store for SqliteStore {
 
         sqlx::query(
             "UPDATE events SET title = ?, description = ?, location = ?, start_us = ?, \
-             end_us = ?, time_zone = ?, sequence = ?, status = ? WHERE id = ?",
+             end_us = ?, time_zone = ?, sequence = ?, status = ?, all_day = ?, rrules = ?, \
+             rdates = ?, exdates = ? WHERE id = ?",
         )
         .bind(&event.title)
         .bind(event.description.as_deref())
@@ -388,12 +365,16 @@ impl Store for SqliteStore {
         .bind(&event.time_zone)
         .bind(i64::from(event.sequence))
         .bind(event.status.as_str())
+        .bind(event.all_day)
+        .bind(event.recurrence.as_ref().map(rules_text))
+        .bind(event.recurrence.as_ref().map(|r| instants_text(&r.rdates)))
+        .bind(event.recurrence.as_ref().map(|r| instants_text(&r.exdates)))
         .bind(event.id.to_string())
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE attendees SET start_us = ?, end_us = ? WHERE event_id = ?")
             .bind(micros(event.interval.start()))
-            .bind(micros(event.interval.end()))
+            .bind(micros(series_end(event)))
             .bind(event.id.to_string())
             .execute(&mut *tx)
             .await?;
@@ -568,6 +549,66 @@ impl Store for SqliteStore {
     }
 }
 
+async fn event_in(
+    conn: &mut sqlx::SqliteConnection,
+    id: EventId,
+) -> Result<Option<Event>, StoreError> {
+    let Some(row) = sqlx::query(
+        "SELECT id, title, description, location, start_us, end_us, time_zone, organizer, \
+         sequence, status, all_day, rrules, rdates, exdates, external_uid \
+         FROM events WHERE id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+
+    let organizer: UserId = parse_id(row.try_get("organizer")?)?;
+    let participants = sqlx::query(
+        "SELECT user_id FROM attendees WHERE event_id = ? AND user_id <> ? ORDER BY position",
+    )
+    .bind(id.to_string())
+    .bind(organizer.to_string())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| parse_id(row.try_get("user_id")?))
+    .collect::<Result<Vec<UserId>, StoreError>>()?;
+    let reminders =
+        sqlx::query("SELECT before FROM event_reminders WHERE event_id = ? ORDER BY position")
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| parse_offset(row.try_get("before")?))
+            .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
+
+    Ok(Some(Event {
+        id,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        location: row.try_get("location")?,
+        interval: interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?,
+        time_zone: row.try_get("time_zone")?,
+        organizer,
+        participants,
+        reminders,
+        sequence: u32::try_from(row.try_get::<i64, _>("sequence")?)
+            .map_err(|_| StoreError::Corrupt(format!("event {id} has a negative sequence")))?,
+        status: {
+            let status: String = row.try_get("status")?;
+            EventStatus::parse(&status).ok_or_else(|| {
+                StoreError::Corrupt(format!("event {id} has the unknown status {status:?}"))
+            })?
+        },
+        all_day: row.try_get("all_day")?,
+        recurrence: recurrence_from_row(&row)?,
+        external_uid: row.try_get("external_uid")?,
+    }))
+}
+
 async fn insert_attendee(
     tx: &mut Transaction<'static, Sqlite>,
     event: &Event,
@@ -579,7 +620,7 @@ async fn insert_attendee(
         .bind(user.to_string())
         .bind(position)
         .bind(micros(event.interval.start()))
-        .bind(micros(event.interval.end()))
+        .bind(micros(series_end(event)))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -661,15 +702,19 @@ async fn require_users(
     Ok(())
 }
 
+/// Returns, for each of `users` who is busy then, the busy intervals that overlap an
+/// occurrence of `event` within `horizon` of its start, leaving out the event `except`.
 async fn conflicts(
     tx: &mut Transaction<'static, Sqlite>,
     users: &[UserId],
-    window: &Interval,
+    event: &Event,
     except: Option<EventId>,
+    horizon: SignedDuration,
 ) -> Result<Vec<Conflict>, StoreError> {
+    let (window, occurrences) = occurrences_to_check(event, horizon)?;
     let mut conflicts = Vec::new();
     for user in users {
-        let busy = busy(tx, *user, window, except).await?;
+        let busy = conflicting(&busy(tx, *user, &window, except).await?, &occurrences);
         if !busy.is_empty() {
             conflicts.push(Conflict { user: *user, busy });
         }
@@ -677,6 +722,8 @@ async fn conflicts(
     Ok(conflicts)
 }
 
+/// Returns the occurrences of `user`'s confirmed events that overlap `window`, leaving out
+/// the event `except`, sorted.
 async fn busy(
     conn: &mut sqlx::SqliteConnection,
     user: UserId,
@@ -684,10 +731,10 @@ async fn busy(
     except: Option<EventId>,
 ) -> Result<Vec<Interval>, StoreError> {
     let rows = sqlx::query(
-        "SELECT start_us, end_us FROM attendees \
-         WHERE user_id = ? AND start_us < ? AND end_us > ? AND event_id IS NOT ? \
-         AND event_id NOT IN (SELECT id FROM events WHERE status = 'cancelled') \
-         ORDER BY start_us, end_us",
+        "SELECT e.start_us, e.end_us, e.time_zone, e.all_day, e.rrules, e.rdates, e.exdates \
+         FROM attendees a JOIN events e ON e.id = a.event_id \
+         WHERE a.user_id = ? AND a.start_us < ? AND a.end_us > ? AND a.event_id IS NOT ? \
+         AND e.status <> 'cancelled'",
     )
     .bind(user.to_string())
     .bind(micros(window.end()))
@@ -695,9 +742,35 @@ async fn busy(
     .bind(except.map(|id| id.to_string()))
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|row| interval_from(row.try_get("start_us")?, row.try_get("end_us")?))
-        .collect()
+    let mut busy = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let interval = interval_from(row.try_get("start_us")?, row.try_get("end_us")?)?;
+        let recurrence = recurrence_from_row(row)?;
+        if recurrence.is_none() {
+            busy.push(interval);
+            continue;
+        }
+        let time_zone: String = row.try_get("time_zone")?;
+        busy.extend(occurrences_of(
+            interval,
+            &time_zone,
+            row.try_get("all_day")?,
+            recurrence.as_ref(),
+            *window,
+        ));
+    }
+    busy.sort();
+    Ok(busy)
+}
+
+/// Reads the recurrence of an event row, `None` for a single event.
+fn recurrence_from_row(row: &SqliteRow) -> Result<Option<EventRecurrence>, StoreError> {
+    let rules: Option<String> = row.try_get("rrules")?;
+    let rdates: Option<String> = row.try_get("rdates")?;
+    let exdates: Option<String> = row.try_get("exdates")?;
+    rules
+        .map(|rules| recurrence_from_text(&rules, rdates.as_deref(), exdates.as_deref()))
+        .transpose()
 }
 
 async fn record_attempt(
