@@ -27,3 +27,6 @@ pub use convene_ical::PartStat;
 pub use error::ItipError;
 pub use invitation::{ATTACHMENT_NAME, InvitationKind, invitation};
 pub use mapping::{AttendeeState, calendar_event, calendar_file, event_uid};
+
+#[cfg(test)]
+mod tests;
