@@ -16,7 +16,7 @@ use crate::render::{Rendered, render};
 /// invitations carry both, and this crate follows it.
 pub const ATTACHMENT_NAME: &str = "invite.ics";
 
-/// What an invitation message tells its recipient.
+/// The iTIP method of an invitation message and the change it reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationKind {
     /// A new or changed event, sent to each participant (METHOD:REQUEST).

@@ -6,7 +6,7 @@ use convene_ical::{
 };
 use jiff::Timestamp;
 
-/// Names under which jiff's database knows UTC itself. An event planned in one of them is
+/// The names of UTC itself in jiff's time zone database. An event planned in one of them is
 /// written with UTC times (`Z` suffix) and needs no VTIMEZONE.
 const UTC_NAMES: [&str; 8] = [
     "UTC",
@@ -93,7 +93,7 @@ pub fn calendar_event(
 
 /// Writes events as an iCalendar file for an export or a subscribed feed.
 ///
-/// The file has no METHOD property: RFC 5545, section 3.7.2, says that an object without
+/// The file has no METHOD property: RFC 5545, section 3.7.2, states that an object without
 /// METHOD is a snapshot of calendar data and no scheduling transaction, which is what a
 /// feed is. `METHOD:PUBLISH` would make the file an iTIP message instead, whose RFC 5546
 /// constraints a feed with attendees does not meet.
@@ -112,7 +112,7 @@ pub(crate) fn person(user: &User) -> Person {
     }
 }
 
-/// Returns a participant's ATTENDEE, which asks for an answer while they have given none.
+/// Returns a participant's ATTENDEE, with RSVP=TRUE while they have not answered.
 pub(crate) fn attendee(state: &AttendeeState) -> Attendee {
     Attendee {
         person: person(&state.user),
