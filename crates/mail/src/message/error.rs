@@ -26,8 +26,31 @@ pub enum MessageError {
     /// A body contains NUL, which no MIME transfer encoding for text allows.
     #[error("invalid message: {field} body contains NUL")]
     BodyNul {
-        /// `text` or `html`.
+        /// `text`, `html` or `calendar`.
         field: &'static str,
+    },
+    /// The calendar method is not an iCalendar `iana-token` (letters, digits and `-`).
+    #[error(
+        "invalid message: calendar method {method:?} is invalid ({reason}); \
+         expected an iTIP method such as REQUEST, REPLY or CANCEL"
+    )]
+    InvalidCalendarMethod {
+        /// The method as given.
+        method: String,
+        /// The rule that the value breaks.
+        reason: &'static str,
+    },
+    /// The calendar object's METHOD property is missing or differs from the method given for
+    /// the `text/calendar` part, which RFC 6047, section 2.4, requires to be equal.
+    #[error(
+        "invalid message: calendar method {method:?} does not match the object's METHOD \
+         property ({found}); pass the METHOD value of the object"
+    )]
+    CalendarMethodMismatch {
+        /// The method given for the part.
+        method: String,
+        /// The METHOD values found in the object, or `none`.
+        found: String,
     },
     /// The message has neither a text nor an HTML body.
     #[error("invalid message: set a text or an HTML body")]

@@ -14,6 +14,9 @@ pub(super) const BOUNDARY_PREFIX: &str = "=_";
 pub(super) enum Part<'a> {
     /// A `text/*` part in UTF-8, with CRLF line endings.
     Text { subtype: &'static str, text: String },
+    /// A `text/calendar` part carrying an iTIP object (RFC 6047, section 2.4), with CRLF line
+    /// endings and the METHOD value as the `method` parameter.
+    Calendar { method: &'a str, text: String },
     /// An attachment or inline file, always sent as base64.
     File {
         content_type: &'a str,
@@ -52,6 +55,17 @@ impl Part<'_> {
                 field.push(" ", "charset=utf-8");
                 field.finish(output);
                 write_body(&body, output);
+            }
+            Part::Calendar { method, text } => {
+                let mut field = HeaderField::new("Content-Type");
+                field.push(" ", "text/calendar;");
+                field.push(" ", "charset=utf-8;");
+                field.push(" ", &format!("method={method}"));
+                field.finish(output);
+                // Base64 rather than quoted-printable: relays may strip the trailing space
+                // that iCalendar folding can leave at the end of a line, and base64 leaves no
+                // line of the object exposed to such rewriting.
+                write_body(&encode_binary(text.as_bytes()), output);
             }
             Part::File {
                 content_type,

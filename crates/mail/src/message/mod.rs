@@ -2,9 +2,9 @@
 //!
 //! [`Message`] collects the sender, recipients, subject, bodies and files, and
 //! [`Message::to_bytes`] writes them as an RFC 5322 message with only the MIME structure they
-//! need: a single `text/plain` or `text/html` part, `multipart/alternative` for both,
-//! `multipart/related` around the HTML and its inline images, and `multipart/mixed` when
-//! there are attachments.
+//! need: a single `text/plain` or `text/html` part, `multipart/alternative` for both and for
+//! a `text/calendar` invitation beside them, `multipart/related` around the HTML and its
+//! inline images, and `multipart/mixed` when there are attachments.
 //!
 //! The output is 7-bit ASCII with CRLF line endings, every line at most 998 octets and, where
 //! the words allow it, 78. Non-ASCII header text becomes RFC 2047 encoded-words, file names
@@ -83,6 +83,7 @@ pub struct Message {
     subject: String,
     text: Option<String>,
     html: Option<String>,
+    calendar: Option<(String, String)>,
     inline_images: Vec<InlineImage>,
     attachments: Vec<Attachment>,
     headers: Vec<(String, String)>,
@@ -102,6 +103,7 @@ impl Message {
             subject: subject.into(),
             text: None,
             html: None,
+            calendar: None,
             inline_images: Vec::new(),
             attachments: Vec::new(),
             headers: Vec::new(),
@@ -143,6 +145,18 @@ impl Message {
     /// Sets the `text/html` body. Line endings may be LF, CR or CRLF; they are sent as CRLF.
     pub fn html(mut self, html: impl Into<String>) -> Message {
         self.html = Some(html.into());
+        self
+    }
+
+    /// Sets the iCalendar object of an invitation, reply or cancellation (iMIP, RFC 6047).
+    ///
+    /// It is written as the last part of the `multipart/alternative`, after the text and HTML
+    /// bodies, as `text/calendar; charset=utf-8; method=<method>` in base64. `method` is the
+    /// iTIP method, such as `REQUEST`, and must equal the object's METHOD property, which
+    /// RFC 6047, section 2.4, requires; `to_bytes` checks this. The message still needs a
+    /// text or HTML body for readers without calendar support.
+    pub fn calendar(mut self, method: impl Into<String>, ics_text: impl Into<String>) -> Message {
+        self.calendar = Some((method.into(), ics_text.into()));
         self
     }
 
@@ -283,6 +297,10 @@ impl Message {
     }
 
     /// Returns the MIME tree with only the multiparts that the content needs.
+    ///
+    /// The calendar part comes last in the `multipart/alternative`, which orders its parts
+    /// from plainest to richest (RFC 2046), so calendar clients show the invitation and other
+    /// readers the text or HTML.
     fn body(&self) -> Part<'_> {
         let html = self.html.as_deref().map(|html| {
             let html = Part::Text {
@@ -309,13 +327,24 @@ impl Message {
             text: to_crlf(text),
         });
 
-        let content = match (text, html) {
-            (Some(text), Some(html)) => Part::Multipart {
-                subtype: "alternative",
-                parts: vec![text, html],
-            },
-            (Some(part), None) | (None, Some(part)) => part,
-            (None, None) => unreachable!("validate rejects a message without a body"),
+        let calendar = self.calendar.as_ref().map(|(method, text)| Part::Calendar {
+            method,
+            text: to_crlf(text),
+        });
+
+        let alternatives: Vec<Part<'_>> = [text, html, calendar].into_iter().flatten().collect();
+        let content = match <[Part<'_>; 1]>::try_from(alternatives) {
+            Ok([part]) => part,
+            Err(parts) => {
+                assert!(
+                    !parts.is_empty(),
+                    "validate rejects a message without a body"
+                );
+                Part::Multipart {
+                    subtype: "alternative",
+                    parts,
+                }
+            }
         };
         if self.attachments.is_empty() {
             return content;
@@ -350,6 +379,13 @@ impl fmt::Debug for Message {
             .field("subject", &self.subject)
             .field("text_len", &self.text.as_ref().map(String::len))
             .field("html_len", &self.html.as_ref().map(String::len))
+            .field(
+                "calendar",
+                &self
+                    .calendar
+                    .as_ref()
+                    .map(|(method, text)| (method, text.len())),
+            )
             .field("inline_images", &self.inline_images)
             .field("attachments", &self.attachments)
             .field("headers", &self.headers)

@@ -1,3 +1,4 @@
+use base64::Engine;
 use std::collections::HashSet;
 
 use super::*;
@@ -560,4 +561,221 @@ fn debug_output_omits_bodies() {
     let debug = format!("{message:?}");
     assert!(!debug.contains("secret"), "{debug}");
     assert!(debug.contains("text_len: Some(11)"), "{debug}");
+}
+
+/// An iTIP request with a non-ASCII summary, a folded line that ends in a space and CRLF line
+/// endings, as `convene_ical::write` produces them.
+const REQUEST_ICS: &str = "BEGIN:VCALENDAR\r\n\
+PRODID:-//Convene//Convene Scheduler//EN\r\n\
+VERSION:2.0\r\n\
+METHOD:REQUEST\r\n\
+BEGIN:VEVENT\r\n\
+UID:0192f1d2-7c3a-7000-8000-000000000001@convene.test\r\n\
+DTSTAMP:20260301T093000Z\r\n\
+DTSTART:20260302T090000Z\r\n\
+DTEND:20260302T100000Z\r\n\
+SUMMARY:Überprüfung der Quartalszahlen mit dem ganzen Team und den Gästen \r\n \
+aus Zürich\r\n\
+END:VEVENT\r\n\
+END:VCALENDAR\r\n";
+
+/// Prints what Python's `email` package reads from the message on stdin, as JSON: each
+/// leaf part's content type, `method` parameter, transfer encoding and decoded text, the
+/// multipart types, and every defect found.
+const CALENDAR_PARSER: &str = r#"
+import email, email.policy, json, sys
+
+message = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+parts = []
+defects = []
+for part in message.walk():
+    defects += [repr(defect) for defect in part.defects]
+    entry = {"content_type": part.get_content_type()}
+    if not part.is_multipart():
+        entry["method"] = part.get_param("method")
+        entry["charset"] = part.get_content_charset()
+        entry["encoding"] = part.get("content-transfer-encoding")
+        entry["filename"] = part.get_filename()
+        content = part.get_content()
+        entry["text"] = content if isinstance(content, str) else content.decode("utf-8")
+    parts.append(entry)
+print(json.dumps({"parts": parts, "defects": defects}))
+"#;
+
+fn invitation_sample() -> Message {
+    sample().calendar("REQUEST", REQUEST_ICS)
+}
+
+#[test]
+fn to_bytes_puts_calendar_last_in_alternative() {
+    let from = Mailbox::from(address("noreply@convene.test"));
+    let base = Message::new(from, "Invitation").to(address("ada@alpha.test"));
+    let attachment = Attachment::new("invite.ics", "application/ics", REQUEST_ICS);
+    let cases: [(Message, &[&str]); 3] = [
+        (
+            base.clone().text("text").calendar("REQUEST", REQUEST_ICS),
+            &["multipart/alternative", "text/plain", "text/calendar"],
+        ),
+        (
+            base.clone()
+                .text("text")
+                .html("<p>html</p>")
+                .calendar("REQUEST", REQUEST_ICS),
+            &[
+                "multipart/alternative",
+                "text/plain",
+                "text/html",
+                "text/calendar",
+            ],
+        ),
+        (
+            base.clone()
+                .text("text")
+                .html("<p>html</p>")
+                .calendar("REQUEST", REQUEST_ICS)
+                .attachment(attachment),
+            &[
+                "multipart/mixed",
+                "multipart/alternative",
+                "text/plain",
+                "text/html",
+                "text/calendar",
+                "application/ics",
+            ],
+        ),
+    ];
+    for (message, expected) in cases {
+        assert_eq!(content_types(&build(&message)), expected);
+    }
+}
+
+#[test]
+fn to_bytes_writes_calendar_method_and_base64() {
+    let output = build(&invitation_sample());
+    let unfolded = output.replace("\r\n ", " ");
+    let header = unfolded
+        .split("\r\n")
+        .find(|line| line.starts_with("Content-Type: text/calendar"))
+        .expect("a text/calendar part");
+    assert_eq!(
+        header,
+        "Content-Type: text/calendar; charset=utf-8; method=REQUEST"
+    );
+
+    let (_, after_header) = unfolded.split_once(header).unwrap();
+    let mut lines = after_header.split("\r\n").skip(1);
+    assert_eq!(lines.next(), Some("Content-Transfer-Encoding: base64"));
+    assert_eq!(lines.next(), Some(""));
+    let encoded: String = lines.take_while(|line| !line.starts_with("--")).collect();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), REQUEST_ICS);
+}
+
+#[test]
+fn calendar_part_parses_with_python_email() {
+    if !convene_testkit::require_peers(
+        "calendar_part_parses_with_python_email",
+        &[convene_testkit::Peer::Python3],
+    ) {
+        return;
+    }
+    let message = invitation_sample().attachment(Attachment::new(
+        "invite.ics",
+        "application/ics",
+        REQUEST_ICS,
+    ));
+    let output = build(&message);
+    let parsed: serde_json::Value = serde_json::from_slice(&convene_testkit::run_python(
+        CALENDAR_PARSER,
+        output.as_bytes(),
+    ))
+    .unwrap();
+
+    assert_eq!(parsed["defects"], serde_json::json!([]), "{output}");
+    let parts = parsed["parts"].as_array().unwrap();
+    let types: Vec<&str> = parts
+        .iter()
+        .map(|part| part["content_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "text/calendar",
+            "application/ics",
+        ]
+    );
+
+    let calendar = &parts[4];
+    assert_eq!(calendar["method"], "REQUEST");
+    assert_eq!(calendar["charset"], "utf-8");
+    assert_eq!(calendar["encoding"], "base64");
+    assert_eq!(calendar["text"], REQUEST_ICS);
+
+    let file = &parts[5];
+    assert_eq!(file["filename"], "invite.ics");
+    assert_eq!(file["text"], REQUEST_ICS);
+}
+
+#[test]
+fn to_bytes_rejects_mismatched_calendar_method() {
+    let cases = [
+        ("CANCEL", "REQUEST"),
+        ("REQUEST", "none"),
+        ("REQUEST", "REQUEST, CANCEL"),
+    ];
+    let objects = [
+        REQUEST_ICS.to_owned(),
+        REQUEST_ICS.replace("METHOD:REQUEST\r\n", ""),
+        REQUEST_ICS.replace("BEGIN:VEVENT", "METHOD:CANCEL\r\nBEGIN:VEVENT"),
+    ];
+    for ((method, expected_found), object) in cases.into_iter().zip(objects) {
+        match sample().calendar(method, object).to_bytes() {
+            Err(MessageError::CalendarMethodMismatch {
+                method: rejected,
+                found,
+            }) => {
+                assert_eq!(rejected, method);
+                assert_eq!(found, expected_found);
+            }
+            other => panic!("{method}: expected CalendarMethodMismatch, got {other:?}"),
+        }
+    }
+
+    let lower_case = sample().calendar("request", REQUEST_ICS);
+    assert!(lower_case.to_bytes().is_ok(), "{:?}", lower_case.to_bytes());
+    let folded = REQUEST_ICS.replace("METHOD:REQUEST", "METH\r\n OD:REQ\r\n UEST");
+    let folded_message = sample().calendar("REQUEST", folded);
+    assert!(
+        folded_message.to_bytes().is_ok(),
+        "{:?}",
+        folded_message.to_bytes()
+    );
+}
+
+#[test]
+fn to_bytes_rejects_invalid_calendar_method() {
+    for method in ["", "REQUEST\r\nBcc: x@y.test", "RE QUEST", "REQUEST;x=y"] {
+        match sample().calendar(method, REQUEST_ICS).to_bytes() {
+            Err(MessageError::InvalidCalendarMethod {
+                method: rejected, ..
+            }) => assert_eq!(rejected, method),
+            other => panic!("{method:?}: expected InvalidCalendarMethod, got {other:?}"),
+        }
+    }
+
+    let nul = sample().calendar("REQUEST", REQUEST_ICS.replace("VERSION", "VER\0SION"));
+    assert!(
+        matches!(
+            nul.to_bytes(),
+            Err(MessageError::BodyNul { field: "calendar" })
+        ),
+        "{:?}",
+        nul.to_bytes()
+    );
 }

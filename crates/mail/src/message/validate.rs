@@ -99,6 +99,9 @@ pub(super) fn validate(message: &Message) -> Result<(), MessageError> {
     {
         return Err(MessageError::BodyNul { field: "html" });
     }
+    if let Some((method, text)) = &message.calendar {
+        check_calendar(method, text)?;
+    }
     if let Some(domain) = &message.message_id_domain {
         check_domain(domain).map_err(|reason| MessageError::InvalidMessageIdDomain {
             domain: domain.clone(),
@@ -217,4 +220,68 @@ fn check_content_id(field: &str, content_id: &str) -> Result<(), MessageError> {
         return Err(invalid("contains a character not allowed in a content id"));
     }
     Ok(())
+}
+
+/// Checks that `method` is an `iana-token` (RFC 5545, section 3.1) and that every METHOD
+/// property of the calendar object `text` has that value, ignoring case.
+fn check_calendar(method: &str, text: &str) -> Result<(), MessageError> {
+    let invalid = |reason| MessageError::InvalidCalendarMethod {
+        method: method.to_owned(),
+        reason,
+    };
+    if method.is_empty() {
+        return Err(invalid("empty"));
+    }
+    if method.len() > MAX_TYPE_NAME_LEN {
+        return Err(invalid("longer than 127 characters"));
+    }
+    if !method
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+    {
+        return Err(invalid(
+            "contains a character other than letters, digits and '-'",
+        ));
+    }
+    if text.contains('\0') {
+        return Err(MessageError::BodyNul { field: "calendar" });
+    }
+
+    let found = calendar_methods(text);
+    if found.is_empty()
+        || found
+            .iter()
+            .any(|value| !value.eq_ignore_ascii_case(method))
+    {
+        let found = if found.is_empty() {
+            "none".to_owned()
+        } else {
+            found.join(", ")
+        };
+        return Err(MessageError::CalendarMethodMismatch {
+            method: method.to_owned(),
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Returns the value of every METHOD property in an iCalendar object, after unfolding its
+/// lines (RFC 5545, section 3.1). Parameters of the property are skipped.
+fn calendar_methods(text: &str) -> Vec<String> {
+    let unfolded = text
+        .replace("\r\n ", "")
+        .replace("\r\n\t", "")
+        .replace("\n ", "")
+        .replace("\n\t", "");
+    unfolded
+        .lines()
+        .filter_map(|line| {
+            let (name_and_parameters, value) = line.split_once(':')?;
+            let name = name_and_parameters.split(';').next()?;
+            name.trim()
+                .eq_ignore_ascii_case("METHOD")
+                .then(|| value.trim().to_owned())
+        })
+        .collect()
 }
