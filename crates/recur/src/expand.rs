@@ -28,8 +28,8 @@ const MAX_LOCAL: i64 = 2_932_896 * SECONDS_PER_DAY - 1;
 
 /// The candidates a run of periods shorter than a day may examine without
 /// a candidate before `RuleExpansion::has_reachable_time` runs. The check
-/// costs about 150,000 candidates, so rules that match within this many
-/// never pay for it.
+/// costs up to about 230,000 candidates, so rules that match within this
+/// many never pay for it.
 const REACHABILITY_THRESHOLD: u64 = 10_000;
 
 /// The days of the Gregorian cycle: 400 years, 20,871 weeks.
@@ -357,7 +357,7 @@ impl Plan {
         true
     }
 
-    /// Whether BYSETPOS can pick nothing in any period, because every
+    /// Returns whether BYSETPOS can pick nothing in any period, because every
     /// position lies beyond the most candidates a period can have.
     fn set_positions_out_of_reach(&self) -> bool {
         if self.set_positions.is_empty() {
@@ -542,12 +542,12 @@ impl<'a> RuleExpansion<'a> {
     /// now on starts on a matching day at a matching time of day, and
     /// returns the answer with the number of candidates it examined.
     ///
-    /// Periods start at `t0 + k * step` local seconds. A day `d` and a time
-    /// of day `t` can hold a period start in some later 400-year cycle
-    /// exactly when `86_400 * d + t` is congruent to `t0` modulo
-    /// `gcd(146_097 * 86_400, step)`, because moving by whole cycles changes
-    /// neither whether the day matches nor the time of day. So one pass over
-    /// the times of a day and one over the days of a cycle decide it.
+    /// Periods start at `t0 + k * step` local seconds. Moving by whole
+    /// 400-year cycles changes neither whether a day matches nor the time of
+    /// day. So a day `d` and a time of day `t` hold a period start in some
+    /// later cycle exactly when `86_400 * d + t` is congruent to `t0` modulo
+    /// `gcd(146_097 * 86_400, step)`, and one pass over the times of a day
+    /// and one over the days of a cycle decide the question.
     fn has_reachable_time(&self) -> (bool, u64) {
         let unit = self.unit_seconds();
         let step = self.plan.interval * unit;

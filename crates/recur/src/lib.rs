@@ -30,9 +30,10 @@
 //! as written when [`Recurrence::written_start`] is set.
 //!
 //! RFC 5545 forbids a BYDAY ordinal (such as `-1SU`) with FREQ=WEEKLY and
-//! shorter frequencies. Calendar files contain such rules, and
-//! python-dateutil 2.9 and libical 3.0 expand them as if the ordinal were
-//! absent, so this crate accepts them and does the same. It still rejects
+//! shorter frequencies. Calendar files contain such rules, and with
+//! FREQ=DAILY and FREQ=WEEKLY python-dateutil 2.9 and libical 3.0.20 expand
+//! them as if the ordinal were absent. This crate accepts them and ignores
+//! the ordinal with every frequency shorter than MONTHLY. It still rejects
 //! an ordinal with BYWEEKNO and every value outside the RFC's ranges.
 //!
 //! RECURRENCE-ID overrides need nothing from this crate: the caller adds the
