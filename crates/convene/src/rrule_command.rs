@@ -42,14 +42,18 @@ pub struct RruleArgs {
 
     /// The RRULE value without the `RRULE:` prefix, such as
     /// `FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10`. DTSTART is printed only when the rule
-    /// generates it, as python-dateutil and libical do.
+    /// generates it, as python-dateutil and libical do, so the output can be
+    /// compared with theirs. RFC 5545 makes DTSTART the first instance even when
+    /// the rule does not match it, which the output leaves out.
     #[arg(value_name = "RRULE")]
     pub rule: String,
 }
 
-/// Prints the occurrences. Invalid arguments return a [`SettingsError`],
-/// which exits with status 2. A rule that finds no further instance within
-/// the default budget prints what it found and then fails with status 1.
+/// Prints the occurrences and exits with status 0 once the expansion ends,
+/// also when the rule has no instance at all. Invalid arguments return a
+/// [`SettingsError`], which exits with status 2. A rule that finds no
+/// further instance within the default budget, without proving that none
+/// exists, prints what it found and then fails with status 1.
 pub fn run(args: &RruleArgs) -> anyhow::Result<ExitCode> {
     let zone = args.tz.as_deref().map(parse_zone).transpose()?;
     let start = DateOrTime::parse(&args.dtstart, zone.as_ref()).map_err(|error| {
@@ -79,6 +83,13 @@ pub fn run(args: &RruleArgs) -> anyhow::Result<ExitCode> {
     }
 
     let mut recurrence = Recurrence::new(start);
+    // A DTSTART in a DST gap moves forward; the rule keeps the written time
+    // of day on other days.
+    if zone.is_some()
+        && let Ok(DateOrTime::Floating(written)) = DateOrTime::parse(&args.dtstart, None)
+    {
+        recurrence.written_start = Some(written);
+    }
     recurrence.rules.push(rule);
     recurrence.start_instance = StartInstance::WhenGenerated;
     let floating_zone = zone.clone().unwrap_or(TimeZone::UTC);

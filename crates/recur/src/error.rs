@@ -45,8 +45,9 @@ impl ValueError {
 #[non_exhaustive]
 pub enum ExpandError {
     /// The rule examined the budget's number of candidates without finding
-    /// its next instance. Some rules never match again, such as
-    /// `FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30`.
+    /// its next instance, and without proving that it has none. A rule that
+    /// never matches again ends instead, so this means a rare match, such
+    /// as 29 February with a small budget, or a window far beyond COUNT.
     #[error(
         "RRULE {rule} produced no instance within {examined} candidates after {after}; \
          check that the rule can match (for example that the month has the BYMONTHDAY), \

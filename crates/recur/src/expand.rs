@@ -26,6 +26,37 @@ use crate::value::DateOrTime;
 /// The last local second that jiff can represent: 9999-12-31T23:59:59.
 const MAX_LOCAL: i64 = 2_932_896 * SECONDS_PER_DAY - 1;
 
+/// The candidates a run of periods shorter than a day may examine without
+/// a candidate before `RuleExpansion::has_reachable_time` runs. The check
+/// costs up to about 230,000 candidates, so rules that match within this
+/// many never pay for it.
+const REACHABILITY_THRESHOLD: u64 = 10_000;
+
+/// The days of the Gregorian cycle: 400 years, 20,871 weeks.
+const DAYS_PER_CYCLE: i64 = 146_097;
+
+/// Returns the number of periods after which the sequence of periods
+/// repeats the calendar: the 400-year cycle divided among the periods.
+fn cycle_periods(frequency: Frequency, interval: i64) -> i64 {
+    let units_per_cycle = match frequency {
+        Frequency::Yearly => 400,
+        Frequency::Monthly => 400 * 12,
+        Frequency::Weekly => DAYS_PER_CYCLE / 7,
+        Frequency::Daily => DAYS_PER_CYCLE,
+        Frequency::Hourly => DAYS_PER_CYCLE * 24,
+        Frequency::Minutely => DAYS_PER_CYCLE * 24 * 60,
+        Frequency::Secondly => DAYS_PER_CYCLE * SECONDS_PER_DAY,
+    };
+    units_per_cycle / gcd(units_per_cycle, interval)
+}
+
+fn gcd(mut a: i64, mut b: i64) -> i64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// One instance: `local` is its local time in seconds (see `calendar`) and
 /// `key` orders instances of one recurrence, the instant in Unix seconds
 /// for a zoned DTSTART and the local time otherwise.
@@ -219,11 +250,15 @@ impl Plan {
         let mut month_days = rule.by_month_day().to_vec();
         let mut weekdays: Vec<u8> = Vec::new();
         let mut nth_weekdays = Vec::new();
+        // An ordinal only counts within a month or a year, so shorter
+        // frequencies ignore it (see `Rule::parse`).
+        let ordinals_apply = frequency >= Frequency::Monthly;
         for entry in rule.by_day() {
             let day = entry.weekday.to_monday_zero_offset() as u8;
             match entry.ordinal {
-                None => weekdays.push(day),
-                Some(ordinal) => nth_weekdays.push((ordinal, day)),
+                Some(ordinal) if ordinals_apply => nth_weekdays.push((ordinal, day)),
+                _ if weekdays.contains(&day) => {}
+                _ => weekdays.push(day),
             }
         }
         let no_day_part = rule.by_week_no().is_empty()
@@ -322,6 +357,28 @@ impl Plan {
         true
     }
 
+    /// Returns whether BYSETPOS can pick nothing in any period, because every
+    /// position lies beyond the most candidates a period can have.
+    fn set_positions_out_of_reach(&self) -> bool {
+        if self.set_positions.is_empty() {
+            return false;
+        }
+        let max_days: i64 = match self.frequency {
+            Frequency::Yearly => 366,
+            Frequency::Monthly => 31,
+            Frequency::Weekly => 7,
+            _ => 1,
+        };
+        let listed = |list: &[u8], fixed: bool| if fixed { 1 } else { list.len() as i64 };
+        let max_candidates = max_days
+            * listed(&self.hours, self.frequency <= Frequency::Hourly)
+            * listed(&self.minutes, self.frequency <= Frequency::Minutely)
+            * listed(&self.seconds, self.frequency == Frequency::Secondly);
+        self.set_positions
+            .iter()
+            .all(|&position| i64::from(position).abs() > max_candidates)
+    }
+
     /// Whether a local time matches the time parts that the period fixes
     /// rather than lists (the hour of an HOURLY period, for example).
     fn fixed_time_matches(&self, local: i64) -> bool {
@@ -352,21 +409,38 @@ pub(crate) struct RuleExpansion<'a> {
     /// The last local time of interest: periods that start later are not
     /// filled.
     horizon: i64,
+    /// DTSTART placed in its zone. A generated candidate at DTSTART's
+    /// written local time becomes this instance even when that local time
+    /// falls in a DST gap.
+    start: Option<Instance>,
+    /// The index of the first period of the current run of periods without
+    /// a candidate (see `never_matches_again`).
+    empty_since: i64,
+    /// The number of periods after which the calendar repeats.
+    cycle_periods: i64,
+    /// Candidates examined in the current run of periods without a
+    /// candidate, for deciding when to run `has_reachable_time`.
+    run_examined: u64,
+    /// Whether `has_reachable_time` has run for this expansion.
+    reachability_checked: bool,
 }
 
 impl<'a> RuleExpansion<'a> {
     /// Prepares the expansion of `rule` from `start`, checking that the
     /// rule fits DTSTART's form.
+    ///
+    /// `written_local` is DTSTART's local time as written, which differs
+    /// from `start`'s own local time when a zoned DTSTART fell in a DST gap
+    /// and was moved forward. Instances take the written time of day, so a
+    /// daily rule from 01:30 on the day of a gap goes on at 01:30.
     pub(crate) fn new(
         rule: &'a Rule,
         start: &DateOrTime,
+        written_local: DateTime,
     ) -> Result<RuleExpansion<'a>, ExpandError> {
         let form = Form::of(start);
-        // NOTE: a zoned DTSTART whose local time fell in a DST gap arrives
-        // already moved forward, so its instances on other days take the
-        // moved time (03:30 for 02:30). Keeping the written local time would
-        // need it passed next to the zoned value.
-        let start_local = local_from_datetime(start.local());
+        let start_local = local_from_datetime(written_local);
+        let start_instance = form.place_value(start, 0);
         let until = match rule.until() {
             None => Until::None,
             Some(until) => Until::Key(until_key(rule, until, start, &form)?),
@@ -385,17 +459,37 @@ impl<'a> RuleExpansion<'a> {
                 });
             }
         }
+        let plan = Plan::new(rule, start_local);
+
+        // Local times differ from instants by less than two days, so no
+        // period that starts later than that after UNTIL has an instance.
+        let mut horizon = MAX_LOCAL;
+        let mut finished = false;
+        if let Until::Key(until) = until {
+            let margin = match form {
+                Form::Zoned(_) => 2 * SECONDS_PER_DAY,
+                _ => 0,
+            };
+            horizon = horizon.min(until.saturating_add(margin));
+            finished = start_instance.is_some_and(|start| until < start.key);
+        }
+        finished |= plan.set_positions_out_of_reach();
         Ok(RuleExpansion {
             rule,
-            plan: Plan::new(rule, start_local),
+            cycle_periods: cycle_periods(plan.frequency, plan.interval),
+            plan,
             form,
             start_local,
             until,
             next_period: 0,
             pending: VecDeque::new(),
             produced: 0,
-            finished: false,
-            horizon: MAX_LOCAL,
+            finished,
+            horizon,
+            start: start_instance,
+            empty_since: 0,
+            run_examined: 0,
+            reachability_checked: false,
         })
     }
 
@@ -406,12 +500,14 @@ impl<'a> RuleExpansion<'a> {
             return;
         }
         self.next_period = self.period_containing(local).max(0);
+        self.empty_since = self.next_period;
+        self.run_examined = 0;
     }
 
     /// Ends the expansion at the first period that starts after the local
     /// time `local`.
     pub(crate) fn stop_after(&mut self, local: i64) {
-        self.horizon = local.min(MAX_LOCAL);
+        self.horizon = self.horizon.min(local);
     }
 
     /// Returns the next instance, adding the candidates it examines to
@@ -440,6 +536,43 @@ impl<'a> RuleExpansion<'a> {
             }
             self.fill_next_period(examined)?;
         }
+    }
+
+    /// Decides for a frequency shorter than a day whether some period from
+    /// now on starts on a matching day at a matching time of day, and
+    /// returns the answer with the number of candidates it examined.
+    ///
+    /// Periods start at `t0 + k * step` local seconds. Moving by whole
+    /// 400-year cycles changes neither whether a day matches nor the time of
+    /// day. So a day `d` and a time of day `t` hold a period start in some
+    /// later cycle exactly when `86_400 * d + t` is congruent to `t0` modulo
+    /// `gcd(146_097 * 86_400, step)`, and one pass over the times of a day
+    /// and one over the days of a cycle decide the question.
+    fn has_reachable_time(&self) -> (bool, u64) {
+        let unit = self.unit_seconds();
+        let step = self.plan.interval * unit;
+        let t0 = self.period_start(0);
+        let modulus = gcd(DAYS_PER_CYCLE * SECONDS_PER_DAY, step);
+
+        let matching_times: std::collections::HashSet<i64> = (0..SECONDS_PER_DAY)
+            .step_by(unit as usize)
+            .filter(|&time| self.plan.fixed_time_matches(time))
+            .map(|time| time % modulus)
+            .collect();
+        let mut cost = (SECONDS_PER_DAY / unit) as u64;
+        if matching_times.is_empty() {
+            return (false, cost);
+        }
+
+        let first_day = t0.div_euclid(SECONDS_PER_DAY);
+        for day in first_day..first_day + DAYS_PER_CYCLE {
+            cost += 1;
+            let residue = (t0 - day * SECONDS_PER_DAY).rem_euclid(modulus);
+            if matching_times.contains(&residue) && self.plan.day_matches(day) {
+                return (true, cost);
+            }
+        }
+        (false, cost)
     }
 
     fn unit_seconds(&self) -> i64 {
@@ -527,11 +660,49 @@ impl<'a> RuleExpansion<'a> {
     /// step, so a SECONDLY rule limited to one month does not visit every
     /// second of the other eleven.
     fn fill_next_period(&mut self, examined: &mut u64) -> Result<(), ExpandError> {
+        let examined_before = *examined;
+        self.fill_period(examined)?;
+        self.run_examined += *examined - examined_before;
+        if !self.finished && self.never_matches_again(examined) {
+            self.finished = true;
+        }
+        Ok(())
+    }
+
+    /// Decides whether the current run of periods without a candidate goes
+    /// on forever, which ends the expansion instead of spending the budget.
+    ///
+    /// The Gregorian calendar repeats every 400 years, which are 146,097
+    /// days and a whole number of weeks, so period `i + cycle_periods` has
+    /// the candidates of period `i` moved by 146,097 days. A run of
+    /// `cycle_periods` periods without a candidate therefore never ends,
+    /// and no earlier run can be mistaken for one: a period with a
+    /// candidate, even one before DTSTART, returns a cycle later. Periods
+    /// shorter than a day can need billions of periods for a cycle, so for
+    /// them `has_reachable_time` decides the question once the run has cost
+    /// more than `REACHABILITY_THRESHOLD` candidates.
+    fn never_matches_again(&mut self, examined: &mut u64) -> bool {
+        if self.next_period - self.empty_since >= self.cycle_periods {
+            return true;
+        }
+        if self.plan.frequency >= Frequency::Daily
+            || self.reachability_checked
+            || self.run_examined < REACHABILITY_THRESHOLD
+        {
+            return false;
+        }
+        self.reachability_checked = true;
+        let (reachable, cost) = self.has_reachable_time();
+        *examined += cost;
+        !reachable
+    }
+
+    fn fill_period(&mut self, examined: &mut u64) -> Result<(), ExpandError> {
         let index = self.next_period;
         let period_start = self.period_start(index);
         if period_start > self.horizon {
-            // Nothing after 9999-12-31 can be represented, so the rule has
-            // no further instances that a caller could receive.
+            // Nothing after 9999-12-31 can be represented, and nothing after
+            // UNTIL or the window's end is wanted.
             self.finished = true;
             return Ok(());
         }
@@ -569,6 +740,10 @@ impl<'a> RuleExpansion<'a> {
             self.times_in_period(&midnights, examined)
         };
         let candidates = self.select_positions(candidates);
+        if !candidates.is_empty() {
+            self.empty_since = index + 1;
+            self.run_examined = 0;
+        }
 
         for local in candidates {
             if local < self.start_local {
@@ -578,7 +753,12 @@ impl<'a> RuleExpansion<'a> {
                 self.finished = true;
                 break;
             }
-            let Some(instance) = self.form.place_generated(local) else {
+            let placed = if local == self.start_local {
+                self.start
+            } else {
+                self.form.place_generated(local)
+            };
+            let Some(instance) = placed else {
                 continue;
             };
             if let Until::Key(until) = self.until

@@ -7,16 +7,34 @@
 //! [`Rule`], a [`Recurrence`] that pairs rules with DTSTART, RDATE and
 //! EXDATE, and two ways to read it: [`Recurrence::occurrences`], lazily from
 //! DTSTART, and [`Recurrence::between`], the occurrences in a window without
-//! walking from DTSTART. Both stop with [`ExpandError::BudgetExhausted`]
-//! rather than run on when a rule stops matching, so a stored rule can never
-//! hang a caller.
+//! walking from DTSTART.
+//!
+//! A rule that will never produce another instance ends, as one that
+//! reaches COUNT or UNTIL does. UNTIL before DTSTART ends it at once.
+//! Otherwise the expander uses that the Gregorian calendar repeats every
+//! 400 years (146,097 days, a whole number of weeks): a rule whose periods
+//! have gone through that cycle without a candidate never finds one. Rules
+//! shorter than a day decide this from the times of day their periods can
+//! reach. Every search is still bounded by a [`Budget`], and a rule that
+//! finds nothing within it, but might later, stops with
+//! [`ExpandError::BudgetExhausted`], so a stored rule can never hang a
+//! caller.
 //!
 //! Times follow RFC 5545 §3.3.10 and §3.3.5. Instances are computed in local
 //! civil time and then placed in DTSTART's zone. A generated local time that
 //! the zone skips (a DST gap) is dropped and not counted, a repeated one
 //! means its first occurrence, and a date that does not exist (February 30)
 //! is dropped and not counted. UNTIL with a zoned DTSTART is compared as an
-//! instant and is inclusive.
+//! instant and is inclusive. A zoned DTSTART that falls in a DST gap is the
+//! first occurrence at its moved time, and the rules repeat the time of day
+//! as written when [`Recurrence::written_start`] is set.
+//!
+//! RFC 5545 forbids a BYDAY ordinal (such as `-1SU`) with FREQ=WEEKLY and
+//! shorter frequencies. Calendar files contain such rules, and with
+//! FREQ=DAILY and FREQ=WEEKLY python-dateutil 2.9 and libical 3.0.20 expand
+//! them as if the ordinal were absent. This crate accepts them and ignores
+//! the ordinal with every frequency shorter than MONTHLY. It still rejects
+//! an ordinal with BYWEEKNO and every value outside the RFC's ranges.
 //!
 //! RECURRENCE-ID overrides need nothing from this crate: the caller adds the
 //! overridden instance's start to [`Recurrence::exdates`] and keeps the

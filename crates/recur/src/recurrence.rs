@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use jiff::Timestamp;
+use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
 use crate::calendar::SECONDS_PER_DAY;
@@ -30,15 +31,15 @@ pub enum StartInstance {
 /// item of [`Occurrences`] or one call of [`Recurrence::between`].
 ///
 /// A candidate is a day examined in a period of a day or longer, a period
-/// shorter than a day, or a generated date-time. A rule that never matches
-/// again, such as `FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30`, uses up the budget
-/// instead of running until the year 9999.
+/// shorter than a day, or a generated date-time. Deciding that a rule never
+/// matches again, such as `FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30`, examines
+/// up to one 400-year cycle, 146,097 days, and counts against the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget(u64);
 
 impl Budget {
-    /// One million candidates: about 2,700 years of a yearly rule that
-    /// never matches, or a one-year window of a MINUTELY rule.
+    /// One million candidates: several 400-year cycles of a rule that never
+    /// matches, or a one-year window of a MINUTELY rule.
     pub const DEFAULT: Budget = Budget(1_000_000);
 
     pub fn new(max_candidates: u64) -> Budget {
@@ -71,6 +72,12 @@ impl Default for Budget {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recurrence {
     pub start: DateOrTime,
+    /// DTSTART's local date-time as written, for a zoned DTSTART whose
+    /// local time the zone skips (a DST gap). `start` holds the time moved
+    /// forward, which is the first occurrence, and the rules generate the
+    /// written time of day on other days. `None` means `start`'s own local
+    /// time, and the field is ignored unless `start` is zoned.
+    pub written_start: Option<DateTime>,
     pub rules: Vec<Rule>,
     pub rdates: Vec<DateOrTime>,
     pub exdates: Vec<DateOrTime>,
@@ -83,10 +90,19 @@ impl Recurrence {
     pub fn new(start: DateOrTime) -> Recurrence {
         Recurrence {
             start,
+            written_start: None,
             rules: Vec::new(),
             rdates: Vec::new(),
             exdates: Vec::new(),
             start_instance: StartInstance::Always,
+        }
+    }
+
+    /// Returns the local date-time from which the rules generate instances.
+    fn start_local(&self) -> DateTime {
+        match (&self.start, self.written_start) {
+            (DateOrTime::Zoned(_), Some(written)) => written,
+            (start, _) => start.local(),
         }
     }
 
@@ -149,7 +165,7 @@ impl Recurrence {
         let mut found: Vec<Instance> = context.explicit.iter().copied().filter(in_window).collect();
         let mut examined = 0;
         for rule in &self.rules {
-            let mut expansion = RuleExpansion::new(rule, &self.start)?;
+            let mut expansion = RuleExpansion::new(rule, &self.start, self.start_local())?;
             expansion.seek(from_local);
             expansion.stop_after(to_local);
             while let Some(instance) = expansion.next(&mut examined, budget.max_candidates())? {
@@ -186,7 +202,7 @@ struct Context {
 impl Context {
     fn new(recurrence: &Recurrence) -> Context {
         let form = Form::of(&recurrence.start);
-        let start_local = local_from_datetime(recurrence.start.local());
+        let start_local = local_from_datetime(recurrence.start_local());
         let time_of_day = start_local.rem_euclid(SECONDS_PER_DAY);
 
         let start_counts =
@@ -264,7 +280,7 @@ impl<'a> Expansion<'a> {
         let rules = recurrence
             .rules
             .iter()
-            .map(|rule| RuleExpansion::new(rule, &recurrence.start))
+            .map(|rule| RuleExpansion::new(rule, &recurrence.start, recurrence.start_local()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Expansion {
             context: Context::new(recurrence),

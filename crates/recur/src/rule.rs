@@ -39,7 +39,9 @@ impl Frequency {
 }
 
 /// One BYDAY entry: a weekday, with an ordinal such as the 1 in `1MO` or
-/// the -1 in `-1SU` that picks one weekday of the month or year.
+/// the -1 in `-1SU` that picks one weekday of the month or year. Rules with
+/// a frequency shorter than MONTHLY keep the ordinal in their text but
+/// expand as if it were absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WeekdayNum {
     /// 1 to 53 counts from the start of the month or year, -1 to -53 from
@@ -498,15 +500,12 @@ impl Builder {
             "BYMONTHDAY",
             "is not allowed with FREQ=WEEKLY; remove BYMONTHDAY or use FREQ=MONTHLY",
         )?;
+        // RFC 5545 forbids a BYDAY ordinal with frequencies shorter than
+        // MONTHLY, but python-dateutil 2.9 and libical 3.0 accept such rules
+        // and calendar files contain them, so the expander ignores the
+        // ordinal there instead of rejecting the rule.
         let by_day = self.by_day.unwrap_or_default();
         let has_ordinal = by_day.iter().any(|entry| entry.ordinal.is_some());
-        forbid(
-            has_ordinal && !matches!(frequency, Frequency::Monthly | Frequency::Yearly),
-            "BYDAY",
-            &format!(
-                "has an ordinal (such as -1SU), which is only allowed with FREQ=MONTHLY or FREQ=YEARLY, not FREQ={freq}; drop the number or change FREQ"
-            ),
-        )?;
         forbid(
             has_ordinal && self.by_week_no.is_some(),
             "BYDAY",

@@ -547,6 +547,36 @@ fn start_in_gap_moves_forward() {
 }
 
 #[test]
+fn start_in_gap_keeps_written_time() {
+    let mut recurrence = recurrence(
+        Some("Europe/London"),
+        "20240331T013000",
+        "FREQ=DAILY;COUNT=3",
+    );
+    recurrence.written_start = Some(jiff::civil::date(2024, 3, 31).at(1, 30, 0, 0));
+
+    // DTSTART itself moves forward to 02:30 and counts; later days keep
+    // the written 01:30.
+    assert_eq!(
+        first(&recurrence, 4),
+        ["20240331T023000", "20240401T013000", "20240402T013000"]
+    );
+
+    let from: Timestamp = "2024-03-30T00:00:00Z".parse().unwrap();
+    let to: Timestamp = "2024-04-03T00:00:00Z".parse().unwrap();
+    let found: Vec<String> = recurrence
+        .between(from, to, &TimeZone::UTC, Budget::DEFAULT)
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        ["20240331T023000", "20240401T013000", "20240402T013000"]
+    );
+}
+
+#[test]
 fn until_in_utc_is_inclusive_for_zoned_start() {
     let recurrence = recurrence(
         Some("Europe/London"),
@@ -675,7 +705,7 @@ fn weekly_set_position_counts_days_before_start() {
 }
 
 #[test]
-fn never_matching_rule_exhausts_budget() {
+fn never_matching_rule_ends() {
     let recurrence = recurrence(
         None,
         "20260101T090000",
@@ -687,13 +717,7 @@ fn never_matching_rule_exhausts_budget() {
         occurrences.next().unwrap().unwrap().to_string(),
         "20260101T090000"
     );
-    let error = occurrences.next().unwrap().unwrap_err();
-    assert!(
-        matches!(error, ExpandError::BudgetExhausted { .. }),
-        "{error}"
-    );
-    assert!(error.to_string().contains("BYMONTHDAY=30"), "{error}");
-    assert!(occurrences.next().is_none());
+    assert_eq!(occurrences.next(), None);
 
     let from: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
     let to: Timestamp = "2031-01-01T00:00:00Z".parse().unwrap();
@@ -702,6 +726,100 @@ fn never_matching_rule_exhausts_budget() {
         result.is_ok(),
         "a window without instances is not an error: {result:?}"
     );
+}
+
+#[test]
+fn never_matching_rules_end_without_instances() {
+    // Each case: DTSTART, and a rule that generates no instance from it.
+    let cases = [
+        // 2026-01-31: no February has a 31st.
+        ("20260131T235959", "FREQ=MONTHLY;BYMONTH=2"),
+        // March plus an even number of months is never February.
+        (
+            "20260302T000000",
+            "FREQ=MONTHLY;INTERVAL=2;BYMONTH=2;BYDAY=2MO",
+        ),
+        // 2026-07-02 is a Thursday, and so is every seventh day after it.
+        ("20260702T083000", "FREQ=DAILY;BYDAY=SU;INTERVAL=7"),
+        // A week has one Monday and one Tuesday, so no third candidate.
+        ("20260702T083000", "FREQ=WEEKLY;BYDAY=MO,TU;BYSETPOS=3"),
+        ("20260105T090000", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6"),
+        ("20260105T090000", "FREQ=DAILY;BYHOUR=9,10;BYSETPOS=3"),
+        ("20260105T090000", "FREQ=DAILY;UNTIL=20260104T090000"),
+        (
+            "20260105",
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;UNTIL=20260101",
+        ),
+        ("20260105T090000", "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30"),
+        // Periods start on even minutes only.
+        ("20260105T090000", "FREQ=MINUTELY;INTERVAL=2;BYMINUTE=1"),
+        // Every seventh hour: Mondays always see 01:00, 08:00, 15:00 and
+        // 22:00 (2026-01-05 is a Monday), never midnight.
+        (
+            "20260105T010000",
+            "FREQ=HOURLY;INTERVAL=7;BYDAY=MO;BYHOUR=0",
+        ),
+        (
+            "20260105T010000",
+            "FREQ=SECONDLY;INTERVAL=25200;BYDAY=MO;BYHOUR=0",
+        ),
+    ];
+    for (start, rule) in cases {
+        let mut recurrence = recurrence(None, start, rule);
+        recurrence.start_instance = StartInstance::WhenGenerated;
+        let first = recurrence.occurrences().next();
+        assert_eq!(first, None, "DTSTART {start} {rule}");
+    }
+}
+
+#[test]
+fn rare_rule_exhausts_small_budget() {
+    // The next 29 February after 2097-03-01 is in 2104, seven years and
+    // more than 2,500 candidate days away.
+    let mut recurrence = recurrence(
+        None,
+        "20970301T090000",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+    );
+    recurrence.start_instance = StartInstance::WhenGenerated;
+
+    let error = recurrence
+        .occurrences_with_budget(Budget::new(1_000))
+        .next()
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(error, ExpandError::BudgetExhausted { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("BYMONTHDAY=29"), "{error}");
+
+    let next = recurrence.occurrences().next().unwrap().unwrap();
+    assert_eq!(next.to_string(), "21040229T090000");
+}
+
+#[test]
+fn ordinal_below_monthly_is_ignored() {
+    // Each case: the rule with an ordinal, and the same rule without it.
+    let cases = [
+        ("FREQ=WEEKLY;BYDAY=-1SU", "FREQ=WEEKLY;BYDAY=SU"),
+        ("FREQ=DAILY;BYDAY=2MO,TU", "FREQ=DAILY;BYDAY=MO,TU"),
+        (
+            "FREQ=HOURLY;BYDAY=1FR;BYHOUR=9",
+            "FREQ=HOURLY;BYDAY=FR;BYHOUR=9",
+        ),
+    ];
+    for (with_ordinal, without) in cases {
+        let rule = Rule::parse(with_ordinal).unwrap();
+        assert_eq!(
+            Rule::parse(&rule.to_string()).unwrap(),
+            rule,
+            "{with_ordinal} keeps its ordinal in text"
+        );
+        let expanded = first(&recurrence(None, "20260105T090000", with_ordinal), 6);
+        let plain = first(&recurrence(None, "20260105T090000", without), 6);
+        assert_eq!(expanded, plain, "{with_ordinal}");
+    }
 }
 
 #[test]
@@ -749,7 +867,6 @@ fn rule_parse_rejects_invalid_parts() {
         ("FREQ=DAILY;BYHOUR=24", "BYHOUR"),
         ("FREQ=WEEKLY;BYDAY=XX", "BYDAY"),
         ("FREQ=MONTHLY;BYDAY=0MO", "BYDAY"),
-        ("FREQ=WEEKLY;BYDAY=1MO", "BYDAY"),
         ("FREQ=YEARLY;BYWEEKNO=1;BYDAY=1MO", "BYDAY"),
         ("FREQ=MONTHLY;BYMONTHDAY=0", "BYMONTHDAY"),
         ("FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY"),
