@@ -5,6 +5,7 @@ use convene_ical::{
     Attendee, Calendar, CalendarEvent, EventTime, PartStat, Person, Role, Status, Zone,
 };
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 /// The names of UTC itself in jiff's time zone database. An event planned in one of them is
 /// written with UTC times (`Z` suffix) and needs no VTIMEZONE.
@@ -29,10 +30,14 @@ pub struct AttendeeState {
     pub partstat: PartStat,
 }
 
-/// Returns the UID of an event: `<event id>@<uid_domain>`, the same for every update and
-/// cancellation, so calendar clients match them to the event they stored.
+/// Returns the UID of an event: `<event id>@<uid_domain>`, or the UID it was imported with,
+/// the same for every update and cancellation, so calendar clients match them to the event
+/// they stored.
 pub fn event_uid(event: &Event, uid_domain: &str) -> String {
-    format!("{}@{uid_domain}", event.id)
+    match &event.external_uid {
+        Some(uid) => uid.clone(),
+        None => format!("{}@{uid_domain}", event.id),
+    }
 }
 
 /// Maps an event to a VEVENT as an iTIP REQUEST carries it.
@@ -55,8 +60,8 @@ pub fn calendar_event(
     now: Timestamp,
 ) -> CalendarEvent {
     let zone = event_zone(&event.time_zone);
-    let start = event_time(event.interval.start(), zone.as_ref());
-    let end = event_time(event.interval.end(), zone.as_ref());
+    let start = moment(event, event.interval.start(), zone.as_ref());
+    let end = moment(event, event.interval.end(), zone.as_ref());
 
     let mut calendar_event = CalendarEvent::new(event_uid(event, uid_domain), start, end);
     calendar_event.sequence = event.sequence;
@@ -155,9 +160,33 @@ fn event_time(instant: Timestamp, zone: Option<&Zone>) -> EventTime {
     }
 }
 
-/// Adds the event's recurrence to the VEVENT.
-///
-/// TODO: map the RRULE values, RDATEs and EXDATEs here once `Event` has a recurrence, as
-/// local times in the event's zone like DTSTART, so that every instance keeps its wall-clock
-/// time across daylight saving changes.
-fn map_recurrence(_event: &Event, _calendar_event: &mut CalendarEvent) {}
+/// Returns a start, end, RDATE or EXDATE of `event`: a date for an all-day event, read in
+/// the event's zone, and a time otherwise.
+fn moment(event: &Event, instant: Timestamp, zone: Option<&Zone>) -> EventTime {
+    if event.all_day {
+        let time_zone = zone.map_or(TimeZone::UTC, Zone::time_zone);
+        return EventTime::Date(instant.to_zoned_datetime(time_zone).date());
+    }
+    event_time(instant, zone)
+}
+
+/// Adds the event's recurrence to the VEVENT: its RRULE values, and its RDATEs and EXDATEs
+/// in the same form as DTSTART, so that every instance keeps its wall-clock time across
+/// daylight saving changes.
+fn map_recurrence(event: &Event, calendar_event: &mut CalendarEvent) {
+    let Some(recurrence) = &event.recurrence else {
+        return;
+    };
+    let zone = event_zone(&event.time_zone);
+    calendar_event.rrule = recurrence.rules.iter().map(ToString::to_string).collect();
+    calendar_event.rdates = recurrence
+        .rdates
+        .iter()
+        .map(|instant| moment(event, *instant, zone.as_ref()))
+        .collect();
+    calendar_event.exdates = recurrence
+        .exdates
+        .iter()
+        .map(|instant| moment(event, *instant, zone.as_ref()))
+        .collect();
+}

@@ -39,6 +39,8 @@ fn fixture(time_zone: &str) -> Fixture {
         organizer: organizer.id,
         participants: vec![ada.id, bob.id],
         reminders: Vec::new(),
+        all_day: false,
+        recurrence: None,
     })
     .unwrap()
     .into_event(EventId::generate());
@@ -579,4 +581,35 @@ fn invitation_rejects_wrong_recipients() {
     for (index, (actual, expected)) in cases.into_iter().enumerate() {
         assert_eq!(actual, expected, "case {index}");
     }
+}
+
+#[test]
+fn recurrence_and_all_day_keep_their_forms() {
+    let mut f = fixture("Europe/Berlin");
+    f.event.recurrence = Some(convene_domain::EventRecurrence {
+        rules: vec![convene_recur::Rule::parse("FREQ=WEEKLY;COUNT=5").unwrap()],
+        rdates: vec![],
+        exdates: vec![timestamp("2026-03-31T08:00:00Z")],
+    });
+    let mapped = calendar_event(&f.event, &f.organizer, &[], UID_DOMAIN, now());
+    assert_eq!(mapped.rrule, ["FREQ=WEEKLY;COUNT=5"]);
+    // 31 March is after the change to summer time: 10:00 local is 08:00 UTC.
+    let EventTime::Zoned { local, zone } = &mapped.exdates[0] else {
+        panic!("expected a local EXDATE, got {:?}", mapped.exdates);
+    };
+    assert_eq!(local.to_string(), "2026-03-31T10:00:00");
+    assert_eq!(zone.tzid(), "Europe/Berlin");
+
+    f.event.all_day = true;
+    f.event.recurrence = None;
+    f.event.interval = convene_domain::Interval::new(
+        timestamp("2026-03-02T23:00:00Z"),
+        timestamp("2026-03-04T23:00:00Z"),
+        "end",
+    )
+    .unwrap();
+    let mapped = calendar_event(&f.event, &f.organizer, &[], UID_DOMAIN, now());
+    assert_eq!(mapped.start, EventTime::Date("2026-03-03".parse().unwrap()));
+    assert_eq!(mapped.end, EventTime::Date("2026-03-05".parse().unwrap()));
+    assert!(mapped.rrule.is_empty());
 }

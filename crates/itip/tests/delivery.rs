@@ -147,6 +147,8 @@ async fn invitations_reach_smtp_server_intact() {
         organizer: organizer.id,
         participants: vec![ada.id, bob.id],
         reminders: Vec::new(),
+        all_day: false,
+        recurrence: None,
     })
     .unwrap()
     .into_event(EventId::generate());
