@@ -495,6 +495,13 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<(), convene_store::StoreError> {
         self.inner.update_event(event, deliveries, now).await
     }
+    async fn import_events(
+        &self,
+        owner: UserId,
+        events: &[convene_domain::Event],
+    ) -> Result<(), convene_store::StoreError> {
+        self.inner.import_events(owner, events).await
+    }
     async fn cancel_event(
         &self,
         id: convene_domain::EventId,

@@ -157,6 +157,14 @@ pub trait Store: MailStore {
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
+    /// Stores events that `owner` imported from another calendar, in one transaction and
+    /// without conflict checks, because they record time that is already taken.
+    ///
+    /// Each event must have an external UID, `owner` as organizer and no participants. The
+    /// owner's earlier imports with any of the UIDs in `events` are replaced, so importing the
+    /// same file again changes nothing, and a newer copy of an event replaces the older one.
+    async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError>;
+
     /// Marks an event cancelled, raises its sequence and drops its reminders that are
     /// neither in flight at `now` nor settled. A cancelled event is no longer busy time.
     /// Returns false when no event has that id.

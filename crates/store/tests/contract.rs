@@ -533,6 +533,81 @@ async fn recurring_events_conflict_by_occurrence(store: Arc<dyn Store>) {
     assert_eq!(store.event(series.id).await.unwrap().unwrap(), series);
 }
 
+fn imported(owner: UserId, uid: &str, start: &str, end: &str) -> Event {
+    let mut event = event(owner, &[], start, end);
+    event.reminders.clear();
+    event.external_uid = Some(uid.to_owned());
+    event
+}
+
+async fn imported_events_are_busy_and_replaced_by_uid(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let booked = event(ann, &[], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    store.book_event(&booked, &[]).await.unwrap();
+
+    // Imports are not checked against what is booked: they record time already taken.
+    let overlapping = imported(
+        ann,
+        "a@other.test",
+        "2030-01-01T10:30:00Z",
+        "2030-01-01T12:00:00Z",
+    );
+    let series = weekly(
+        imported(
+            ann,
+            "b@other.test",
+            "2030-01-02T08:00:00Z",
+            "2030-01-02T09:00:00Z",
+        ),
+        "FREQ=WEEKLY;COUNT=3",
+        &[],
+    );
+    store
+        .import_events(ann, &[overlapping.clone(), series.clone()])
+        .await
+        .unwrap();
+    let window = interval("2030-01-01T00:00:00Z", "2030-02-01T00:00:00Z");
+    assert_eq!(store.busy(ann, window).await.unwrap().len(), 5);
+    assert_eq!(store.event(series.id).await.unwrap().unwrap(), series);
+
+    // The same UID from another person's calendar is theirs alone.
+    let theirs = imported(
+        bob,
+        "a@other.test",
+        "2030-01-03T10:00:00Z",
+        "2030-01-03T11:00:00Z",
+    );
+    store.import_events(bob, &[theirs.clone()]).await.unwrap();
+
+    // Importing a newer copy replaces the older one, whatever its id.
+    let moved = imported(
+        ann,
+        "a@other.test",
+        "2030-01-04T10:00:00Z",
+        "2030-01-04T11:00:00Z",
+    );
+    store.import_events(ann, &[moved.clone()]).await.unwrap();
+    assert_eq!(store.event(overlapping.id).await.unwrap(), None);
+    assert_eq!(store.event(moved.id).await.unwrap().unwrap(), moved);
+    assert_eq!(store.event(theirs.id).await.unwrap().unwrap(), theirs);
+    assert_eq!(store.busy(ann, window).await.unwrap().len(), 5);
+
+    // A new booking is checked against imported time.
+    let clash = event(bob, &[ann], "2030-01-09T08:30:00Z", "2030-01-09T09:30:00Z");
+    let err = store.book_event(&clash, &[]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Busy(_)), "{err:?}");
+
+    let err = store
+        .import_events(UserId::generate(), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "user", .. }),
+        "{err:?}"
+    );
+}
+
 async fn remove_participant_drops_pending(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let bob = user(&*store, "bob@beta.test").await;
@@ -1283,6 +1358,7 @@ contract_for_all!(
     remove_participant_drops_pending,
     update_event_moves_busy_time_and_replans,
     recurring_events_conflict_by_occurrence,
+    imported_events_are_busy_and_replaced_by_uid,
     cancel_event_frees_time_and_drops_waiting_reminders,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,

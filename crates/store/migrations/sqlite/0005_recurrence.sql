@@ -11,3 +11,6 @@ ALTER TABLE events ADD COLUMN rrules TEXT;
 ALTER TABLE events ADD COLUMN rdates TEXT;
 ALTER TABLE events ADD COLUMN exdates TEXT;
 ALTER TABLE events ADD COLUMN external_uid TEXT;
+
+-- Importing a calendar again replaces the events imported before with the same UID.
+CREATE INDEX events_imported ON events (organizer, external_uid) WHERE external_uid IS NOT NULL;

@@ -395,6 +395,35 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.require_users(&[owner])?;
+        let uids: std::collections::HashSet<&str> = events
+            .iter()
+            .filter_map(|event| event.external_uid.as_deref())
+            .collect();
+        let replaced: Vec<EventId> = state
+            .events
+            .values()
+            .filter(|event| {
+                event.organizer == owner
+                    && event
+                        .external_uid
+                        .as_deref()
+                        .is_some_and(|uid| uids.contains(uid))
+            })
+            .map(|event| event.id)
+            .collect();
+        for id in replaced {
+            state.events.remove(&id);
+            state.drop_deliveries(id, Timestamp::MIN, true);
+        }
+        for event in events {
+            state.events.insert(event.id, event.clone());
+        }
+        Ok(())
+    }
+
     async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {
         let mut state = self.lock();
         let Some(event) = state.events.get_mut(&id) else {

@@ -195,32 +195,7 @@ impl Store for SqliteStore {
             return Err(StoreError::Busy(conflicts));
         }
 
-        sqlx::query(
-            "INSERT INTO events (id, title, description, location, start_us, end_us, time_zone, \
-             organizer, sequence, status, all_day, rrules, rdates, exdates, external_uid) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.id.to_string())
-        .bind(&event.title)
-        .bind(event.description.as_deref())
-        .bind(event.location.as_deref())
-        .bind(micros(event.interval.start()))
-        .bind(micros(event.interval.end()))
-        .bind(&event.time_zone)
-        .bind(event.organizer.to_string())
-        .bind(i64::from(event.sequence))
-        .bind(event.status.as_str())
-        .bind(event.all_day)
-        .bind(event.recurrence.as_ref().map(rules_text))
-        .bind(event.recurrence.as_ref().map(|r| instants_text(&r.rdates)))
-        .bind(event.recurrence.as_ref().map(|r| instants_text(&r.exdates)))
-        .bind(event.external_uid.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        insert_reminders(&mut tx, event).await?;
-        for (position, user) in attendees.iter().enumerate() {
-            insert_attendee(&mut tx, event, *user, position as i64).await?;
-        }
+        insert_event(&mut tx, event).await?;
         insert_deliveries(&mut tx, deliveries).await?;
 
         tx.commit().await?;
@@ -388,6 +363,27 @@ impl Store for SqliteStore {
             insert_deliveries(&mut tx, deliveries).await?;
         }
 
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        require_users(&mut tx, &[owner]).await?;
+        let uids: std::collections::BTreeSet<&str> = events
+            .iter()
+            .filter_map(|event| event.external_uid.as_deref())
+            .collect();
+        for uid in uids {
+            sqlx::query("DELETE FROM events WHERE organizer = ? AND external_uid = ?")
+                .bind(owner.to_string())
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for event in events {
+            insert_event(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -607,6 +603,41 @@ async fn event_in(
         recurrence: recurrence_from_row(&row)?,
         external_uid: row.try_get("external_uid")?,
     }))
+}
+
+/// Inserts an event with its reminders and one row for each attendee.
+async fn insert_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: &Event,
+) -> Result<(), StoreError> {
+    let attendees = event.attendees();
+    sqlx::query(
+        "INSERT INTO events (id, title, description, location, start_us, end_us, time_zone, \
+         organizer, sequence, status, all_day, rrules, rdates, exdates, external_uid) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.id.to_string())
+    .bind(&event.title)
+    .bind(event.description.as_deref())
+    .bind(event.location.as_deref())
+    .bind(micros(event.interval.start()))
+    .bind(micros(event.interval.end()))
+    .bind(&event.time_zone)
+    .bind(event.organizer.to_string())
+    .bind(i64::from(event.sequence))
+    .bind(event.status.as_str())
+    .bind(event.all_day)
+    .bind(event.recurrence.as_ref().map(rules_text))
+    .bind(event.recurrence.as_ref().map(|r| instants_text(&r.rdates)))
+    .bind(event.recurrence.as_ref().map(|r| instants_text(&r.exdates)))
+    .bind(event.external_uid.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    insert_reminders(tx, event).await?;
+    for (position, user) in attendees.iter().enumerate() {
+        insert_attendee(tx, event, *user, position as i64).await?;
+    }
+    Ok(())
 }
 
 async fn insert_attendee(
