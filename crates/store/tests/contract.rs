@@ -578,7 +578,10 @@ async fn imported_events_are_busy_and_replaced_by_uid(store: Arc<dyn Store>) {
         "2030-01-03T10:00:00Z",
         "2030-01-03T11:00:00Z",
     );
-    store.import_events(bob, &[theirs.clone()]).await.unwrap();
+    store
+        .import_events(bob, std::slice::from_ref(&theirs))
+        .await
+        .unwrap();
 
     // Importing a newer copy replaces the older one, whatever its id.
     let moved = imported(
@@ -587,7 +590,10 @@ async fn imported_events_are_busy_and_replaced_by_uid(store: Arc<dyn Store>) {
         "2030-01-04T10:00:00Z",
         "2030-01-04T11:00:00Z",
     );
-    store.import_events(ann, &[moved.clone()]).await.unwrap();
+    store
+        .import_events(ann, std::slice::from_ref(&moved))
+        .await
+        .unwrap();
     assert_eq!(store.event(overlapping.id).await.unwrap(), None);
     assert_eq!(store.event(moved.id).await.unwrap().unwrap(), moved);
     assert_eq!(store.event(theirs.id).await.unwrap().unwrap(), theirs);
