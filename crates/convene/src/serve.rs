@@ -39,6 +39,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let from_address = Address::parse(&mail_from).map_err(|error| {
         SettingsError::new(format!("{error}; set --mail-from / CONVENE_MAIL_FROM to an address such as reminders@example.org"))
     })?;
+    // Convene's events are named in iCalendar as `<id>@<domain of the sender address>`.
+    let uid_domain = from_address.domain().to_owned();
     let dkim_domain = signer.as_ref().map(|signer| signer.config().domain.clone());
     let selector = signer
         .as_ref()
@@ -122,6 +124,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let app = http::router(http::Services {
         scheduler: Scheduler::new(store.clone()),
         outbox: outbox.clone(),
+        uid_domain: uid_domain.clone(),
     });
     let mut http_stop = stop.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

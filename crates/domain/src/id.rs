@@ -52,6 +52,10 @@ identifier!(
     /// Identifies one message in the mail queue.
     MessageId
 );
+identifier!(
+    /// Identifies one calendar feed URL of a user.
+    FeedId
+);
 
 /// A string that is not a Convene identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -38,7 +38,7 @@ pub use command::{
 pub use conflict::Conflict;
 pub use error::ValidationError;
 pub use event::{Event, EventStatus, NewEvent, NewEventParts};
-pub use id::{DeliveryId, EventId, MessageId, UserId};
+pub use id::{DeliveryId, EventId, FeedId, MessageId, UserId};
 pub use interval::Interval;
 pub use mail::{
     ClaimedMail, ClaimedRecipient, MailAttemptRecord, MailMessage, MailRecipient, MailState,

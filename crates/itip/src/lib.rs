@@ -19,12 +19,14 @@
 //! - `error`: [`ItipError`].
 
 mod error;
+mod import;
 mod invitation;
 mod mapping;
 mod render;
 
 pub use convene_ical::PartStat;
 pub use error::ItipError;
+pub use import::{ImportedEvents, MAX_IMPORTED_EVENTS, SkippedEvent, import_events};
 pub use invitation::{ATTACHMENT_NAME, InvitationKind, invitation};
 pub use mapping::{AttendeeState, calendar_event, calendar_file, event_uid};
 

@@ -502,6 +502,35 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<(), convene_store::StoreError> {
         self.inner.import_events(owner, events).await
     }
+    async fn user_events(
+        &self,
+        user: UserId,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<convene_domain::Event>, convene_store::StoreError> {
+        self.inner.user_events(user, since, limit).await
+    }
+    async fn create_feed(
+        &self,
+        id: convene_domain::FeedId,
+        user: UserId,
+        token_hash: &str,
+    ) -> Result<(), convene_store::StoreError> {
+        self.inner.create_feed(id, user, token_hash).await
+    }
+    async fn feed_owner(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<UserId>, convene_store::StoreError> {
+        self.inner.feed_owner(token_hash).await
+    }
+    async fn revoke_feed(
+        &self,
+        user: UserId,
+        id: convene_domain::FeedId,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.revoke_feed(user, id).await
+    }
     async fn cancel_event(
         &self,
         id: convene_domain::EventId,

@@ -14,10 +14,12 @@
 //! Layout:
 //! - [`service`]: the [`Scheduler`] itself.
 //! - [`planning`]: which reminder deliveries an event produces.
+//! - `feeds`: the secret tokens of calendar feeds.
 //! - `timing`: reading requested times, dates and recurrences in an event's zone.
 //! - [`error`] defines [`SchedulerError`].
 
 pub mod error;
+mod feeds;
 pub mod planning;
 pub mod service;
 mod timing;

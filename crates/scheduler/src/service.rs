@@ -6,14 +6,15 @@ use convene_domain::event::MAX_PARTICIPANTS;
 use convene_domain::slots::{Availability, MAX_SLOTS, SlotQuery, free_slots};
 use convene_domain::user::validate_text;
 use convene_domain::{
-    AddParticipant, CreateEvent, Delivery, EmailAddress, Event, EventId, EventStatus, FindSlots,
-    Interval, NewEvent, NewEventParts, NewUser, UpdateEvent, UpdateUser, User, UserId,
+    AddParticipant, CreateEvent, Delivery, EmailAddress, Event, EventId, EventStatus, FeedId,
+    FindSlots, Interval, NewEvent, NewEventParts, NewUser, UpdateEvent, UpdateUser, User, UserId,
     ValidationError,
 };
 use convene_store::Store;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::SchedulerError;
+use crate::feeds;
 use crate::planning::plan_deliveries;
 use crate::timing;
 
@@ -368,6 +369,93 @@ impl Scheduler {
         }
         tracing::info!(event.id = %id, "event cancelled");
         self.event(id).await
+    }
+
+    /// Stores events that `owner` imported from another calendar as that person's busy time,
+    /// replacing earlier imports with the same UIDs. Returns how many were stored.
+    pub async fn import_events(
+        &self,
+        owner: UserId,
+        events: Vec<Event>,
+    ) -> Result<usize, SchedulerError> {
+        self.user(owner).await?;
+        if let Some(index) = events.iter().position(|event| {
+            event.organizer != owner
+                || !event.participants.is_empty()
+                || event.external_uid.is_none()
+        }) {
+            return Err(ValidationError::new(
+                format!("events/{index}"),
+                "an imported event belongs to its importer alone and has a UID",
+            )
+            .into());
+        }
+        self.store.import_events(owner, &events).await?;
+        tracing::info!(user.id = %owner, events = events.len(), "calendar imported");
+        Ok(events.len())
+    }
+
+    /// Returns an event with its organizer and participants, for an export.
+    pub async fn event_with_people(
+        &self,
+        id: EventId,
+    ) -> Result<(Event, User, Vec<User>), SchedulerError> {
+        let event = self.event(id).await?;
+        let (organizer, participants) = self.people(&event).await?;
+        Ok((event, organizer, participants))
+    }
+
+    /// Creates a calendar feed for `user` and returns its id and secret token. The token is
+    /// shown only now: only its hash is stored.
+    pub async fn create_feed(&self, user: UserId) -> Result<(FeedId, String), SchedulerError> {
+        self.user(user).await?;
+        let id = FeedId::generate();
+        let token = feeds::new_token();
+        self.store
+            .create_feed(id, user, &feeds::token_hash(&token))
+            .await?;
+        tracing::info!(user.id = %user, feed.id = %id, "feed created");
+        Ok((id, token))
+    }
+
+    /// Revokes a feed, so that its URL stops working.
+    pub async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<(), SchedulerError> {
+        if !self.store.revoke_feed(user, id).await? {
+            return Err(not_found("feed", id));
+        }
+        tracing::info!(user.id = %user, feed.id = %id, "feed revoked");
+        Ok(())
+    }
+
+    /// Returns the owner of the feed with `token` and the events the feed shows, each with
+    /// its organizer and participants: the owner's events that have not ended by `since`,
+    /// at most `limit`.
+    pub async fn feed(
+        &self,
+        token: &str,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Event, User, Vec<User>)>, SchedulerError> {
+        let Some(owner) = self.store.feed_owner(&feeds::token_hash(token)).await? else {
+            return Err(not_found("feed", "with this token"));
+        };
+        let mut entries = Vec::new();
+        for event in self.store.user_events(owner, since, limit).await? {
+            let (organizer, participants) = self.people(&event).await?;
+            entries.push((event, organizer, participants));
+        }
+        Ok(entries)
+    }
+
+    /// Returns the organizer and the participants of `event`, leaving out any that no longer
+    /// exist.
+    async fn people(&self, event: &Event) -> Result<(User, Vec<User>), SchedulerError> {
+        let mut users = self.store.users(&event.attendees()).await?;
+        let Some(position) = users.iter().position(|user| user.id == event.organizer) else {
+            return Err(not_found("user", event.organizer));
+        };
+        let organizer = users.remove(position);
+        Ok((organizer, users))
     }
 
     /// Adds a participant unless that person is busy during the event.

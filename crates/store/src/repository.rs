@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, Event, EventId, Interval,
+    ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, Event, EventId, FeedId, Interval,
     MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
@@ -164,6 +164,29 @@ pub trait Store: MailStore {
     /// owner's earlier imports with any of the UIDs in `events` are replaced, so importing the
     /// same file again changes nothing, and a newer copy of an event replaces the older one.
     async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError>;
+
+    /// Returns the events that `user` attends, cancelled ones included, whose last occurrence
+    /// ends after `since`, ordered by first start, at most `limit`.
+    async fn user_events(
+        &self,
+        user: UserId,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// Records a calendar feed of `user` whose secret token hashes to `token_hash`.
+    async fn create_feed(
+        &self,
+        id: FeedId,
+        user: UserId,
+        token_hash: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Returns the owner of the feed whose token hashes to `token_hash`, unless revoked.
+    async fn feed_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError>;
+
+    /// Revokes a feed of `user`. Returns false when `user` has no such feed.
+    async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<bool, StoreError>;
 
     /// Marks an event cancelled, raises its sequence and drops its reminders that are
     /// neither in flight at `now` nor settled. A cancelled event is no longer busy time.

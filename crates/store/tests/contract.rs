@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use convene_domain::{
     Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
-    EventId, EventRecurrence, EventStatus, Interval, MailAttemptRecord, MailState, MessageId,
-    OutgoingMessage, OutgoingRecipient, ReminderOffset, User, UserId, WorkingHours,
+    EventId, EventRecurrence, EventStatus, FeedId, Interval, MailAttemptRecord, MailState,
+    MessageId, OutgoingMessage, OutgoingRecipient, ReminderOffset, User, UserId, WorkingHours,
 };
 use convene_store::{
     AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, SqliteStore, Store, StoreError,
@@ -612,6 +612,52 @@ async fn imported_events_are_busy_and_replaced_by_uid(store: Arc<dyn Store>) {
         matches!(err, StoreError::NotFound { what: "user", .. }),
         "{err:?}"
     );
+}
+
+async fn feeds_resolve_until_revoked_and_list_events(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let feed = FeedId::generate();
+    store.create_feed(feed, ann, "hash-1").await.unwrap();
+    assert_eq!(store.feed_owner("hash-1").await.unwrap(), Some(ann));
+    assert_eq!(store.feed_owner("hash-2").await.unwrap(), None);
+    assert!(!store.revoke_feed(bob, feed).await.unwrap());
+    assert_eq!(store.feed_owner("hash-1").await.unwrap(), Some(ann));
+    assert!(store.revoke_feed(ann, feed).await.unwrap());
+    assert_eq!(store.feed_owner("hash-1").await.unwrap(), None);
+    let err = store
+        .create_feed(FeedId::generate(), UserId::generate(), "hash-3")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "user", .. }),
+        "{err:?}"
+    );
+
+    let old = event(ann, &[], "2029-01-01T10:00:00Z", "2029-01-01T11:00:00Z");
+    let later = event(bob, &[ann], "2030-02-01T10:00:00Z", "2030-02-01T11:00:00Z");
+    let sooner = weekly(
+        event(ann, &[], "2029-06-01T10:00:00Z", "2029-06-01T11:00:00Z"),
+        "FREQ=WEEKLY",
+        &[],
+    );
+    for booked in [&old, &later, &sooner] {
+        store.book_event(booked, &[]).await.unwrap();
+    }
+    store
+        .cancel_event(later.id, at("2029-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let since = at("2030-01-01T00:00:00Z");
+    let listed: Vec<EventId> = store
+        .user_events(ann, since, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|event| event.id)
+        .collect();
+    assert_eq!(listed, [sooner.id, later.id]);
+    assert_eq!(store.user_events(ann, since, 1).await.unwrap().len(), 1);
 }
 
 async fn remove_participant_drops_pending(store: Arc<dyn Store>) {
@@ -1365,6 +1411,7 @@ contract_for_all!(
     update_event_moves_busy_time_and_replans,
     recurring_events_conflict_by_occurrence,
     imported_events_are_busy_and_replaced_by_uid,
+    feeds_resolve_until_revoked_and_list_events,
     cancel_event_frees_time_and_drops_waiting_reminders,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,

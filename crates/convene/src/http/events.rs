@@ -5,17 +5,17 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use convene_domain::EventId;
 use convene_scheduler::Scheduler;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::Problem;
 use super::body::decode;
 use super::params::path;
 use super::users::user_id;
 use super::views::{delivery_view, event_view};
+use super::{Problem, Services, calendar};
 
 pub async fn create(
     State(scheduler): State<Scheduler>,
@@ -33,12 +33,17 @@ pub async fn create(
     ))
 }
 
+/// `GET /v1/events/{id}` as JSON, and `GET /v1/events/{id}.ics` as iCalendar.
 pub async fn show(
-    State(scheduler): State<Scheduler>,
+    State(services): State<Services>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
-    let event = scheduler.event(event_id(&path(id)?)?).await?;
-    Ok(Json(event_view(&event)))
+) -> Result<Response, Problem> {
+    let id = path(id)?;
+    if let Some(id) = id.strip_suffix(".ics") {
+        return calendar::export(&services.scheduler, &services.uid_domain, event_id(id)?).await;
+    }
+    let event = services.scheduler.event(event_id(&id)?).await?;
+    Ok(Json(event_view(&event)).into_response())
 }
 
 pub async fn update(

@@ -10,6 +10,7 @@
 
 mod availability;
 mod body;
+mod calendar;
 mod error_body;
 mod events;
 mod limits;
@@ -37,6 +38,8 @@ pub use problem::Problem;
 pub struct Services {
     pub scheduler: Scheduler,
     pub outbox: Outbox,
+    /// The domain of the UIDs of Convene's events in iCalendar, such as `convene.example`.
+    pub uid_domain: String,
 }
 
 impl FromRef<Services> for Scheduler {
@@ -57,6 +60,10 @@ pub fn router(services: Services) -> Router {
         .route("/v1/users", post(users::create))
         .route("/v1/users/{id}", get(users::show).patch(users::update))
         .route("/v1/users/{id}/busy", get(users::busy))
+        .route("/v1/users/{id}/calendar", post(calendar::import))
+        .route("/v1/users/{id}/feeds", post(calendar::create_feed))
+        .route("/v1/users/{id}/feeds/{feed}", delete(calendar::revoke_feed))
+        .route("/v1/feeds/{token}", get(calendar::feed))
         .route("/v1/availability", post(availability::find))
         .route("/v1/events", post(events::create))
         .route(

@@ -139,6 +139,31 @@ impl Convene {
         decode(self.client.get(self.url(path)).send().await.unwrap()).await
     }
 
+    /// Sends `GET` and returns the status, the Content-Type and the body as text.
+    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, content_type, response.text().await.unwrap())
+    }
+
+    /// Sends `POST` with `body` as `content_type`.
+    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        decode(response).await
+    }
+
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         decode(self.client.delete(self.url(path)).send().await.unwrap()).await
     }

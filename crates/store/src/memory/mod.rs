@@ -11,12 +11,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
-    EventId, EventStatus, Interval, MessageId, User, UserId,
+    EventId, EventStatus, FeedId, Interval, MessageId, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 
 use crate::StoreOptions;
-use crate::schedule::{conflicting, occurrences_to_check, stored_occurrences};
+use crate::schedule::{conflicting, occurrences_to_check, series_end, stored_occurrences};
 
 use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
 
@@ -38,6 +38,8 @@ struct State {
     deliveries: HashMap<DeliveryId, StoredDelivery>,
     attempts: HashMap<DeliveryId, Vec<DeliveryAttempt>>,
     messages: BTreeMap<MessageId, StoredMessage>,
+    /// Each feed's owner, token hash and whether it is revoked.
+    feeds: HashMap<FeedId, (UserId, String, bool)>,
 }
 
 struct StoredDelivery {
@@ -422,6 +424,57 @@ impl Store for MemoryStore {
             state.events.insert(event.id, event.clone());
         }
         Ok(())
+    }
+
+    async fn user_events(
+        &self,
+        user: UserId,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let state = self.lock();
+        let mut events: Vec<Event> = state
+            .events
+            .values()
+            .filter(|event| event.attendees().contains(&user))
+            .filter(|event| series_end(event) > since)
+            .cloned()
+            .collect();
+        events.sort_by_key(|event| (event.interval.start(), event.id));
+        events.truncate(limit);
+        Ok(events)
+    }
+
+    async fn create_feed(
+        &self,
+        id: FeedId,
+        user: UserId,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.require_users(&[user])?;
+        state.feeds.insert(id, (user, token_hash.to_owned(), false));
+        Ok(())
+    }
+
+    async fn feed_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError> {
+        Ok(self
+            .lock()
+            .feeds
+            .values()
+            .find(|(_, hash, revoked)| hash == token_hash && !revoked)
+            .map(|(owner, _, _)| *owner))
+    }
+
+    async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.feeds.get_mut(&id) {
+            Some((owner, _, revoked)) if *owner == user => {
+                *revoked = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convene_domain::{
     Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
-    Event, EventId, EventRecurrence, EventStatus, Interval, ReminderOffset, User, UserId,
+    Event, EventId, EventRecurrence, EventStatus, FeedId, Interval, ReminderOffset, User, UserId,
     WorkingHours,
 };
 use jiff::{SignedDuration, Timestamp};
@@ -386,6 +386,68 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn user_events(
+        &self,
+        user: UserId,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT event_id FROM attendees WHERE user_id = ? AND end_us > ? \
+             ORDER BY start_us, event_id LIMIT ?",
+        )
+        .bind(user.to_string())
+        .bind(micros(since))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut events = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(event) = event_in(&mut conn, parse_id(id)?).await? {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
+    async fn create_feed(
+        &self,
+        id: FeedId,
+        user: UserId,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        require_users(&mut tx, &[user]).await?;
+        sqlx::query("INSERT INTO feeds (id, user_id, token_hash) VALUES (?, ?, ?)")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn feed_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError> {
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT user_id FROM feeds WHERE token_hash = ? AND revoked = 0")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        owner.map(parse_id).transpose()
+    }
+
+    async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE feeds SET revoked = 1 WHERE id = ? AND user_id = ?")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(updated > 0)
     }
 
     async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {

@@ -1,0 +1,174 @@
+//! iCalendar over HTTP: importing a calendar, exporting one event, and calendar feeds.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use convene_domain::{Event, FeedId, User};
+use convene_ical::{Limits, parse_bytes};
+use convene_itip::{AttendeeState, PartStat, calendar_event, calendar_file, import_events};
+use convene_scheduler::Scheduler;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use super::params::path;
+use super::problem::quote;
+use super::users::user_id;
+use super::{Problem, Services};
+
+/// The media type of every iCalendar response.
+const CALENDAR_TYPE: &str = "text/calendar; charset=utf-8";
+
+/// How long after their end a feed keeps showing events.
+const FEED_HISTORY: SignedDuration = SignedDuration::from_hours(90 * 24);
+
+/// The maximum number of events one feed shows.
+const MAX_FEED_EVENTS: usize = 5_000;
+
+/// `POST /v1/users/{id}/calendar`: imports the events of an iCalendar body as the user's
+/// busy time.
+pub async fn import(
+    State(scheduler): State<Scheduler>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, Problem> {
+    let owner = scheduler.user(user_id(&path(id)?)?).await?;
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if media_type.as_deref() != Some("text/calendar") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "a calendar import must be sent as text/calendar (an .ics file)",
+        ));
+    }
+    let body = body.map_err(|rejection| {
+        Problem::new(
+            rejection.status(),
+            "unreadable-body",
+            "Unreadable request body",
+            rejection.body_text(),
+        )
+    })?;
+    let parsed = parse_bytes(&body, &Limits::default()).map_err(|err| {
+        Problem::invalid_field("body", &format!("the calendar cannot be read: {err}"))
+    })?;
+    let mapped = import_events(&parsed.calendar, &owner);
+    let imported = scheduler.import_events(owner.id, mapped.events).await?;
+
+    let mut skipped: Vec<Value> = parsed
+        .skipped
+        .iter()
+        .map(|skip| json!({"uid": skip.uid, "line": skip.line, "reason": skip.reason}))
+        .collect();
+    skipped.extend(
+        mapped
+            .skipped
+            .iter()
+            .map(|skip| json!({"uid": skip.uid, "reason": skip.reason})),
+    );
+    Ok((
+        StatusCode::OK,
+        Json(json!({"user": owner.id.to_string(), "imported": imported, "skipped": skipped})),
+    ))
+}
+
+/// Returns one event as an iCalendar file.
+pub async fn export(
+    scheduler: &Scheduler,
+    uid_domain: &str,
+    id: convene_domain::EventId,
+) -> Result<Response, Problem> {
+    let (event, organizer, participants) = scheduler.event_with_people(id).await?;
+    let entry = to_calendar_event(&event, &organizer, participants, uid_domain);
+    Ok(calendar_response(calendar_file(vec![entry])))
+}
+
+/// `POST /v1/users/{id}/feeds`: creates a secret feed URL for the user's calendar.
+pub async fn create_feed(
+    State(scheduler): State<Scheduler>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, Problem> {
+    let user = user_id(&path(id)?)?;
+    let (feed, token) = scheduler.create_feed(user).await?;
+    let url = format!("/v1/feeds/{token}.ics");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": feed.to_string(), "user": user.to_string(), "url": url})),
+    ))
+}
+
+/// `DELETE /v1/users/{id}/feeds/{feed}`: revokes a feed URL.
+pub async fn revoke_feed(
+    State(scheduler): State<Scheduler>,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Result<StatusCode, Problem> {
+    let (user, feed) = path(ids)?;
+    let user = user_id(&user)?;
+    let feed: FeedId = feed
+        .parse()
+        .map_err(|_| Problem::not_found("feed", &feed))?;
+    scheduler.revoke_feed(user, feed).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/feeds/{token}.ics`: the feed's calendar, for calendar applications to
+/// subscribe to.
+pub async fn feed(
+    State(services): State<Services>,
+    token: Result<Path<String>, PathRejection>,
+) -> Result<Response, Problem> {
+    let name = path(token)?;
+    let Some(token) = name.strip_suffix(".ics") else {
+        return Err(Problem::not_found("feed", &quote(&name)));
+    };
+    let since = Timestamp::now()
+        .checked_sub(FEED_HISTORY)
+        .unwrap_or(Timestamp::MIN);
+    let entries = services
+        .scheduler
+        .feed(token, since, MAX_FEED_EVENTS)
+        .await
+        .map_err(|_| Problem::not_found("feed", "with this token"))?;
+    let events = entries
+        .into_iter()
+        .map(|(event, organizer, participants)| {
+            to_calendar_event(&event, &organizer, participants, &services.uid_domain)
+        })
+        .collect();
+    Ok(calendar_response(calendar_file(events)))
+}
+
+fn to_calendar_event(
+    event: &Event,
+    organizer: &User,
+    participants: Vec<User>,
+    uid_domain: &str,
+) -> convene_ical::CalendarEvent {
+    // NOTE: answers are not stored yet, so every participant shows as not yet answered.
+    let attendees: Vec<AttendeeState> = participants
+        .into_iter()
+        .map(|user| AttendeeState {
+            user,
+            partstat: PartStat::NeedsAction,
+        })
+        .collect();
+    calendar_event(event, organizer, &attendees, uid_domain, Timestamp::now())
+}
+
+fn calendar_response(text: String) -> Response {
+    ([(header::CONTENT_TYPE, CALENDAR_TYPE)], text).into_response()
+}

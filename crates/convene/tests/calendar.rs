@@ -1,0 +1,246 @@
+//! iCalendar over HTTP on a real `convene serve` process: import, export and feeds.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::Convene;
+
+fn start() -> (Convene, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let convene = Convene::start(&dir.path().join("convene.db"), &[]);
+    (convene, dir)
+}
+
+/// A calendar as another application exports it: a weekly meeting in a Windows-named zone
+/// with one instance moved, an all-day event, a cancelled event and free time.
+const OTHER_CALENDAR: &str = "BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//Example//Other Calendar//EN\r
+BEGIN:VEVENT\r
+UID:weekly-1@other.test\r
+DTSTAMP:20300101T000000Z\r
+DTSTART;TZID=W. Europe Standard Time:20300107T090000\r
+DTEND;TZID=W. Europe Standard Time:20300107T100000\r
+RRULE:FREQ=WEEKLY;COUNT=4\r
+SUMMARY:Team meeting\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:weekly-1@other.test\r
+DTSTAMP:20300101T000000Z\r
+RECURRENCE-ID;TZID=W. Europe Standard Time:20300114T090000\r
+DTSTART;TZID=W. Europe Standard Time:20300115T140000\r
+DTEND;TZID=W. Europe Standard Time:20300115T150000\r
+SUMMARY:Team meeting (moved)\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:holiday-1@other.test\r
+DTSTAMP:20300101T000000Z\r
+DTSTART;VALUE=DATE:20300301\r
+DTEND;VALUE=DATE:20300302\r
+SUMMARY:Holiday\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:cancelled-1@other.test\r
+DTSTAMP:20300101T000000Z\r
+DTSTART:20300110T120000Z\r
+DTEND:20300110T130000Z\r
+STATUS:CANCELLED\r
+SUMMARY:Called off\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:free-1@other.test\r
+DTSTAMP:20300101T000000Z\r
+DTSTART:20300111T120000Z\r
+DTEND:20300111T130000Z\r
+TRANSP:TRANSPARENT\r
+SUMMARY:Lunch, maybe\r
+END:VEVENT\r
+END:VCALENDAR\r
+";
+
+async fn busy(convene: &Convene, user: &str, from: &str, to: &str) -> Value {
+    let (status, body) = convene
+        .get(&format!("/v1/users/{user}/busy?from={from}&to={to}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["busy"].clone()
+}
+
+#[tokio::test]
+async fn imported_calendar_counts_as_busy_time() {
+    let (convene, _dir) = start();
+    let (status, ann) = convene
+        .post(
+            "/v1/users",
+            json!({"name": "Ann", "email": "ann@alpha.test", "time_zone": "Europe/Berlin"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let ann = ann["id"].as_str().unwrap().to_owned();
+
+    let (status, report) = convene
+        .post_bytes(
+            &format!("/v1/users/{ann}/calendar"),
+            "text/calendar; charset=utf-8",
+            OTHER_CALENDAR.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    // The series, its moved instance and the holiday; the cancelled and free events not.
+    assert_eq!(report["imported"], 3, "{report}");
+    let reasons: Vec<&str> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|skip| skip["uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["cancelled-1@other.test", "free-1@other.test"]);
+
+    assert_eq!(
+        busy(
+            &convene,
+            &ann,
+            "2030-01-01T00:00:00Z",
+            "2030-02-01T00:00:00Z"
+        )
+        .await,
+        json!([
+            {"start": "2030-01-07T08:00:00Z", "end": "2030-01-07T09:00:00Z"},
+            {"start": "2030-01-15T13:00:00Z", "end": "2030-01-15T14:00:00Z"},
+            {"start": "2030-01-21T08:00:00Z", "end": "2030-01-21T09:00:00Z"},
+            {"start": "2030-01-28T08:00:00Z", "end": "2030-01-28T09:00:00Z"},
+        ])
+    );
+    // The all-day event covers the whole day in Ann's zone.
+    assert_eq!(
+        busy(
+            &convene,
+            &ann,
+            "2030-03-01T00:00:00Z",
+            "2030-03-03T00:00:00Z"
+        )
+        .await,
+        json!([{"start": "2030-02-28T23:00:00Z", "end": "2030-03-01T23:00:00Z"}])
+    );
+
+    // Importing the same file again replaces, and does not double, the imported events.
+    let (status, report) = convene
+        .post_bytes(
+            &format!("/v1/users/{ann}/calendar"),
+            "text/calendar",
+            OTHER_CALENDAR.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        busy(
+            &convene,
+            &ann,
+            "2030-01-01T00:00:00Z",
+            "2030-02-01T00:00:00Z"
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .len(),
+        4
+    );
+
+    // Booking over imported time is a conflict.
+    let bob = convene.user("Bob", "bob@beta.test").await;
+    let (status, problem) = convene
+        .post(
+            "/v1/events",
+            json!({
+                "title": "Sync", "organizer": bob, "participants": [ann],
+                "start": "2030-01-21T08:30:00Z", "end": "2030-01-21T09:30:00Z",
+            }),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+
+    // Bad input leaves the stored calendar alone.
+    for (content_type, body, expected) in [
+        ("application/json", b"{}".to_vec(), 415),
+        ("text/calendar", b"not a calendar".to_vec(), 422),
+    ] {
+        let (status, problem) = convene
+            .post_bytes(&format!("/v1/users/{ann}/calendar"), content_type, body)
+            .await;
+        assert_eq!(status, expected, "{problem}");
+    }
+    assert_eq!(
+        busy(
+            &convene,
+            &ann,
+            "2030-01-01T00:00:00Z",
+            "2030-02-01T00:00:00Z"
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .len(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn event_exported_and_feed_served_until_revoked() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let bob = convene.user("Bob", "bob@beta.test").await;
+    let (status, created) = convene
+        .post(
+            "/v1/events",
+            json!({
+                "title": "Planning", "organizer": ann, "participants": [bob],
+                "start": "2030-01-07T09:00:00+01:00", "end": "2030-01-07T10:00:00+01:00",
+                "time_zone": "Europe/Berlin",
+                "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+
+    let (status, content_type, text) = convene.get_text(&format!("/v1/events/{id}.ics")).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(content_type, "text/calendar; charset=utf-8");
+    let parsed = convene_ical::parse(&text).unwrap();
+    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
+    let exported = &parsed.calendar.events[0];
+    // The UID domain is the domain of the sender address the harness sets.
+    assert_eq!(exported.uid, format!("{id}@convene.test"));
+    assert_eq!(exported.rrule, ["FREQ=WEEKLY;COUNT=3"]);
+    assert_eq!(exported.start.zone().unwrap().tzid(), "Europe/Berlin");
+    assert!(text.contains("BEGIN:VTIMEZONE"), "{text}");
+    assert!(!text.contains("METHOD"), "{text}");
+    assert!(!text.contains("VALARM"), "{text}");
+
+    let (status, feed) = convene
+        .post(&format!("/v1/users/{bob}/feeds"), json!({}))
+        .await;
+    assert_eq!(status, 201, "{feed}");
+    let url = feed["url"].as_str().unwrap().to_owned();
+    let (status, content_type, text) = convene.get_text(&url).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(content_type, "text/calendar; charset=utf-8");
+    let parsed = convene_ical::parse(&text).unwrap();
+    assert_eq!(parsed.calendar.events.len(), 1);
+    assert_eq!(parsed.calendar.events[0].uid, exported.uid);
+
+    // A guessed token finds nothing, and a revoked feed stops.
+    let (status, _, _) = convene.get_text("/v1/feeds/not-a-token.ics").await;
+    assert_eq!(status, 404);
+    let feed_id = feed["id"].as_str().unwrap();
+    let (status, _, _) = convene.get_text(&url.replace(".ics", "")).await;
+    assert_eq!(status, 404);
+    let response = reqwest::Client::new()
+        .delete(convene.url(&format!("/v1/users/{bob}/feeds/{feed_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let (status, _, _) = convene.get_text(&url).await;
+    assert_eq!(status, 404);
+}
