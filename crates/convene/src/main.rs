@@ -12,6 +12,7 @@
 //!   commands that send or check mail.
 //! - `serve`: starts the HTTP server and the Notifier and stops them.
 //! - `http`: routes, request decoding, JSON views and problem responses.
+//! - `invitations`: invitations as iMIP e-mail through the mail queue.
 //! - `mail_send`, `mail_doctor`, `dkim_keygen`: the `convene mail send`,
 //!   `convene mail doctor` and `convene dkim keygen` commands.
 //! - `ics_command`: the `convene ics check` and `convene ics normalize` commands.
@@ -25,6 +26,7 @@ mod config;
 mod dkim_keygen;
 mod http;
 mod ics_command;
+mod invitations;
 mod mail_doctor;
 mod mail_send;
 mod mail_settings;

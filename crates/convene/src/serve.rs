@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::{ServeSettings, SettingsError};
 use crate::http;
+use crate::invitations::EmailInvitations;
 use crate::mail_settings::{mailer_error, route, warn_if_unaligned};
 
 /// Maximum delay between two retries, unless the first delay is longer.
@@ -69,7 +70,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     );
     let channel = Arc::new(EmailChannel::new(
         outbox.clone(),
-        Mailbox::new(settings.mail_from_name.clone(), from_address),
+        Mailbox::new(settings.mail_from_name.clone(), from_address.clone()),
     ));
     let notifier = Notifier::new(
         store.clone(),
@@ -121,8 +122,13 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         })
     };
 
+    let invitations = Arc::new(EmailInvitations::new(
+        outbox.clone(),
+        Mailbox::new(settings.mail_from_name.clone(), from_address.clone()),
+        uid_domain.clone(),
+    ));
     let app = http::router(http::Services {
-        scheduler: Scheduler::new(store.clone()),
+        scheduler: Scheduler::new(store.clone()).with_invitations(invitations),
         outbox: outbox.clone(),
         uid_domain: uid_domain.clone(),
     });

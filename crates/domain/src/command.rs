@@ -94,3 +94,10 @@ pub struct UpdateEvent {
     /// `Some(None)` makes the event a single occurrence.
     pub recurrence: Option<Option<RecurrenceRequest>>,
 }
+
+/// A participant's answer to an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerInvitation {
+    pub user: UserId,
+    pub answer: crate::Answer,
+}

@@ -47,6 +47,39 @@ pub struct Event {
     pub external_uid: Option<String>,
 }
 
+/// A participant's answer to an invitation (the iCalendar PARTSTAT of RFC 5545, section
+/// 3.2.12, as far as events use it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Answer {
+    NeedsAction,
+    Accepted,
+    Declined,
+    Tentative,
+}
+
+impl Answer {
+    /// Returns the lower-case name used in the API and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::NeedsAction => "needs-action",
+            Answer::Accepted => "accepted",
+            Answer::Declined => "declined",
+            Answer::Tentative => "tentative",
+        }
+    }
+
+    /// Parses the name that [`Answer::as_str`] returns.
+    pub fn parse(text: &str) -> Option<Answer> {
+        match text {
+            "needs-action" => Some(Answer::NeedsAction),
+            "accepted" => Some(Answer::Accepted),
+            "declined" => Some(Answer::Declined),
+            "tentative" => Some(Answer::Tentative),
+            _ => None,
+        }
+    }
+}
+
 /// Whether an event still takes place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventStatus {

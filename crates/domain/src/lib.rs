@@ -33,11 +33,12 @@ pub mod user;
 pub mod working_hours;
 
 pub use command::{
-    AddParticipant, CreateEvent, FindSlots, RecurrenceRequest, TimeOrDate, UpdateEvent, UpdateUser,
+    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, RecurrenceRequest, TimeOrDate,
+    UpdateEvent, UpdateUser,
 };
 pub use conflict::Conflict;
 pub use error::ValidationError;
-pub use event::{Event, EventStatus, NewEvent, NewEventParts};
+pub use event::{Answer, Event, EventStatus, NewEvent, NewEventParts};
 pub use id::{DeliveryId, EventId, FeedId, MessageId, UserId};
 pub use interval::Interval;
 pub use mail::{

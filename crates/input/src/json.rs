@@ -9,8 +9,8 @@
 use convene_domain::user::validate_time_zone;
 use convene_domain::working_hours::{parse_clock, parse_weekday};
 use convene_domain::{
-    AddParticipant, CreateEvent, FindSlots, NewUser, RecurrenceRequest, ReminderOffset, TimeOrDate,
-    UpdateEvent, UpdateUser, UserId, WorkingHours, WorkingPeriod,
+    AddParticipant, Answer, AnswerInvitation, CreateEvent, FindSlots, NewUser, RecurrenceRequest,
+    ReminderOffset, TimeOrDate, UpdateEvent, UpdateUser, UserId, WorkingHours, WorkingPeriod,
 };
 use convene_recur::Rule;
 use jiff::civil::Date;
@@ -119,6 +119,24 @@ impl RequestParser for JsonParser {
             },
             recurrence: object.recurrence()?,
         })
+    }
+
+    fn parse_answer(&self, body: &[u8]) -> Result<AnswerInvitation, InputError> {
+        let object = Object::parse(body, &["user", "response"])?;
+        let user = parse_user_id("user", object.required_str("user")?)?;
+        let response = object.required_str("response")?;
+        let answer = match response {
+            "accepted" => Answer::Accepted,
+            "declined" => Answer::Declined,
+            "tentative" => Answer::Tentative,
+            other => {
+                return Err(InputError::invalid(
+                    "response",
+                    format!("{other:?} is not an answer; use accepted, declined or tentative"),
+                ));
+            }
+        };
+        Ok(AnswerInvitation { user, answer })
     }
 
     fn parse_find_slots(&self, body: &[u8]) -> Result<FindSlots, InputError> {

@@ -1,6 +1,8 @@
 //! The parser interface.
 
-use convene_domain::{AddParticipant, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser};
+use convene_domain::{
+    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser,
+};
 
 use crate::{InputError, JsonParser};
 
@@ -17,6 +19,8 @@ pub trait RequestParser: Send + Sync {
     fn parse_update_event(&self, body: &[u8]) -> Result<UpdateEvent, InputError>;
 
     fn parse_find_slots(&self, body: &[u8]) -> Result<FindSlots, InputError>;
+
+    fn parse_answer(&self, body: &[u8]) -> Result<AnswerInvitation, InputError>;
 }
 
 /// Returns the parser for a `Content-Type` header value, ignoring its

@@ -502,6 +502,20 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<(), convene_store::StoreError> {
         self.inner.import_events(owner, events).await
     }
+    async fn set_answer(
+        &self,
+        event: convene_domain::EventId,
+        user: UserId,
+        answer: convene_domain::Answer,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.set_answer(event, user, answer).await
+    }
+    async fn answers(
+        &self,
+        event: convene_domain::EventId,
+    ) -> Result<Vec<(UserId, convene_domain::Answer)>, convene_store::StoreError> {
+        self.inner.answers(event).await
+    }
     async fn user_events(
         &self,
         user: UserId,

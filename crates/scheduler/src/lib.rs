@@ -14,15 +14,18 @@
 //! Layout:
 //! - [`service`]: the [`Scheduler`] itself.
 //! - [`planning`]: which reminder deliveries an event produces.
+//! - [`invitations`]: the port through which invitations go out.
 //! - `feeds`: the secret tokens of calendar feeds.
 //! - `timing`: reading requested times, dates and recurrences in an event's zone.
 //! - [`error`] defines [`SchedulerError`].
 
 pub mod error;
 mod feeds;
+pub mod invitations;
 pub mod planning;
 pub mod service;
 mod timing;
 
 pub use error::SchedulerError;
+pub use invitations::{Invitation, InvitationKind, Invitations};
 pub use service::Scheduler;

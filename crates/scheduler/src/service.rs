@@ -6,15 +6,16 @@ use convene_domain::event::MAX_PARTICIPANTS;
 use convene_domain::slots::{Availability, MAX_SLOTS, SlotQuery, free_slots};
 use convene_domain::user::validate_text;
 use convene_domain::{
-    AddParticipant, CreateEvent, Delivery, EmailAddress, Event, EventId, EventStatus, FeedId,
-    FindSlots, Interval, NewEvent, NewEventParts, NewUser, UpdateEvent, UpdateUser, User, UserId,
-    ValidationError,
+    AddParticipant, Answer, CreateEvent, Delivery, EmailAddress, Event, EventId, EventStatus,
+    FeedId, FindSlots, Interval, NewEvent, NewEventParts, NewUser, UpdateEvent, UpdateUser, User,
+    UserId, ValidationError,
 };
 use convene_store::Store;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::SchedulerError;
 use crate::feeds;
+use crate::invitations::{Invitation, InvitationKind, Invitations};
 use crate::planning::plan_deliveries;
 use crate::timing;
 
@@ -44,11 +45,21 @@ const SUGGESTION_COUNT: usize = 3;
 #[derive(Clone)]
 pub struct Scheduler {
     store: Arc<dyn Store>,
+    invitations: Option<Arc<dyn Invitations>>,
 }
 
 impl Scheduler {
     pub fn new(store: Arc<dyn Store>) -> Scheduler {
-        Scheduler { store }
+        Scheduler {
+            store,
+            invitations: None,
+        }
+    }
+
+    /// Sends invitations through `invitations` from now on; without, none are sent.
+    pub fn with_invitations(mut self, invitations: Arc<dyn Invitations>) -> Scheduler {
+        self.invitations = Some(invitations);
+        self
     }
 
     pub async fn create_user(&self, new_user: NewUser) -> Result<User, SchedulerError> {
@@ -270,6 +281,8 @@ impl Scheduler {
             deliveries = deliveries.len(),
             "event booked"
         );
+        self.invite(InvitationKind::Request, &event, &event.participants, None)
+            .await;
         Ok(event)
     }
 
@@ -358,6 +371,8 @@ impl Scheduler {
                 .await);
         }
         tracing::info!(event.id = %id, moved, replanned = replan, "event updated");
+        self.invite(InvitationKind::Request, &event, &event.participants, None)
+            .await;
         Ok(event)
     }
 
@@ -368,7 +383,10 @@ impl Scheduler {
             return Err(not_found("event", id));
         }
         tracing::info!(event.id = %id, "event cancelled");
-        self.event(id).await
+        let event = self.event(id).await?;
+        self.invite(InvitationKind::Cancel, &event, &event.participants, None)
+            .await;
+        Ok(event)
     }
 
     /// Stores events that `owner` imported from another calendar as that person's busy time,
@@ -488,7 +506,10 @@ impl Scheduler {
             .add_participant(event_id, command.user, &deliveries)
             .await?;
         tracing::info!(event.id = %event_id, user.id = %command.user, "participant added");
-        self.event(event_id).await
+        let event = self.event(event_id).await?;
+        self.invite(InvitationKind::Request, &event, &[command.user], None)
+            .await;
+        Ok(event)
     }
 
     /// Removes a participant and that person's pending reminders.
@@ -512,7 +533,126 @@ impl Scheduler {
             });
         }
         tracing::info!(event.id = %event_id, user.id = %user, "participant removed");
-        self.event(event_id).await
+        let event = self.event(event_id).await?;
+        self.invite(InvitationKind::Cancel, &event, &[user], None)
+            .await;
+        Ok(event)
+    }
+
+    /// Records a participant's answer to the invitation and tells the organizer.
+    pub async fn answer(
+        &self,
+        event_id: EventId,
+        user: UserId,
+        answer: Answer,
+    ) -> Result<Vec<(UserId, Answer)>, SchedulerError> {
+        let event = self.event(event_id).await?;
+        if event.status == EventStatus::Cancelled {
+            return Err(SchedulerError::Cancelled {
+                id: event_id.to_string(),
+            });
+        }
+        if event.organizer == user {
+            return Err(ValidationError::new(
+                "user",
+                "the organizer attends their own event and does not answer the invitation",
+            )
+            .into());
+        }
+        if answer == Answer::NeedsAction {
+            return Err(ValidationError::new(
+                "response",
+                "must be accepted, declined or tentative",
+            )
+            .into());
+        }
+        if !self.store.set_answer(event_id, user, answer).await? {
+            return Err(SchedulerError::NotFound {
+                what: "participant",
+                id: user.to_string(),
+            });
+        }
+        tracing::info!(event.id = %event_id, user.id = %user, answer = answer.as_str(), "invitation answered");
+        self.invite(
+            InvitationKind::Reply,
+            &event,
+            &[event.organizer],
+            Some(user),
+        )
+        .await;
+        self.answers(event_id).await
+    }
+
+    /// Returns every attendee's answer to the invitation to an event, the organizer's
+    /// included.
+    pub async fn answers(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<(UserId, Answer)>, SchedulerError> {
+        Ok(self.store.answers(event_id).await?)
+    }
+
+    /// Sends an invitation message about `event` to `recipients`, if invitations are
+    /// configured and the event is Convene's own: imported events belong to other
+    /// calendars. A failure is logged and otherwise ignored, because the change is stored.
+    async fn invite(
+        &self,
+        kind: InvitationKind,
+        event: &Event,
+        recipients: &[UserId],
+        answering: Option<UserId>,
+    ) {
+        let Some(invitations) = &self.invitations else {
+            return;
+        };
+        if event.external_uid.is_some() || recipients.is_empty() {
+            return;
+        }
+        let invitation = match self.invitation(kind, event, recipients, answering).await {
+            Ok(invitation) => invitation,
+            Err(err) => {
+                tracing::warn!(event.id = %event.id, error = %err, "could not prepare invitations");
+                return;
+            }
+        };
+        // NOTE: a crash between storing a change and queueing its messages loses them,
+        // because they are queued in a transaction of their own. Queueing them in the
+        // change's transaction would close the gap.
+        invitations.send(invitation).await;
+    }
+
+    async fn invitation(
+        &self,
+        kind: InvitationKind,
+        event: &Event,
+        recipients: &[UserId],
+        answering: Option<UserId>,
+    ) -> Result<Invitation, SchedulerError> {
+        let answers = self.store.answers(event.id).await?;
+        let mut wanted: Vec<UserId> = answers.iter().map(|(user, _)| *user).collect();
+        wanted.extend(recipients.iter().copied());
+        let users = self.store.users(&wanted).await?;
+        let find = |id: UserId| {
+            users
+                .iter()
+                .find(|user| user.id == id)
+                .cloned()
+                .ok_or_else(|| not_found("user", id))
+        };
+        Ok(Invitation {
+            kind,
+            event: event.clone(),
+            organizer: find(event.organizer)?,
+            attendees: answers
+                .iter()
+                .map(|(user, answer)| Ok((find(*user)?, *answer)))
+                .collect::<Result<_, SchedulerError>>()?,
+            recipients: recipients
+                .iter()
+                .map(|user| find(*user))
+                .collect::<Result<_, _>>()?,
+            answering: answering.map(find).transpose()?,
+        })
     }
 
     /// Returns the user's busy intervals that overlap `window`.

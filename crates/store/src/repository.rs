@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, Event, EventId, FeedId, Interval,
+    Answer, ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, Event, EventId, FeedId, Interval,
     MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
@@ -144,6 +144,7 @@ pub trait Store: MailStore {
 
     /// Replaces the fields of a stored event, keeping its attendees, in one transaction.
     ///
+    /// When the times change, every participant's answer goes back to needs-action.
     /// When the interval changes, the new one is checked against every attendee's other
     /// events and [`StoreError::Busy`] is returned, with nothing written, if it overlaps.
     /// With `deliveries`, the event's reminders are replaced by them, except those in flight
@@ -164,6 +165,19 @@ pub trait Store: MailStore {
     /// owner's earlier imports with any of the UIDs in `events` are replaced, so importing the
     /// same file again changes nothing, and a newer copy of an event replaces the older one.
     async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError>;
+
+    /// Records `user`'s answer to the invitation to `event`. Returns false when `user` does
+    /// not attend it.
+    async fn set_answer(
+        &self,
+        event: EventId,
+        user: UserId,
+        answer: Answer,
+    ) -> Result<bool, StoreError>;
+
+    /// Returns every attendee's answer to the invitation to `event`, the organizer's
+    /// included, in attendee order.
+    async fn answers(&self, event: EventId) -> Result<Vec<(UserId, Answer)>, StoreError>;
 
     /// Returns the events that `user` attends, cancelled ones included, whose last occurrence
     /// ends after `since`, ordered by first start, at most `limit`.

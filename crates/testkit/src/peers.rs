@@ -23,6 +23,8 @@ pub enum Peer {
     Dkimpy,
     /// The `opendkim` binary, from the Debian package `opendkim`.
     Opendkim,
+    /// The Python package `icalendar`, importable by `python3`.
+    PythonIcalendar,
 }
 
 impl Peer {
@@ -34,6 +36,7 @@ impl Peer {
             Peer::Python3 => "python3",
             Peer::Dkimpy => "dkimpy",
             Peer::Opendkim => "opendkim",
+            Peer::PythonIcalendar => "icalendar",
         }
     }
 
@@ -49,6 +52,9 @@ impl Peer {
                 "install the PyPI packages dkimpy and pynacl: python3 -m pip install dkimpy pynacl"
             }
             Peer::Opendkim => "install the Debian package opendkim: apt-get install opendkim",
+            Peer::PythonIcalendar => {
+                "install the PyPI package icalendar: python3 -m pip install icalendar"
+            }
         }
     }
 
@@ -58,6 +64,7 @@ impl Peer {
         static PYTHON3: OnceLock<bool> = OnceLock::new();
         static DKIMPY: OnceLock<bool> = OnceLock::new();
         static OPENDKIM: OnceLock<bool> = OnceLock::new();
+        static ICALENDAR: OnceLock<bool> = OnceLock::new();
         match self {
             Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
             Peer::Aiosmtpd => {
@@ -70,6 +77,9 @@ impl Peer {
                 *DKIMPY.get_or_init(|| runs_successfully("python3", &["-c", "import dkim, nacl"]))
             }
             Peer::Opendkim => *OPENDKIM.get_or_init(|| runs_successfully("opendkim", &["-V"])),
+            Peer::PythonIcalendar => {
+                *ICALENDAR.get_or_init(|| runs_successfully("python3", &["-c", "import icalendar"]))
+            }
         }
     }
 }

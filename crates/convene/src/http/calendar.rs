@@ -6,7 +6,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use convene_domain::{Event, FeedId, User};
+use convene_domain::{Answer, Event, FeedId, User, UserId};
 use convene_ical::{Limits, parse_bytes};
 use convene_itip::{AttendeeState, PartStat, calendar_event, calendar_file, import_events};
 use convene_scheduler::Scheduler;
@@ -93,7 +93,8 @@ pub async fn export(
     id: convene_domain::EventId,
 ) -> Result<Response, Problem> {
     let (event, organizer, participants) = scheduler.event_with_people(id).await?;
-    let entry = to_calendar_event(&event, &organizer, participants, uid_domain);
+    let answers = scheduler.answers(id).await?;
+    let entry = to_calendar_event(&event, &organizer, participants, &answers, uid_domain);
     Ok(calendar_response(calendar_file(vec![entry])))
 }
 
@@ -143,12 +144,17 @@ pub async fn feed(
         .feed(token, since, MAX_FEED_EVENTS)
         .await
         .map_err(|_| Problem::not_found("feed", "with this token"))?;
-    let events = entries
-        .into_iter()
-        .map(|(event, organizer, participants)| {
-            to_calendar_event(&event, &organizer, participants, &services.uid_domain)
-        })
-        .collect();
+    let mut events = Vec::with_capacity(entries.len());
+    for (event, organizer, participants) in entries {
+        let answers = services.scheduler.answers(event.id).await?;
+        events.push(to_calendar_event(
+            &event,
+            &organizer,
+            participants,
+            &answers,
+            &services.uid_domain,
+        ));
+    }
     Ok(calendar_response(calendar_file(events)))
 }
 
@@ -156,17 +162,33 @@ fn to_calendar_event(
     event: &Event,
     organizer: &User,
     participants: Vec<User>,
+    answers: &[(UserId, Answer)],
     uid_domain: &str,
 ) -> convene_ical::CalendarEvent {
-    // NOTE: answers are not stored yet, so every participant shows as not yet answered.
     let attendees: Vec<AttendeeState> = participants
         .into_iter()
-        .map(|user| AttendeeState {
-            user,
-            partstat: PartStat::NeedsAction,
+        .map(|user| {
+            let answer = answers
+                .iter()
+                .find(|(id, _)| *id == user.id)
+                .map_or(Answer::NeedsAction, |(_, answer)| *answer);
+            AttendeeState {
+                user,
+                partstat: partstat(answer),
+            }
         })
         .collect();
     calendar_event(event, organizer, &attendees, uid_domain, Timestamp::now())
+}
+
+/// Returns the iCalendar PARTSTAT of an answer.
+pub(crate) fn partstat(answer: Answer) -> PartStat {
+    match answer {
+        Answer::NeedsAction => PartStat::NeedsAction,
+        Answer::Accepted => PartStat::Accepted,
+        Answer::Declined => PartStat::Declined,
+        Answer::Tentative => PartStat::Tentative,
+    }
 }
 
 fn calendar_response(text: String) -> Response {

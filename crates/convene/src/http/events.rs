@@ -6,7 +6,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use convene_domain::EventId;
+use convene_domain::{Event, EventId};
 use convene_scheduler::Scheduler;
 use jiff::Timestamp;
 use serde_json::Value;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::body::decode;
 use super::params::path;
 use super::users::user_id;
-use super::views::{delivery_view, event_view};
+use super::views::{answers_view, delivery_view, event_view};
 use super::{Problem, Services, calendar};
 
 pub async fn create(
@@ -29,7 +29,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(event_view(&event)),
+        Json(full_view(&scheduler, &event).await?),
     ))
 }
 
@@ -43,7 +43,7 @@ pub async fn show(
         return calendar::export(&services.scheduler, &services.uid_domain, event_id(id)?).await;
     }
     let event = services.scheduler.event(event_id(&id)?).await?;
-    Ok(Json(event_view(&event)).into_response())
+    Ok(Json(full_view(&services.scheduler, &event).await?).into_response())
 }
 
 pub async fn update(
@@ -58,7 +58,7 @@ pub async fn update(
     let event = scheduler
         .update_event(id, command, Timestamp::now())
         .await?;
-    Ok(Json(event_view(&event)))
+    Ok(Json(full_view(&scheduler, &event).await?))
 }
 
 pub async fn cancel(
@@ -68,7 +68,24 @@ pub async fn cancel(
     let event = scheduler
         .cancel_event(event_id(&path(id)?)?, Timestamp::now())
         .await?;
-    Ok(Json(event_view(&event)))
+    Ok(Json(full_view(&scheduler, &event).await?))
+}
+
+/// `POST /v1/events/{id}/rsvp`: a participant accepts, declines or tentatively accepts.
+pub async fn rsvp(
+    State(scheduler): State<Scheduler>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Problem> {
+    let id = event_id(&path(id)?)?;
+    let (parser, body) = decode(&headers, body)?;
+    let command = parser.parse_answer(&body)?;
+    let answers = scheduler.answer(id, command.user, command.answer).await?;
+    Ok(Json(serde_json::json!({
+        "event": id.to_string(),
+        "answers": answers_view(&answers),
+    })))
 }
 
 pub async fn add_participant(
@@ -83,7 +100,7 @@ pub async fn add_participant(
     let event = scheduler
         .add_participant(id, command, Timestamp::now())
         .await?;
-    Ok(Json(event_view(&event)))
+    Ok(Json(full_view(&scheduler, &event).await?))
 }
 
 pub async fn remove_participant(
@@ -94,7 +111,7 @@ pub async fn remove_participant(
     let id = event_id(&id)?;
     let user = user_id(&user)?;
     let event = scheduler.remove_participant(id, user).await?;
-    Ok(Json(event_view(&event)))
+    Ok(Json(full_view(&scheduler, &event).await?))
 }
 
 pub async fn reminders(
@@ -107,6 +124,13 @@ pub async fn reminders(
     Ok(Json(Value::Array(
         deliveries.iter().map(delivery_view).collect(),
     )))
+}
+
+/// Returns the JSON view of an event with every attendee's answer to the invitation.
+async fn full_view(scheduler: &Scheduler, event: &Event) -> Result<Value, Problem> {
+    let mut view = event_view(event);
+    view["answers"] = answers_view(&scheduler.answers(event.id).await?);
+    Ok(view)
 }
 
 fn event_id(text: &str) -> Result<EventId, Problem> {

@@ -31,6 +31,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub(crate) use calendar::partstat;
 pub use problem::Problem;
 
 /// The services the handlers call.
@@ -81,6 +82,7 @@ pub fn router(services: Services) -> Router {
             delete(events::remove_participant),
         )
         .route("/v1/events/{id}/reminders", get(events::reminders))
+        .route("/v1/events/{id}/rsvp", post(events::rsvp))
         .route("/v1/messages/{id}", get(messages::show))
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)

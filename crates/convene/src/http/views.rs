@@ -11,7 +11,8 @@
 
 use convene_domain::working_hours::{clock, weekday_name};
 use convene_domain::{
-    Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage, User, WorkingHours,
+    Answer, Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage, User, UserId,
+    WorkingHours,
 };
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
@@ -84,6 +85,16 @@ pub fn event_view(event: &Event) -> Value {
         "sequence": event.sequence,
         "status": event.status.as_str(),
     })
+}
+
+/// Writes each attendee's answer to the invitation, in attendee order.
+pub fn answers_view(answers: &[(UserId, Answer)]) -> Value {
+    Value::Array(
+        answers
+            .iter()
+            .map(|(user, answer)| json!({"user": user.to_string(), "response": answer.as_str()}))
+            .collect(),
+    )
 }
 
 pub fn interval_view(interval: &Interval) -> Value {

@@ -68,12 +68,31 @@ impl MailWorld {
         ]
     }
 
-    /// Returns every message either server accepted, with its TLS use.
+    /// Returns every message either server accepted, with its TLS use, except invitations.
     pub fn messages(&self) -> Vec<convene_testkit::SpooledMessage> {
+        self.all_messages()
+            .into_iter()
+            .filter(|message| !is_invitation(message))
+            .collect()
+    }
+
+    /// Returns the invitations either server accepted: messages with a text/calendar part.
+    pub fn invitations(&self) -> Vec<convene_testkit::SpooledMessage> {
+        self.all_messages()
+            .into_iter()
+            .filter(is_invitation)
+            .collect()
+    }
+
+    fn all_messages(&self) -> Vec<convene_testkit::SpooledMessage> {
         let mut all = self.tls_server.messages().unwrap();
         all.extend(self.plain_server.messages().unwrap());
         all
     }
+}
+
+fn is_invitation(message: &convene_testkit::SpooledMessage) -> bool {
+    message.data.contains("text/calendar;")
 }
 
 /// Creates four people on three domains and an event whose one reminder

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
+    Answer, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
     EventId, EventStatus, FeedId, Interval, MessageId, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
@@ -38,6 +38,8 @@ struct State {
     deliveries: HashMap<DeliveryId, StoredDelivery>,
     attempts: HashMap<DeliveryId, Vec<DeliveryAttempt>>,
     messages: BTreeMap<MessageId, StoredMessage>,
+    /// The answers of attendees that have answered; everyone else needs to.
+    answers: HashMap<(EventId, UserId), Answer>,
     /// Each feed's owner, token hash and whether it is revoked.
     feeds: HashMap<FeedId, (UserId, String, bool)>,
 }
@@ -386,6 +388,18 @@ impl Store for MemoryStore {
                 return Err(StoreError::Busy(conflicts));
             }
         }
+        if moved {
+            let organizer = stored.organizer;
+            state
+                .answers
+                .retain(|(answered, user), _| *answered != event.id || *user == organizer);
+        }
+        let Some(stored) = state.events.get(&event.id) else {
+            return Err(StoreError::NotFound {
+                what: "event",
+                id: event.id.to_string(),
+            });
+        };
         let mut updated = event.clone();
         updated.organizer = stored.organizer;
         updated.participants = stored.participants.clone();
@@ -424,6 +438,44 @@ impl Store for MemoryStore {
             state.events.insert(event.id, event.clone());
         }
         Ok(())
+    }
+
+    async fn set_answer(
+        &self,
+        event: EventId,
+        user: UserId,
+        answer: Answer,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let attends = state
+            .events
+            .get(&event)
+            .is_some_and(|stored| stored.attendees().contains(&user));
+        if attends {
+            state.answers.insert((event, user), answer);
+        }
+        Ok(attends)
+    }
+
+    async fn answers(&self, event: EventId) -> Result<Vec<(UserId, Answer)>, StoreError> {
+        let state = self.lock();
+        let Some(stored) = state.events.get(&event) else {
+            return Ok(Vec::new());
+        };
+        Ok(stored
+            .attendees()
+            .into_iter()
+            .map(|user| {
+                // The organizer attends their own event; everyone else has yet to answer.
+                let unanswered = if user == stored.organizer {
+                    Answer::Accepted
+                } else {
+                    Answer::NeedsAction
+                };
+                let answer = state.answers.get(&(event, user)).copied();
+                (user, answer.unwrap_or(unanswered))
+            })
+            .collect())
     }
 
     async fn user_events(

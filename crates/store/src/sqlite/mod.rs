@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
-    Event, EventId, EventRecurrence, EventStatus, FeedId, Interval, ReminderOffset, User, UserId,
-    WorkingHours,
+    Answer, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
+    EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval, ReminderOffset,
+    User, UserId, WorkingHours,
 };
 use jiff::{SignedDuration, Timestamp};
 use sqlx::sqlite::{
@@ -325,6 +325,13 @@ impl Store for SqliteStore {
             if !conflicts.is_empty() {
                 return Err(StoreError::Busy(conflicts));
             }
+            sqlx::query(
+                "UPDATE attendees SET answer = 'needs-action' WHERE event_id = ? AND user_id <> ?",
+            )
+            .bind(event.id.to_string())
+            .bind(stored.organizer.to_string())
+            .execute(&mut *tx)
+            .await?;
         }
 
         sqlx::query(
@@ -386,6 +393,40 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn set_answer(
+        &self,
+        event: EventId,
+        user: UserId,
+        answer: Answer,
+    ) -> Result<bool, StoreError> {
+        let updated =
+            sqlx::query("UPDATE attendees SET answer = ? WHERE event_id = ? AND user_id = ?")
+                .bind(answer.as_str())
+                .bind(event.to_string())
+                .bind(user.to_string())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn answers(&self, event: EventId) -> Result<Vec<(UserId, Answer)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, answer FROM attendees WHERE event_id = ? ORDER BY position",
+        )
+        .bind(event.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let answer: String = row.try_get("answer")?;
+                let answer = Answer::parse(&answer)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown answer {answer:?}")))?;
+                Ok((parse_id(row.try_get("user_id")?)?, answer))
+            })
+            .collect()
     }
 
     async fn user_events(
@@ -708,14 +749,24 @@ async fn insert_attendee(
     user: UserId,
     position: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO attendees (event_id, user_id, position, start_us, end_us) VALUES (?, ?, ?, ?, ?)")
-        .bind(event.id.to_string())
-        .bind(user.to_string())
-        .bind(position)
-        .bind(micros(event.interval.start()))
-        .bind(micros(series_end(event)))
-        .execute(&mut **tx)
-        .await?;
+    // The organizer attends their own event; everyone else has yet to answer.
+    let answer = if user == event.organizer {
+        Answer::Accepted
+    } else {
+        Answer::NeedsAction
+    };
+    sqlx::query(
+        "INSERT INTO attendees (event_id, user_id, position, start_us, end_us, answer) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.id.to_string())
+    .bind(user.to_string())
+    .bind(position)
+    .bind(micros(event.interval.start()))
+    .bind(micros(series_end(event)))
+    .bind(answer.as_str())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
