@@ -5,7 +5,7 @@
 //! method is atomic and the lock is never held across a suspension point.
 //! Nothing survives the process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -35,6 +35,8 @@ pub struct MemoryStore {
 struct State {
     users: HashMap<UserId, User>,
     events: HashMap<EventId, Event>,
+    /// The events each person attends, so that a busy-time lookup reads only theirs.
+    by_user: HashMap<UserId, HashSet<EventId>>,
     deliveries: HashMap<DeliveryId, StoredDelivery>,
     attempts: HashMap<DeliveryId, Vec<DeliveryAttempt>>,
     messages: BTreeMap<MessageId, StoredMessage>,
@@ -84,11 +86,9 @@ impl MemoryStore {
 impl State {
     fn busy(&self, user: UserId, window: &Interval, except: Option<EventId>) -> Vec<Interval> {
         let mut busy: Vec<Interval> = self
-            .events
-            .values()
+            .events_of(user)
             .filter(|event| Some(event.id) != except)
             .filter(|event| event.status == EventStatus::Confirmed)
-            .filter(|event| event.attendees().contains(&user))
             .flat_map(|event| {
                 let zone = event.zone();
                 stored_occurrences(&event.timing(&zone), *window)
@@ -115,6 +115,34 @@ impl State {
                 (!busy.is_empty()).then_some(Conflict { user: *user, busy })
             })
             .collect())
+    }
+
+    /// Returns the events that `user` attends.
+    fn events_of(&self, user: UserId) -> impl Iterator<Item = &Event> {
+        self.by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.events.get(id))
+    }
+
+    /// Stores `event` and adds it to the index of each attendee.
+    fn insert_event(&mut self, event: Event) {
+        for user in event.attendees() {
+            self.by_user.entry(user).or_default().insert(event.id);
+        }
+        self.events.insert(event.id, event);
+    }
+
+    /// Removes an event and its entries in the index.
+    fn remove_event(&mut self, id: EventId) {
+        if let Some(event) = self.events.remove(&id) {
+            for user in event.attendees() {
+                if let Some(events) = self.by_user.get_mut(&user) {
+                    events.remove(&id);
+                }
+            }
+        }
     }
 
     /// Fails when a user other than `user` has its address, compared without regard to case.
@@ -288,7 +316,7 @@ impl Store for MemoryStore {
         if !conflicts.is_empty() {
             return Err(StoreError::Busy(conflicts));
         }
-        state.events.insert(event.id, event.clone());
+        state.insert_event(event.clone());
         state.insert_deliveries(deliveries);
         Ok(())
     }
@@ -323,6 +351,7 @@ impl Store for MemoryStore {
         if !conflicts.is_empty() {
             return Err(StoreError::Busy(conflicts));
         }
+        state.by_user.entry(user).or_default().insert(event_id);
         if let Some(event) = state.events.get_mut(&event_id) {
             event.participants.push(user);
         }
@@ -348,6 +377,9 @@ impl Store for MemoryStore {
             .retain(|participant| *participant != user);
         if event.participants.len() == before {
             return Ok(false);
+        }
+        if let Some(events) = state.by_user.get_mut(&user) {
+            events.remove(&event_id);
         }
         state.deliveries.retain(|_, stored| {
             let delivery = &stored.delivery;
@@ -419,8 +451,7 @@ impl Store for MemoryStore {
             .filter_map(|event| event.external_uid.as_deref())
             .collect();
         let replaced: Vec<EventId> = state
-            .events
-            .values()
+            .events_of(owner)
             .filter(|event| {
                 event.organizer == owner
                     && event
@@ -431,11 +462,11 @@ impl Store for MemoryStore {
             .map(|event| event.id)
             .collect();
         for id in replaced {
-            state.events.remove(&id);
+            state.remove_event(id);
             state.drop_deliveries(id, Timestamp::MIN, true);
         }
         for event in events {
-            state.events.insert(event.id, event.clone());
+            state.insert_event(event.clone());
         }
         Ok(())
     }
@@ -486,9 +517,7 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Event>, StoreError> {
         let state = self.lock();
         let mut events: Vec<Event> = state
-            .events
-            .values()
-            .filter(|event| event.attendees().contains(&user))
+            .events_of(user)
             .filter(|event| series_end(event) > since)
             .cloned()
             .collect();
