@@ -157,8 +157,8 @@ pub fn free_weekend_slot(first_week: i64, slot: usize) -> Timestamp {
     local_instant(&TimeZone::UTC, saturday, Time::midnight()) + ((slot % 84) as i64 * 30).minutes()
 }
 
-/// Returns the instant of a local date and time in `zone`. Every time used here, 07:00 to
-/// 19:00 and midnight UTC, exists exactly once in every listed zone.
+/// Returns the instant of a local date and time in `zone`. The times used here, 07:00 to
+/// 19:00 local and midnight UTC, lie outside every DST change of the listed zones.
 pub fn local_instant(zone: &TimeZone, day: Date, at: Time) -> Timestamp {
     zone.to_ambiguous_timestamp(day.to_datetime(at))
         .compatible()

@@ -153,22 +153,22 @@ pub async fn measure(
     let to = from.checked_add(SignedDuration::from_hours(28 * 24))?;
     let mut times = Vec::with_capacity(searches);
     let mut found = 0;
-    let europeans: Vec<&User> = users
+    let slot_candidates: Vec<&User> = users
         .iter()
         .enumerate()
         .filter(|(index, _)| (3..=5).contains(&(index % calendar_data::ZONES.len())))
         .map(|(_, user)| user)
         .collect();
-    if europeans.len() < SLOT_PARTICIPANTS {
+    if slot_candidates.len() < SLOT_PARTICIPANTS {
         bail!(
             "free-slot searches need at least 134 users, so that 50 live in UTC, London or Berlin"
         );
     }
     for _ in 0..searches {
         let participants = picker
-            .distinct(SLOT_PARTICIPANTS, europeans.len(), None)
+            .distinct(SLOT_PARTICIPANTS, slot_candidates.len(), None)
             .into_iter()
-            .map(|index| europeans[index].id)
+            .map(|index| slot_candidates[index].id)
             .collect();
         let command = FindSlots {
             participants,
