@@ -7,23 +7,34 @@
 //! if any delivery fails. The script times each of them from start to exit, so every
 //! contender, `smtp-source` included, pays for its own start-up and its closing QUITs.
 //! `dkim` times the signer and the primitive and writes the keys that dkimpy then uses.
+//!
+//! `bench/scheduler` runs the other three: `schedule` times conflict checks and free-slot
+//! searches in memory and on SQLite, `recurrence` expands the shared recurrence cases for a
+//! comparison with python-dateutil, and `freebusy` prepares the free-busy comparison with
+//! Radicale and `convene serve`.
 
+mod calendar_data;
 mod convene;
 mod dkim;
+mod freebusy;
 mod lettre_send;
 mod load;
 mod message;
+mod recurrence;
+mod scheduling;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use convene_store::{MemoryStore, SqliteStore, Store};
 
 use crate::lettre_send::LettreMode;
 
 #[derive(Parser)]
-#[command(about = "Mail Broker benchmarks: delivery on loopback and DKIM signing")]
+#[command(about = "Benchmarks of the Mail Broker and the Scheduler")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,6 +77,51 @@ enum Command {
         /// connection for every message. Default: the concurrency, one per task.
         #[arg(long)]
         max_idle_per_host: Option<usize>,
+    },
+    /// Loads users with 100 events each into a MemoryStore and into a SQLite file, and
+    /// prints the latency of conflict checks and free-slot searches on each.
+    Schedule {
+        /// The number of users to load.
+        #[arg(long, default_value_t = 10_000, value_parser = positive())]
+        users: usize,
+        /// Checks of each kind on each store.
+        #[arg(long, default_value_t = 1000, value_parser = positive())]
+        checks: usize,
+        /// Free-slot searches on each store.
+        #[arg(long, default_value_t = 100, value_parser = positive())]
+        searches: usize,
+        /// The directory for the SQLite file.
+        #[arg(long)]
+        sqlite_dir: PathBuf,
+    },
+    /// Expands every rule of a recurrence case file with convene-recur over the year from
+    /// its DTSTART, and prints "rules occurrences seconds rejected".
+    Recurrence {
+        /// The case file: DTSTART and RRULE, tab-separated, one rule a line.
+        #[arg(long)]
+        cases: PathBuf,
+        /// The most occurrences expanded per rule.
+        #[arg(long, default_value_t = 100, value_parser = positive())]
+        limit: usize,
+        /// The file to write each rule's occurrence count to.
+        #[arg(long)]
+        counts: PathBuf,
+    },
+    /// Loads users into a SQLite file, writes their events as iCalendar and the busy
+    /// intervals that Scheduler::busy returns, and times Scheduler::busy.
+    Freebusy {
+        /// The SQLite file to create.
+        #[arg(long)]
+        database: PathBuf,
+        /// The number of users to load.
+        #[arg(long, default_value_t = 100, value_parser = positive())]
+        users: usize,
+        /// Passes of Scheduler::busy over all users.
+        #[arg(long, default_value_t = 10, value_parser = positive())]
+        rounds: usize,
+        /// The directory for the iCalendar files and the expected answers.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Delivers the message with lettre's SMTP client to 127.0.0.1.
     Lettre {
@@ -113,7 +169,44 @@ fn main() -> Result<()> {
             runtime()?.block_on(convene::run(&load, dns, max_idle_per_host))
         }
         Command::Lettre { load, mode } => runtime()?.block_on(lettre_send::run(&load, mode)),
+        Command::Schedule {
+            users,
+            checks,
+            searches,
+            sqlite_dir,
+        } => runtime()?.block_on(schedule(users, checks, searches, &sqlite_dir)),
+        Command::Recurrence {
+            cases,
+            limit,
+            counts,
+        } => recurrence::run(&cases, limit, &counts),
+        Command::Freebusy {
+            database,
+            users,
+            rounds,
+            out,
+        } => runtime()?.block_on(freebusy::run(&database, users, rounds, &out)),
     }
+}
+
+/// Loads the same users and events into a MemoryStore and into a new SQLite file in
+/// `sqlite_dir`, and times the checks and searches on each, one store after the other.
+async fn schedule(users: usize, checks: usize, searches: usize, sqlite_dir: &Path) -> Result<()> {
+    println!("| store | call | conflicts found | calls | p50 µs | p99 µs |");
+    println!("| --- | --- | --- | ---: | ---: | ---: |");
+
+    eprintln!("Loading {users} users into MemoryStore...");
+    let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let loaded = scheduling::load(memory.as_ref(), users).await?;
+    scheduling::measure(memory, &loaded, "memory", checks, searches).await?;
+
+    eprintln!("Loading {users} users into SQLite...");
+    let url = format!("sqlite:{}", sqlite_dir.join("convene.db").display());
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await?);
+    let loaded = scheduling::load(sqlite.as_ref(), users).await?;
+    scheduling::measure(Arc::clone(&sqlite), &loaded, "SQLite", checks, searches).await?;
+    sqlite.close().await;
+    Ok(())
 }
 
 /// Accepts a whole number of at least 1.
