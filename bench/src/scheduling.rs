@@ -30,23 +30,19 @@ const ATTENDEES: usize = 20;
 const SLOT_PARTICIPANTS: usize = 50;
 
 /// Creates `users` users with their events, in order, through `Store::insert_user` and
-/// `Store::book_event`, and returns the users.
-///
-/// NOTE: `book_event` checks each event for conflicts with the user's earlier ones and
-/// commits it on its own. `Store::import_events` would store a user's events in one
-/// transaction without checks, and loading should switch to it once the store has it.
+/// `Store::import_events` (one transaction per user, as a calendar import stores them), and
+/// returns the users.
 pub async fn load(store: &dyn Store, users: usize) -> Result<Vec<User>> {
     let started = Instant::now();
     let mut loaded = Vec::with_capacity(users);
     for index in 0..users {
         let user = calendar_data::user(index);
         store.insert_user(&user).await?;
-        for event in calendar_data::events(index, &user) {
-            store
-                .book_event(&event, &[])
-                .await
-                .with_context(|| format!("storing event {:?} failed", event.external_uid))?;
-        }
+        let events = calendar_data::events(index, &user);
+        store
+            .import_events(user.id, &events)
+            .await
+            .with_context(|| format!("storing the events of user {index} failed"))?;
         loaded.push(user);
         if (index + 1) % 100 == 0 || index + 1 == users {
             eprintln!(
