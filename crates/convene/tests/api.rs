@@ -268,7 +268,16 @@ async fn back_to_back_event_accepted() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(busy_count(&convene, &bob).await, 3);
+    // Bob's three back-to-back hours read as one span of busy time.
+    let (_, busy) = convene
+        .get(&format!(
+            "/v1/users/{bob}/busy?from=2030-01-15T00:00:00Z&to=2030-01-16T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(
+        busy["busy"],
+        json!([{"start": "2030-01-15T09:00:00Z", "end": "2030-01-15T12:00:00Z"}])
+    );
 }
 
 #[tokio::test]

@@ -244,3 +244,140 @@ async fn event_exported_and_feed_served_until_revoked() {
     let (status, _, _) = convene.get_text(&url).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn dense_or_overlapping_recurrences_never_lose_busy_time() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let bob = convene.user("Bob", "bob@beta.test").await;
+    let event = |rule: &str, start: &str, end: &str| {
+        json!({
+            "title": "Dense", "organizer": ann, "start": start, "end": end,
+            "recurrence": {"rrule": rule},
+        })
+    };
+
+    // A million one-second occurrences cannot be checked over the horizon.
+    let (status, problem) = convene
+        .post(
+            "/v1/events",
+            event(
+                "FREQ=SECONDLY;COUNT=1000000",
+                "2030-02-01T10:00:00Z",
+                "2030-02-01T10:00:01Z",
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "recurrence/rrule");
+    // Occurrences that overlap one another are refused.
+    let (status, problem) = convene
+        .post(
+            "/v1/events",
+            event(
+                "FREQ=HOURLY;COUNT=5",
+                "2030-02-01T10:00:00Z",
+                "2030-02-01T12:00:00Z",
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "recurrence/rrule");
+
+    // The start takes one of COUNT's places (RFC 5545), even when the rule skips it.
+    let (status, created) = convene
+        .post(
+            "/v1/events",
+            event(
+                "FREQ=MONTHLY;BYMONTHDAY=6;COUNT=3",
+                "2030-03-05T10:00:00Z",
+                "2030-03-05T10:30:00Z",
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let starts: Vec<Value> = busy(
+        &convene,
+        &ann,
+        "2030-03-01T00:00:00Z",
+        "2030-12-01T00:00:00Z",
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .iter()
+    .map(|interval| interval["start"].clone())
+    .collect();
+    assert_eq!(
+        starts,
+        [
+            json!("2030-03-05T10:00:00Z"),
+            json!("2030-03-06T10:00:00Z"),
+            json!("2030-04-06T10:00:00Z"),
+        ]
+    );
+
+    // An imported rule too dense to list counts as busy from its start on.
+    let dense = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:dense@x\r\n\
+        DTSTAMP:20300101T000000Z\r\nDTSTART:20300304T100000Z\r\nDTEND:20300304T100001Z\r\n\
+        RRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let (status, report) = convene
+        .post_bytes(
+            &format!("/v1/users/{bob}/calendar"),
+            "text/calendar",
+            dense.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["imported"], 1, "{report}");
+    assert_eq!(
+        busy(
+            &convene,
+            &bob,
+            "2030-06-01T00:00:00Z",
+            "2030-07-01T00:00:00Z"
+        )
+        .await,
+        json!([{"start": "2030-06-01T00:00:00Z", "end": "2030-07-01T00:00:00Z"}])
+    );
+    let (status, found) = convene
+        .post(
+            "/v1/availability",
+            json!({"participants": [bob], "duration": "PT30M",
+                   "from": "2030-06-03T00:00:00Z", "to": "2030-06-10T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["slots"], json!([]));
+    for recurrence in [Value::Null, json!({"rrule": "FREQ=WEEKLY"})] {
+        let (status, problem) = convene
+            .post(
+                "/v1/events",
+                json!({
+                    "title": "Sync", "organizer": ann, "participants": [bob],
+                    "start": "2030-06-03T09:00:00Z", "end": "2030-06-03T09:30:00Z",
+                    "recurrence": recurrence,
+                }),
+            )
+            .await;
+        assert_eq!(status, 409, "{problem}");
+    }
+
+    // A cancelled event keeps its participants.
+    let (status, sync) = convene
+        .post(
+            "/v1/events",
+            json!({"title": "Sync", "organizer": ann, "participants": [bob],
+                   "start": "2030-01-07T09:00:00Z", "end": "2030-01-07T09:30:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sync}");
+    let id = sync["id"].as_str().unwrap();
+    convene.delete(&format!("/v1/events/{id}")).await;
+    let (status, problem) = convene
+        .delete(&format!("/v1/events/{id}/participants/{bob}"))
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    let (_, kept) = convene.get(&format!("/v1/events/{id}")).await;
+    assert_eq!(kept["participants"], json!([bob]));
+}

@@ -45,7 +45,7 @@ pub use mail::{
     ClaimedMail, ClaimedRecipient, MailAttemptRecord, MailMessage, MailRecipient, MailState,
     OutgoingMessage, OutgoingRecipient,
 };
-pub use recurrence::{EventRecurrence, Timing};
+pub use recurrence::{EventRecurrence, RecurrenceError, Timing};
 pub use reminder::{Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset};
 pub use user::{EmailAddress, NewUser, User};
 pub use working_hours::{WorkingHours, WorkingPeriod};

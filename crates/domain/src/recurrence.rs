@@ -13,7 +13,7 @@ pub const MAX_RULES: usize = 5;
 /// The maximum number of RDATEs, and of EXDATEs, in one event.
 pub const MAX_DATES: usize = 1_000;
 
-/// The most instances counted to find a series' end. A longer series counts as unbounded.
+/// The maximum number of instances counted to find a series' end. A longer series counts as unbounded.
 /// That is always correct, but makes the series a candidate in every busy-time lookup.
 const MAX_COUNTED_INSTANCES: usize = 100_000;
 
@@ -56,6 +56,23 @@ impl EventRecurrence {
             exdates,
         })
     }
+}
+
+/// The reason a recurrence cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecurrenceError {
+    #[error(transparent)]
+    Expand(#[from] ExpandError),
+    /// An occurrence starts before the previous one ends.
+    #[error(
+        "occurrence {index} starts at {start}, before the one before it ends at {previous_end}; \
+         repeat the event less often than its length, or shorten it"
+    )]
+    Overlapping {
+        index: usize,
+        start: Timestamp,
+        previous_end: Timestamp,
+    },
 }
 
 /// When an event takes place: its first interval and how it repeats.
@@ -128,13 +145,28 @@ impl Timing<'_> {
         last
     }
 
-    /// Checks that the rules can be expanded from the first start, returning the
-    /// expander's error for the first problem found in the first `count` occurrences.
-    pub fn check(&self, count: usize) -> Result<(), ExpandError> {
-        if let Some(recurrence) = self.expander() {
-            for start in recurrence.occurrences().take(count) {
-                start?;
+    /// Checks the first `count` occurrences: that the rules can be expanded from the first
+    /// start, and that no occurrence begins before the one before it ends, because one
+    /// person cannot attend two occurrences of the same event at once.
+    pub fn check(&self, count: usize) -> Result<(), RecurrenceError> {
+        let Some(recurrence) = self.expander() else {
+            return Ok(());
+        };
+        let mut previous: Option<Interval> = None;
+        for (index, start) in recurrence.occurrences().take(count).enumerate() {
+            let Some(occurrence) = self.occurrence(&start?) else {
+                continue;
+            };
+            if let Some(previous) = previous
+                && occurrence.start() < previous.end()
+            {
+                return Err(RecurrenceError::Overlapping {
+                    index: index + 1,
+                    start: occurrence.start(),
+                    previous_end: previous.end(),
+                });
             }
+            previous = Some(occurrence);
         }
         Ok(())
     }

@@ -423,9 +423,21 @@ pub(crate) struct RuleExpansion<'a> {
     run_examined: u64,
     /// Whether `has_reachable_time` has run for this expansion.
     reachability_checked: bool,
+    /// Whether DTSTART takes one of COUNT's places when the rule does not generate it, as
+    /// RFC 5545 requires for a recurrence whose DTSTART always counts.
+    start_takes_count: bool,
+    /// Whether the first instance has been seen, which decides whether DTSTART was among
+    /// the generated instances.
+    first_seen: bool,
 }
 
 impl<'a> RuleExpansion<'a> {
+    /// Makes DTSTART take one of COUNT's places when the rule does not generate it.
+    pub(crate) fn start_takes_count(mut self, takes: bool) -> RuleExpansion<'a> {
+        self.start_takes_count = takes;
+        self
+    }
+
     /// Prepares the expansion of `rule` from `start`, checking that the
     /// rule fits DTSTART's form.
     ///
@@ -490,6 +502,8 @@ impl<'a> RuleExpansion<'a> {
             empty_since: 0,
             run_examined: 0,
             reachability_checked: false,
+            start_takes_count: false,
+            first_seen: false,
         })
     }
 
@@ -766,6 +780,12 @@ impl<'a> RuleExpansion<'a> {
             {
                 self.finished = true;
                 break;
+            }
+            if !self.first_seen {
+                self.first_seen = true;
+                if self.start_takes_count && local != self.start_local {
+                    self.produced += 1;
+                }
             }
             if let Some(count) = self.rule.count()
                 && self.produced >= u64::from(count)

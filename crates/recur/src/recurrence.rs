@@ -16,9 +16,11 @@ use crate::value::DateOrTime;
 /// Whether DTSTART belongs to the recurrence set when no rule generates it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StartInstance {
-    /// DTSTART is always the first occurrence, as RFC 5545 §3.8.5.3 requires.
-    /// COUNT counts only the instances a rule generates, so a DTSTART that
-    /// the rule does not match comes on top of COUNT instances.
+    /// DTSTART is always the first occurrence, as RFC 5545 §3.8.5.3 requires,
+    /// and it takes one of each rule's COUNT places: a DTSTART that a rule
+    /// with COUNT=3 does not match is followed by two generated instances
+    /// (§3.3.10: "The DTSTART property value always counts as the first
+    /// occurrence").
     #[default]
     Always,
     /// DTSTART is an occurrence only when a rule generates it, or when there
@@ -165,7 +167,8 @@ impl Recurrence {
         let mut found: Vec<Instance> = context.explicit.iter().copied().filter(in_window).collect();
         let mut examined = 0;
         for rule in &self.rules {
-            let mut expansion = RuleExpansion::new(rule, &self.start, self.start_local())?;
+            let mut expansion = RuleExpansion::new(rule, &self.start, self.start_local())?
+                .start_takes_count(self.start_instance == StartInstance::Always);
             expansion.seek(from_local);
             expansion.stop_after(to_local);
             while let Some(instance) = expansion.next(&mut examined, budget.max_candidates())? {
@@ -280,7 +283,14 @@ impl<'a> Expansion<'a> {
         let rules = recurrence
             .rules
             .iter()
-            .map(|rule| RuleExpansion::new(rule, &recurrence.start, recurrence.start_local()))
+            .map(|rule| {
+                RuleExpansion::new(rule, &recurrence.start, recurrence.start_local()).map(
+                    |expansion| {
+                        expansion
+                            .start_takes_count(recurrence.start_instance == StartInstance::Always)
+                    },
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Expansion {
             context: Context::new(recurrence),

@@ -916,3 +916,49 @@ fn rule_display_round_trips() {
         "FREQ=MONTHLY;COUNT=6;BYDAY=-1FR"
     );
 }
+
+/// RFC 5545 §3.3.10: "The DTSTART property value always counts as the first occurrence",
+/// so a DTSTART that the rule does not generate takes one of COUNT's places.
+#[test]
+fn unmatched_start_takes_one_count_place() {
+    use convene_recur::{DateOrTime, Recurrence, Rule, StartInstance};
+    let start = DateOrTime::parse("20280305T100000Z", None).unwrap();
+    let mut recurrence = Recurrence::new(start);
+    recurrence
+        .rules
+        .push(Rule::parse("FREQ=MONTHLY;BYMONTHDAY=6;COUNT=3").unwrap());
+    let texts = |recurrence: &Recurrence| -> Vec<String> {
+        recurrence
+            .occurrences()
+            .map(|occurrence| occurrence.unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        texts(&recurrence),
+        ["20280305T100000Z", "20280306T100000Z", "20280406T100000Z"]
+    );
+    let window = recurrence
+        .between(
+            "2028-01-01T00:00:00Z".parse().unwrap(),
+            "2029-01-01T00:00:00Z".parse().unwrap(),
+            &jiff::tz::TimeZone::UTC,
+            convene_recur::Budget::DEFAULT,
+        )
+        .unwrap();
+    assert_eq!(window.len(), 3);
+
+    // A start that the rule generates counts once.
+    let mut matched = Recurrence::new(DateOrTime::parse("20280306T100000Z", None).unwrap());
+    matched.rules = recurrence.rules.clone();
+    assert_eq!(
+        texts(&matched),
+        ["20280306T100000Z", "20280406T100000Z", "20280506T100000Z"]
+    );
+
+    // The consensus form leaves the unmatched start out and generates COUNT instances.
+    recurrence.start_instance = StartInstance::WhenGenerated;
+    assert_eq!(
+        texts(&recurrence),
+        ["20280306T100000Z", "20280406T100000Z", "20280506T100000Z"]
+    );
+}

@@ -519,6 +519,11 @@ impl Scheduler {
         user: UserId,
     ) -> Result<Event, SchedulerError> {
         let event = self.event(event_id).await?;
+        if event.status == EventStatus::Cancelled {
+            return Err(SchedulerError::Cancelled {
+                id: event_id.to_string(),
+            });
+        }
         if event.organizer == user {
             return Err(ValidationError::new(
                 "user",
@@ -662,7 +667,7 @@ impl Scheduler {
         window: Interval,
     ) -> Result<Vec<Interval>, SchedulerError> {
         self.user(user).await?;
-        Ok(self.store.busy(user, window).await?)
+        Ok(merge(self.store.busy(user, window).await?))
     }
 
     /// Returns each planned reminder delivery of an event, with its state.
@@ -684,6 +689,23 @@ impl Scheduler {
         }
         Ok(())
     }
+}
+
+/// Joins sorted busy intervals that overlap or touch, so that busy time reads as the spans
+/// a person is taken, whatever events make them up.
+fn merge(busy: Vec<Interval>) -> Vec<Interval> {
+    let mut merged: Vec<Interval> = Vec::with_capacity(busy.len());
+    for interval in busy {
+        match merged.last_mut() {
+            Some(last) if interval.start() <= last.end() => {
+                if interval.end() > last.end() {
+                    *last = Interval::from_ordered(last.start(), interval.end());
+                }
+            }
+            _ => merged.push(interval),
+        }
+    }
+    merged
 }
 
 fn not_found(what: &'static str, id: impl ToString) -> SchedulerError {

@@ -32,19 +32,27 @@ impl Default for StoreOptions {
     }
 }
 
+/// The most candidates one stored event may take in one lookup. An hourly series over the
+/// conflict horizon needs about ten thousand.
+const LOOKUP_CANDIDATES: u64 = 200_000;
+
 /// Returns the occurrences of a stored event inside `window`.
 ///
-/// A stored rule that needs more candidates than the expander's budget counts as its first
-/// occurrence only, with a warning, so that one bad rule never fails every lookup.
+/// A stored rule that needs more candidates than [`LOOKUP_CANDIDATES`] for the window
+/// counts as busy from its first start, or the window's, to the window's end, with a
+/// warning. That keeps a lookup's time and memory bounded, never loses busy time, and
+/// never fails every lookup because of one rule.
 pub(crate) fn stored_occurrences(timing: &Timing<'_>, window: Interval) -> Vec<Interval> {
-    match timing.occurrences(window, Budget::DEFAULT) {
+    match timing.occurrences(window, Budget::new(LOOKUP_CANDIDATES)) {
         Ok(occurrences) => occurrences,
         Err(err) => {
-            tracing::warn!(error = %err, "a stored recurrence could not be expanded; using its first occurrence");
-            [timing.interval]
-                .into_iter()
-                .filter(|interval| interval.overlaps(&window))
-                .collect()
+            tracing::warn!(error = %err, "a stored recurrence is too dense to expand; counting the rest of the window as busy");
+            let start = timing.interval.start().max(window.start());
+            if start < window.end() {
+                vec![Interval::from_ordered(start, window.end())]
+            } else {
+                Vec::new()
+            }
         }
     }
 }
@@ -66,9 +74,19 @@ pub(crate) fn occurrences_to_check(
         end = end.min(last);
     }
     let window = Interval::from_ordered(event.interval.start(), end.max(event.interval.end()));
-    let occurrences = timing.occurrences(window, Budget::DEFAULT).map_err(|err| {
-        StoreError::Invalid(ValidationError::new("recurrence/rrule", err.to_string()))
-    })?;
+    let occurrences = timing
+        .occurrences(window, Budget::new(LOOKUP_CANDIDATES))
+        .map_err(|_| {
+            StoreError::Invalid(ValidationError::new(
+                "recurrence/rrule",
+                format!(
+                    "the occurrences up to {} days ahead, which are checked for conflicts, \
+                     take more than {LOOKUP_CANDIDATES} steps to list; repeat the event less \
+                     often",
+                    horizon.as_hours() / 24
+                ),
+            ))
+        })?;
     Ok((window, occurrences))
 }
 

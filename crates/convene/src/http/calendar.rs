@@ -24,7 +24,11 @@ const CALENDAR_TYPE: &str = "text/calendar; charset=utf-8";
 /// How long after their end a feed keeps showing events.
 const FEED_HISTORY: SignedDuration = SignedDuration::from_hours(90 * 24);
 
-/// The maximum number of events one feed shows.
+/// The maximum number of events one feed shows: the earliest that have not ended more than
+/// [`FEED_HISTORY`] ago.
+///
+/// NOTE: each event costs three queries (the event, its people and its replies), so a full
+/// feed takes about a second. Reading them in one query per kind would make it fast.
 const MAX_FEED_EVENTS: usize = 5_000;
 
 /// `POST /v1/users/{id}/calendar`: imports the events of an iCalendar body as the user's
@@ -144,6 +148,12 @@ pub async fn feed(
         .feed(token, since, MAX_FEED_EVENTS)
         .await
         .map_err(|_| Problem::not_found("feed", "with this token"))?;
+    if entries.len() == MAX_FEED_EVENTS {
+        tracing::warn!(
+            limit = MAX_FEED_EVENTS,
+            "a feed reached its limit of events; the latest ones are left out"
+        );
+    }
     let mut events = Vec::with_capacity(entries.len());
     for (event, organizer, participants) in entries {
         let answers = services.scheduler.answers(event.id).await?;
