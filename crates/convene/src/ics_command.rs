@@ -56,7 +56,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
                 let events = imported.calendar.events.len();
                 let skipped = imported.skipped.len();
                 println!(
-                    "{}: imported {events} event(s), skipped {skipped}",
+                    "{}: {events} event(s) to import, {skipped} skipped",
                     file.display()
                 );
                 for skip in &imported.skipped {

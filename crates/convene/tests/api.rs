@@ -987,3 +987,43 @@ async fn recurring_and_all_day_events() {
         .await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn replies_come_from_participants_only() {
+    let (convene, _dir) = start();
+    let ann = convene.user("Ann", "ann@alpha.test").await;
+    let bob = convene.user("Bob", "bob@beta.test").await;
+    let cid = convene.user("Cid", "cid@gamma.test").await;
+    let (status, created) = convene
+        .post(
+            "/v1/events",
+            event(
+                &ann,
+                &[&bob],
+                "2030-01-15T10:00:00Z",
+                "2030-01-15T11:00:00Z",
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let rsvp = format!("/v1/events/{id}/rsvp");
+    for (body, field) in [
+        (json!({"user": cid, "response": "accepted"}), "user"),
+        (json!({"user": ann, "response": "accepted"}), "user"),
+        (json!({"user": bob, "response": "maybe"}), "response"),
+    ] {
+        let (status, problem) = convene.post(&rsvp, body).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let (status, answered) = convene
+        .post(&rsvp, json!({"user": bob, "response": "tentative"}))
+        .await;
+    assert_eq!(status, 200, "{answered}");
+    let (_, fetched) = convene.get(&format!("/v1/events/{id}")).await;
+    assert_eq!(
+        fetched["answers"],
+        json!([{"user": ann, "response": "accepted"}, {"user": bob, "response": "tentative"}])
+    );
+}

@@ -61,12 +61,12 @@ fn check_counts_events_of_corpus_files() {
         .collect();
     assert_eq!(lines.len(), 2, "{}", output.describe());
     assert!(
-        lines[0].contains("001.ics: ") && lines[0].contains("event(s), skipped"),
+        lines[0].contains("001.ics: ") && lines[0].contains("event(s) to import, "),
         "{}",
         output.describe()
     );
     assert!(
-        lines[1].contains("004.ics: imported 1 event(s), skipped 0"),
+        lines[1].contains("004.ics: 1 event(s) to import, 0 skipped"),
         "{}",
         output.describe()
     );
@@ -86,7 +86,7 @@ fn check_reports_skips_and_rejections() {
     assert!(
         output
             .stdout
-            .contains("skips.ics: imported 1 event(s), skipped 1"),
+            .contains("skips.ics: 1 event(s) to import, 1 skipped"),
         "{}",
         output.describe()
     );
@@ -118,7 +118,7 @@ fn check_reports_skips_and_rejections() {
     );
     assert_eq!(output.code, Some(1), "{}", output.describe());
     assert!(
-        output.stdout.contains("skips.ics: imported 1 event(s)"),
+        output.stdout.contains("skips.ics: 1 event(s) to import"),
         "{}",
         output.describe()
     );

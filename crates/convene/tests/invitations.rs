@@ -194,7 +194,6 @@ async fn invitations_follow_the_event() {
         ])
     );
 
-    // A cancellation goes to Bob.
     let (status, _) = convene.delete(&format!("/v1/events/{id}")).await;
     assert_eq!(status, 200);
     let all = invitations(&world, 4).await;

@@ -467,14 +467,30 @@ fn parse_time_or_date(field: &str, text: &str) -> Result<TimeOrDate, InputError>
     parse_timestamp(field, text).map(TimeOrDate::Time)
 }
 
-/// Parses an ISO 8601 duration of hours, minutes and seconds, such as `PT1H30M`.
+/// Parses a positive ISO 8601 duration in days, hours, minutes and seconds, such as
+/// `PT1H30M` or `P1D`; a day counts as 24 hours.
 fn parse_duration(field: &str, text: &str) -> Result<SignedDuration, InputError> {
-    let duration: SignedDuration = text.parse().map_err(|_| {
+    let invalid = || {
         InputError::invalid(
             field,
-            format!("{text:?} is not an ISO 8601 duration such as PT30M or PT1H30M"),
+            format!("{text:?} is not an ISO 8601 duration such as PT30M, PT1H30M or P1D"),
         )
-    })?;
+    };
+    // The ISO 8601 parser alone: jiff's `FromStr` also accepts its friendly form ("1h").
+    let span = jiff::fmt::temporal::SpanParser::new()
+        .parse_span(text)
+        .map_err(|_| invalid())?;
+    if span.get_years() != 0 || span.get_months() != 0 || span.get_weeks() != 0 {
+        return Err(InputError::invalid(
+            field,
+            format!(
+                "{text:?} uses years, months or weeks, whose length varies; give days or hours, such as P7D"
+            ),
+        ));
+    }
+    let days = SignedDuration::from_hours(i64::from(span.get_days()) * 24);
+    let rest = SignedDuration::try_from(span.days(0)).map_err(|_| invalid())?;
+    let duration = days.checked_add(rest).ok_or_else(invalid)?;
     if !duration.is_positive() {
         return Err(InputError::invalid(
             field,
@@ -529,6 +545,27 @@ mod tests {
             }
         }
         serde_json::to_vec(&body).unwrap()
+    }
+
+    #[test]
+    fn durations_are_iso_8601_with_days() {
+        let ok = [
+            ("PT30M", 30 * 60),
+            ("PT1H30M", 90 * 60),
+            ("P1D", 24 * 3600),
+            ("P1DT2H", 26 * 3600),
+        ];
+        for (text, seconds) in ok {
+            assert_eq!(
+                parse_duration("d", text).unwrap().as_secs(),
+                seconds,
+                "{text}"
+            );
+        }
+        for bad in ["1h", "30 minutes", "P1M", "P1W", "PT0S", "-PT1H", ""] {
+            let error = parse_duration("d", bad).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some("d"), "{bad}");
+        }
     }
 
     #[test]

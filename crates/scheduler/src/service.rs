@@ -379,6 +379,10 @@ impl Scheduler {
     /// Cancels an event: it stays readable with its new status, but is no longer busy time,
     /// and its pending reminders are dropped. Cancelling twice changes nothing more.
     pub async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<Event, SchedulerError> {
+        let current = self.event(id).await?;
+        if current.status == EventStatus::Cancelled {
+            return Ok(current);
+        }
         if !self.store.cancel_event(id, now).await? {
             return Err(not_found("event", id));
         }
@@ -489,9 +493,18 @@ impl Scheduler {
                 id: event_id.to_string(),
             });
         }
-        if event.participants.len() >= MAX_PARTICIPANTS
-            && !event.attendees().contains(&command.user)
-        {
+        if event.organizer == command.user {
+            return Err(ValidationError::new(
+                "user",
+                "is the organizer, who always attends their own event",
+            )
+            .into());
+        }
+        // Adding someone who already takes part changes nothing and invites no one again.
+        if event.participants.contains(&command.user) {
+            return Ok(event);
+        }
+        if event.participants.len() >= MAX_PARTICIPANTS {
             return Err(ValidationError::new(
                 "user",
                 format!("the event already has the maximum of {MAX_PARTICIPANTS} participants"),
@@ -572,10 +585,11 @@ impl Scheduler {
             .into());
         }
         if !self.store.set_answer(event_id, user, answer).await? {
-            return Err(SchedulerError::NotFound {
-                what: "participant",
-                id: user.to_string(),
-            });
+            return Err(ValidationError::new(
+                "user",
+                format!("{user} does not take part in the event; add them as a participant first"),
+            )
+            .into());
         }
         tracing::info!(event.id = %event_id, user.id = %user, answer = answer.as_str(), "invitation answered");
         self.invite(

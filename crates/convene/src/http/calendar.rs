@@ -9,12 +9,11 @@ use axum::response::{IntoResponse, Response};
 use convene_domain::{Answer, Event, FeedId, User, UserId};
 use convene_ical::{Limits, parse_bytes};
 use convene_itip::{AttendeeState, PartStat, calendar_event, calendar_file, import_events};
-use convene_scheduler::Scheduler;
+use convene_scheduler::{Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::params::path;
-use super::problem::quote;
 use super::users::user_id;
 use super::{Problem, Services};
 
@@ -138,7 +137,7 @@ pub async fn feed(
 ) -> Result<Response, Problem> {
     let name = path(token)?;
     let Some(token) = name.strip_suffix(".ics") else {
-        return Err(Problem::not_found("feed", &quote(&name)));
+        return Err(no_feed());
     };
     let since = Timestamp::now()
         .checked_sub(FEED_HISTORY)
@@ -147,7 +146,10 @@ pub async fn feed(
         .scheduler
         .feed(token, since, MAX_FEED_EVENTS)
         .await
-        .map_err(|_| Problem::not_found("feed", "with this token"))?;
+        .map_err(|err| match err {
+            SchedulerError::NotFound { .. } => no_feed(),
+            other => other.into(),
+        })?;
     if entries.len() == MAX_FEED_EVENTS {
         tracing::warn!(
             limit = MAX_FEED_EVENTS,
@@ -166,6 +168,17 @@ pub async fn feed(
         ));
     }
     Ok(calendar_response(calendar_file(events)))
+}
+
+/// The answer to a feed URL that names no feed, without saying whether it ever did.
+fn no_feed() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no feed has this URL; it may have been revoked, or a character was lost in copying \
+         it (feed URLs end in .ics)",
+    )
 }
 
 fn to_calendar_event(

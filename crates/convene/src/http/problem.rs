@@ -152,24 +152,31 @@ impl From<SchedulerError> for Problem {
             SchedulerError::Busy {
                 conflicts,
                 suggestions,
-            } => Problem::new(
-                StatusCode::CONFLICT,
-                "busy",
-                "Attendees are busy",
-                format!(
-                    "{} attendee(s) already have events at the requested time; choose another \
-                     time, such as one of the suggestions, or leave them out",
-                    conflicts.len()
-                ),
-            )
-            .with(
-                "conflicts",
-                Value::Array(conflicts.iter().map(conflict_view).collect()),
-            )
-            .with(
-                "suggestions",
-                Value::Array(suggestions.iter().map(interval_view).collect()),
-            ),
+            } => {
+                let advice = if suggestions.is_empty() {
+                    "choose another time or leave them out; no free slot of the same length \
+                     was found for everyone in the next 14 days"
+                } else {
+                    "choose another time, such as one of the suggestions, or leave them out"
+                };
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    "busy",
+                    "Attendees are busy",
+                    format!(
+                        "{} attendee(s) already have events at the requested time; {advice}",
+                        conflicts.len()
+                    ),
+                )
+                .with(
+                    "conflicts",
+                    Value::Array(conflicts.iter().map(conflict_view).collect()),
+                )
+                .with(
+                    "suggestions",
+                    Value::Array(suggestions.iter().map(interval_view).collect()),
+                )
+            }
             SchedulerError::Cancelled { id } => Problem::new(
                 StatusCode::CONFLICT,
                 "cancelled",
