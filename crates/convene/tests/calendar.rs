@@ -159,6 +159,44 @@ async fn imported_calendar_counts_as_busy_time() {
         .await;
     assert_eq!(status, 409, "{problem}");
 
+    // Removing the imported calendar frees the time, and only imported time.
+    let (status, sync) = convene
+        .post(
+            "/v1/events",
+            json!({
+                "title": "Sync", "organizer": ann,
+                "start": "2030-01-22T08:30:00Z", "end": "2030-01-22T09:30:00Z",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{sync}");
+    let response = reqwest::Client::new()
+        .delete(convene.url(&format!("/v1/users/{ann}/calendar")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let removed: Value = response.json().await.unwrap();
+    assert_eq!(removed["removed"], 3, "{removed}");
+    assert_eq!(
+        busy(
+            &convene,
+            &ann,
+            "2030-01-01T00:00:00Z",
+            "2030-02-01T00:00:00Z"
+        )
+        .await,
+        json!([{"start": "2030-01-22T08:30:00Z", "end": "2030-01-22T09:30:00Z"}])
+    );
+    let (status, report) = convene
+        .post_bytes(
+            &format!("/v1/users/{ann}/calendar"),
+            "text/calendar",
+            OTHER_CALENDAR.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+
     // Bad input leaves the stored calendar alone.
     for (content_type, body, expected) in [
         ("application/json", b"{}".to_vec(), 415),
@@ -180,7 +218,7 @@ async fn imported_calendar_counts_as_busy_time() {
         .as_array()
         .unwrap()
         .len(),
-        4
+        5
     );
 }
 

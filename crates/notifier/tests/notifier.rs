@@ -516,6 +516,9 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<Vec<(UserId, convene_domain::Answer)>, convene_store::StoreError> {
         self.inner.answers(event).await
     }
+    async fn remove_imported(&self, owner: UserId) -> Result<usize, convene_store::StoreError> {
+        self.inner.remove_imported(owner).await
+    }
     async fn user_events(
         &self,
         user: UserId,

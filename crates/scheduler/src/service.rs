@@ -417,6 +417,15 @@ impl Scheduler {
         Ok(events.len())
     }
 
+    /// Deletes every event that `owner` imported from other calendars. Returns how many
+    /// there were.
+    pub async fn remove_imported(&self, owner: UserId) -> Result<usize, SchedulerError> {
+        self.user(owner).await?;
+        let removed = self.store.remove_imported(owner).await?;
+        tracing::info!(user.id = %owner, events = removed, "imported calendar removed");
+        Ok(removed)
+    }
+
     /// Returns an event with its organizer and participants, for an export.
     pub async fn event_with_people(
         &self,

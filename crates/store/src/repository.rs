@@ -179,6 +179,9 @@ pub trait Store: MailStore {
     /// included, in attendee order.
     async fn answers(&self, event: EventId) -> Result<Vec<(UserId, Answer)>, StoreError>;
 
+    /// Deletes every event that `owner` imported. Returns how many there were.
+    async fn remove_imported(&self, owner: UserId) -> Result<usize, StoreError>;
+
     /// Returns the events that `user` attends, cancelled ones included, whose last occurrence
     /// ends after `since`, ordered by first start, at most `limit`.
     async fn user_events(

@@ -89,6 +89,16 @@ pub async fn import(
     ))
 }
 
+/// `DELETE /v1/users/{id}/calendar`: removes every event the user imported.
+pub async fn remove_imported(
+    State(scheduler): State<Scheduler>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, Problem> {
+    let user = user_id(&path(id)?)?;
+    let removed = scheduler.remove_imported(user).await?;
+    Ok(Json(json!({"user": user.to_string(), "removed": removed})))
+}
+
 /// Returns one event as an iCalendar file.
 pub async fn export(
     scheduler: &Scheduler,

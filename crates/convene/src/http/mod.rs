@@ -61,7 +61,10 @@ pub fn router(services: Services) -> Router {
         .route("/v1/users", post(users::create))
         .route("/v1/users/{id}", get(users::show).patch(users::update))
         .route("/v1/users/{id}/busy", get(users::busy))
-        .route("/v1/users/{id}/calendar", post(calendar::import))
+        .route(
+            "/v1/users/{id}/calendar",
+            post(calendar::import).delete(calendar::remove_imported),
+        )
         .route("/v1/users/{id}/feeds", post(calendar::create_feed))
         .route("/v1/users/{id}/feeds/{feed}", delete(calendar::revoke_feed))
         .route("/v1/feeds/{token}", get(calendar::feed))

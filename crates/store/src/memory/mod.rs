@@ -509,6 +509,19 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn remove_imported(&self, owner: UserId) -> Result<usize, StoreError> {
+        let mut state = self.lock();
+        let imported: Vec<EventId> = state
+            .events_of(owner)
+            .filter(|event| event.organizer == owner && event.external_uid.is_some())
+            .map(|event| event.id)
+            .collect();
+        for id in &imported {
+            state.remove_event(*id);
+        }
+        Ok(imported.len())
+    }
+
     async fn user_events(
         &self,
         user: UserId,

@@ -429,6 +429,16 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn remove_imported(&self, owner: UserId) -> Result<usize, StoreError> {
+        let removed =
+            sqlx::query("DELETE FROM events WHERE organizer = ? AND external_uid IS NOT NULL")
+                .bind(owner.to_string())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+
     async fn user_events(
         &self,
         user: UserId,
