@@ -23,7 +23,7 @@ use crate::config::SettingsError;
 pub struct DnsSettings {
     /// Nameserver (`IP:port`) asked for MX, address, TXT and PTR records. Default: the
     /// system resolver configuration (/etc/resolv.conf).
-    #[arg(long, env = "CONVENE_DNS_SERVER", value_name = "IP:PORT")]
+    #[arg(long, env = "CONVENE_DNS_SERVER", value_name = "IP:PORT", value_parser = parse_dns_server)]
     pub dns_server: Option<SocketAddr>,
 }
 
@@ -501,6 +501,22 @@ fn system_host_name() -> String {
         .ok()
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Parses `--dns-server`: an IP address and a port, such as `127.0.0.1:53` or `[::1]:53`.
+fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if text.parse::<std::net::IpAddr>().is_ok() {
+        return Err(format!(
+            "{text:?} has no port; add one, such as {text}:53 (IPv6 as [::1]:53)"
+        ));
+    }
+    Err(format!(
+        "{text:?} is not an IP address and port such as 127.0.0.1:53; host names are not \
+         accepted, because the nameserver is what resolves them"
+    ))
 }
 
 #[cfg(test)]

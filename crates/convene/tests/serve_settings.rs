@@ -77,6 +77,14 @@ fn serve_rejects_invalid_mail_settings() {
             vec![("CONVENE_LOG", "info,[[[".to_owned())],
             "--log / CONVENE_LOG",
         ),
+        (
+            vec![("CONVENE_DNS_SERVER", "127.0.0.1".to_owned())],
+            "has no port; add one, such as 127.0.0.1:53",
+        ),
+        (
+            vec![("CONVENE_DNS_SERVER", "localhost:53".to_owned())],
+            "host names are not accepted",
+        ),
     ];
     for (settings, expected) in rows {
         let database = dir.path().join("convene.db");

@@ -281,8 +281,13 @@ impl Scheduler {
             deliveries = deliveries.len(),
             "event booked"
         );
-        self.invite(InvitationKind::Request, &event, &event.participants, None)
-            .await;
+        // An event booked after it has ended is a record, not a meeting to come to.
+        let zone = event.zone();
+        let ended = event.timing(&zone).last_end().is_some_and(|end| end <= now);
+        if !ended {
+            self.invite(InvitationKind::Request, &event, &event.participants, None)
+                .await;
+        }
         Ok(event)
     }
 
