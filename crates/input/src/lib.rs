@@ -15,6 +15,7 @@
 //! - [`error`] defines [`InputError`].
 
 pub mod error;
+mod fields;
 pub mod json;
 pub mod parser;
 
