@@ -2,14 +2,15 @@
 //!
 //! Every format parser reads its body into a tree of objects, arrays,
 //! strings, numbers and nulls first, and the functions here take the tree
-//! apart field by field, instead of deserializing straight into structs, so
-//! that every error can name the exact field and say what was expected, and
-//! every format applies the same checks. Unknown fields are rejected,
+//! apart field by field. Reading a tree instead of deserializing straight
+//! into structs lets every error name the exact field and the expected
+//! value, and gives every format the same checks. Unknown fields are rejected,
 //! because a misspelt optional field (`"reminder"`) would otherwise be
 //! dropped without a word.
 //!
-//! NOTE: a few messages give JSON examples (`{"before": "PT15M"}`) and JSON
-//! type names ("an object", "an array") for every format. Passing a
+//! NOTE: messages use JSON type names and examples in every format, so an
+//! XML element with child elements where text belongs is "an object", and an
+//! empty `<days/>` gets the example `["monday", "tuesday"]`. Passing a
 //! per-format description of shapes into [`Object`] would let XML errors
 //! show XML examples.
 
