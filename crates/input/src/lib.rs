@@ -12,12 +12,17 @@
 //! Layout:
 //! - [`parser`]: the [`RequestParser`] trait and the media-type lookup.
 //! - [`json`] parses `application/json`.
+//! - [`xml`] parses `application/xml` and `text/xml` into the same tree as
+//!   JSON; its module documentation gives the element names.
 //! - [`error`] defines [`InputError`].
 
 pub mod error;
+mod fields;
 pub mod json;
 pub mod parser;
+pub mod xml;
 
 pub use error::{InputError, InputErrorKind};
 pub use json::JsonParser;
 pub use parser::{RequestParser, parser_for};
+pub use xml::XmlParser;

@@ -4,7 +4,7 @@ use convene_domain::{
     AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser,
 };
 
-use crate::{InputError, JsonParser};
+use crate::{InputError, JsonParser, XmlParser};
 
 /// Turns request bodies of one format into commands.
 pub trait RequestParser: Send + Sync {
@@ -35,6 +35,7 @@ pub fn parser_for(content_type: &str) -> Option<&'static dyn RequestParser> {
         .to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => Some(&JsonParser),
+        "application/xml" | "text/xml" => Some(&XmlParser),
         _ => None,
     }
 }
@@ -47,6 +48,8 @@ mod tests {
     fn parser_for_ignores_parameters_and_case() {
         assert!(parser_for("application/json").is_some());
         assert!(parser_for("Application/JSON; charset=utf-8").is_some());
+        assert!(parser_for("application/xml").is_some());
+        assert!(parser_for("Text/XML; charset=utf-8").is_some());
         assert!(parser_for("text/plain").is_none());
         assert!(parser_for("").is_none());
     }
