@@ -28,6 +28,16 @@ pub struct Cli {
     #[arg(long, env = "CONVENE_LOG", global = true)]
     pub log: Option<String>,
 
+    /// Log line format: `text` for reading, or `json` for one JSON object per line with
+    /// the fields of the event and of its spans, for log collectors.
+    #[arg(
+        long,
+        env = "CONVENE_LOG_FORMAT",
+        global = true,
+        default_value = "text"
+    )]
+    pub log_format: String,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -48,7 +48,8 @@ async fn main() -> ExitCode {
         Command::Serve(_) => "info",
         _ => "warn",
     };
-    if let Err(error) = init_logging(cli.log.as_deref().unwrap_or(default_filter)) {
+    let filter = cli.log.as_deref().unwrap_or(default_filter);
+    if let Err(error) = init_logging(filter, &cli.log_format) {
         eprintln!("convene: {error}");
         return ExitCode::from(2);
     }
@@ -74,16 +75,28 @@ async fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) -> Result<(), SettingsError> {
+fn init_logging(filter: &str, format: &str) -> Result<(), SettingsError> {
+    let json = match format {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(SettingsError::new(format!(
+                "invalid log format {other:?}; set --log-format / CONVENE_LOG_FORMAT to text or json"
+            )));
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|err| {
         SettingsError::new(format!(
             "invalid log filter {filter:?} ({err}); set --log / CONVENE_LOG to a filter such as info or info,convene_mail=debug"
         ))
     })?;
-    tracing_subscriber::fmt()
+    let logger = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        logger.json().init();
+    } else {
+        logger.with_ansi(std::io::stderr().is_terminal()).init();
+    }
     Ok(())
 }

@@ -130,6 +130,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let app = http::router(http::Services {
         scheduler: Scheduler::new(store.clone()).with_invitations(invitations),
         outbox: outbox.clone(),
+        store: store.clone(),
+        metrics: Arc::new(http::HttpMetrics::default()),
         uid_domain: uid_domain.clone(),
     });
     let mut http_stop = stop.clone();

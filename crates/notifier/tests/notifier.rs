@@ -622,6 +622,12 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<Vec<DeliveryAttempt>, convene_store::StoreError> {
         self.inner.attempts(delivery).await
     }
+    async fn queue_counts(
+        &self,
+        now: jiff::Timestamp,
+    ) -> Result<convene_store::QueueCounts, convene_store::StoreError> {
+        self.inner.queue_counts(now).await
+    }
 }
 
 #[async_trait]

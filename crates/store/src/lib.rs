@@ -31,7 +31,7 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use repository::{AttemptRecord, ClaimRequest, MailStore, Store};
+pub use repository::{AttemptRecord, ClaimRequest, MailStore, QueueCounts, Store};
 pub use schedule::{DEFAULT_CONFLICT_HORIZON, MAX_LISTED_CONFLICTS, StoreOptions};
 pub use sqlite::SqliteStore;
 

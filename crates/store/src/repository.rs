@@ -11,6 +11,19 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::StoreError;
 
+/// Amounts of waiting work at one instant, read by [`Store::queue_counts`] for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Reminder deliveries that are pending, due at or before the given time and not yet
+    /// handed to the mail queue, claimed or not.
+    pub reminders_due: u64,
+    /// Mail recipients still queued that no live lease holds, whether due or waiting for a
+    /// retry.
+    pub mail_queued: u64,
+    /// Mail recipients still queued that a live lease holds, so a worker is sending to them.
+    pub mail_sending: u64,
+}
+
 /// Parameters of [`Store::claim_due_deliveries`].
 #[derive(Debug, Clone)]
 pub struct ClaimRequest<'a> {
@@ -258,6 +271,10 @@ pub trait Store: MailStore {
 
     /// Returns the attempts made on one delivery, oldest first.
     async fn attempts(&self, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, StoreError>;
+
+    /// Counts the due reminder deliveries and the unsettled mail recipients as of `now`,
+    /// without changing anything.
+    async fn queue_counts(&self, now: Timestamp) -> Result<QueueCounts, StoreError>;
 
     /// Flushes and closes the store at shutdown. Calls after this fail.
     async fn close(&self) {}

@@ -9,7 +9,8 @@ use convene_domain::{
     MessageId, OutgoingMessage, OutgoingRecipient, ReminderOffset, User, UserId, WorkingHours,
 };
 use convene_store::{
-    AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, SqliteStore, Store, StoreError,
+    AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, QueueCounts, SqliteStore,
+    Store, StoreError,
 };
 use jiff::Timestamp;
 
@@ -1376,6 +1377,102 @@ async fn late_result_keeps_the_new_claim(store: Arc<dyn Store>) {
     assert_eq!(store.record_mail_attempts(&[own]).await.unwrap(), [true]);
 }
 
+async fn queue_counts_follow_deliveries_and_mail(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let event = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let deliveries = plan(&event, &[ann, bob], "2030-01-01T09:45:00Z");
+    store.book_event(&event, &deliveries).await.unwrap();
+
+    let before_due = store
+        .queue_counts(at("2030-01-01T09:44:59Z"))
+        .await
+        .unwrap();
+    assert_eq!(before_due, QueueCounts::default());
+    let due = store
+        .queue_counts(at("2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(due.reminders_due, 2);
+
+    // A claimed delivery is still due until it is queued or settled.
+    let claimed = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 1, "w"))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let after_claim = store
+        .queue_counts(at("2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(after_claim.reminders_due, 2);
+
+    // Queuing one delivery moves it from the reminders to the mail queue.
+    let message = outgoing(
+        "2030-01-01T09:45:01Z",
+        &[
+            ("ann@alpha.test", Some(claimed[0].id)),
+            ("cid@gamma.test", None),
+        ],
+    );
+    store
+        .enqueue_mail(std::slice::from_ref(&message))
+        .await
+        .unwrap();
+    let queued = store
+        .queue_counts(at("2030-01-01T09:45:01Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        queued,
+        QueueCounts {
+            reminders_due: 1,
+            mail_queued: 2,
+            mail_sending: 0,
+        }
+    );
+
+    // A live lease counts a recipient as sending, and once it expires, as queued again.
+    let sending = store
+        .claim_due_mail(claim("2030-01-01T09:45:02Z", 1, "m"))
+        .await
+        .unwrap();
+    assert_eq!(sending.len(), 1);
+    let position = sending[0].recipients[0].position;
+    let during_lease = store
+        .queue_counts(at("2030-01-01T09:45:02Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (during_lease.mail_queued, during_lease.mail_sending),
+        (1, 1)
+    );
+    let after_lease = store
+        .queue_counts(at("2030-01-01T09:46:02Z"))
+        .await
+        .unwrap();
+    assert_eq!((after_lease.mail_queued, after_lease.mail_sending), (2, 0));
+
+    // A settled recipient leaves the queue.
+    let applied = store
+        .record_mail_attempts(&[mail_record(
+            "m",
+            message.id,
+            position,
+            DeliveryOutcome::Delivered,
+            "2030-01-01T09:45:03Z",
+            None,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(applied, vec![true]);
+    let settled = store
+        .queue_counts(at("2030-01-01T09:45:03Z"))
+        .await
+        .unwrap();
+    assert_eq!((settled.mail_queued, settled.mail_sending), (1, 0));
+}
+
 macro_rules! contract {
     ($backend:ident: $($case:ident),* $(,)?) => {
         mod $backend {
@@ -1422,6 +1519,7 @@ contract_for_all!(
     mail_failure_reaches_delivery_and_organizer,
     repeated_recipient_queued_once,
     late_result_keeps_the_new_claim,
+    queue_counts_follow_deliveries_and_mail,
 );
 
 #[tokio::test]

@@ -4,34 +4,44 @@
 //! Scheduler and render the result as JSON; every error leaves as an RFC
 //! 9457 `application/problem+json` response built in [`problem`].
 //!
+//! Beside the API, [`health`] serves the probes `/healthz` and `/readyz`, [`metrics`]
+//! serves `/metrics`, and [`request_id`] gives every request an id for its log lines.
+//!
 //! NOTE: hyper rejects some requests before they reach the router, such as
 //! a malformed request line (400) or oversized headers (431), with an empty
 //! body. Those responses are hard-coded in hyper 1.13 and have no hook.
+
+use std::sync::Arc;
 
 mod availability;
 mod body;
 mod calendar;
 mod error_body;
 mod events;
+mod health;
 mod limits;
 mod messages;
+mod metrics;
 mod params;
 mod problem;
+mod request_id;
 mod users;
 mod views;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, map_response};
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::routing::{delete, get, post};
 use convene_outbox::Outbox;
 use convene_scheduler::Scheduler;
+use convene_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub(crate) use calendar::partstat;
+pub use metrics::HttpMetrics;
 pub use problem::Problem;
 
 /// The services the handlers call.
@@ -39,6 +49,10 @@ pub use problem::Problem;
 pub struct Services {
     pub scheduler: Scheduler,
     pub outbox: Outbox,
+    /// The store itself, for the readiness probe and the queue gauges of `/metrics`.
+    pub store: Arc<dyn Store>,
+    /// The HTTP request series that `/metrics` exports.
+    pub metrics: Arc<HttpMetrics>,
     /// The domain of the UIDs of Convene's events in iCalendar, such as `convene.example`.
     pub uid_domain: String,
 }
@@ -55,9 +69,25 @@ impl FromRef<Services> for Outbox {
     }
 }
 
+impl FromRef<Services> for Arc<dyn Store> {
+    fn from_ref(services: &Services) -> Arc<dyn Store> {
+        services.store.clone()
+    }
+}
+
+impl FromRef<Services> for Arc<HttpMetrics> {
+    fn from_ref(services: &Services) -> Arc<HttpMetrics> {
+        services.metrics.clone()
+    }
+}
+
 /// Builds the API's router over the services.
 pub fn router(services: Services) -> Router {
+    let http_metrics = services.metrics.clone();
     Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/users", post(users::create))
         .route("/v1/users/{id}", get(users::show).patch(users::update))
         .route("/v1/users/{id}/busy", get(users::busy))
@@ -101,6 +131,10 @@ pub fn router(services: Services) -> Router {
         ))
         .layer(from_fn(limits::explain))
         .layer(map_response(error_body::ensure_problem))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::request_span))
+        // The request id is assigned first, so the span above and the response carry it,
+        // and metrics see the final status after every other layer.
+        .layer(from_fn_with_state(http_metrics, metrics::record))
+        .layer(from_fn(request_id::assign))
         .with_state(services)
 }

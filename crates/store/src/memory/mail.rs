@@ -34,6 +34,26 @@ struct StoredRecipient {
 }
 
 impl State {
+    /// Counts the queued recipients that no live lease holds at `now`, and those that one
+    /// holds, in that order.
+    pub(super) fn unsettled_recipients(&self, now: Timestamp) -> (u64, u64) {
+        let mut queued = 0;
+        let mut sending = 0;
+        let unsettled = self
+            .messages
+            .values()
+            .flat_map(|message| &message.recipients)
+            .filter(|recipient| recipient.state == MailState::Queued);
+        for recipient in unsettled {
+            if recipient.lease_until.is_some_and(|until| until > now) {
+                sending += 1;
+            } else {
+                queued += 1;
+            }
+        }
+        (queued, sending)
+    }
+
     /// Stores a message with the recipients marked in `queued` and hands
     /// their deliveries to the queue.
     fn insert_message(&mut self, message: &OutgoingMessage, queued: &[bool]) {

@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::StoreOptions;
 use crate::schedule::{conflicting, occurrences_to_check, series_end, stored_occurrences};
 
-use crate::{AttemptRecord, ClaimRequest, Store, StoreError};
+use crate::{AttemptRecord, ClaimRequest, QueueCounts, Store, StoreError};
 
 mod mail;
 
@@ -662,5 +662,24 @@ impl Store for MemoryStore {
             .get(&delivery)
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn queue_counts(&self, now: Timestamp) -> Result<QueueCounts, StoreError> {
+        let state = self.lock();
+        let reminders_due = state
+            .deliveries
+            .values()
+            .filter(|stored| {
+                stored.delivery.state == DeliveryState::Pending
+                    && stored.delivery.message_id.is_none()
+                    && stored.not_before <= now
+            })
+            .count();
+        let (mail_queued, mail_sending) = state.unsettled_recipients(now);
+        Ok(QueueCounts {
+            reminders_due: reminders_due as u64,
+            mail_queued,
+            mail_sending,
+        })
     }
 }

@@ -28,7 +28,7 @@ use crate::schedule::{
     conflicting, instants_text, occurrences_of, occurrences_to_check, recurrence_from_text,
     rules_text, series_end,
 };
-use crate::{AttemptRecord, ClaimRequest, Store, StoreError, StoreOptions};
+use crate::{AttemptRecord, ClaimRequest, QueueCounts, Store, StoreError, StoreOptions};
 
 mod mail;
 
@@ -656,6 +656,37 @@ impl Store for SqliteStore {
         .await?;
         rows.iter().map(attempt_from_row).collect()
     }
+
+    async fn queue_counts(&self, now: Timestamp) -> Result<QueueCounts, StoreError> {
+        let now = micros(now);
+        let reminders_due: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries \
+             WHERE state = 'pending' AND message_id IS NULL AND not_before_us <= ?",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        let mail = sqlx::query(
+            "SELECT \
+                 COUNT(*) FILTER (WHERE lease_until_us IS NULL OR lease_until_us <= ?) AS queued, \
+                 COUNT(*) FILTER (WHERE lease_until_us > ?) AS sending \
+             FROM mail_recipients WHERE state = 'queued'",
+        )
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueCounts {
+            reminders_due: row_count(reminders_due)?,
+            mail_queued: row_count(mail.try_get("queued")?)?,
+            mail_sending: row_count(mail.try_get("sending")?)?,
+        })
+    }
+}
+
+/// Converts a `COUNT(*)` result, which SQLite returns as a signed integer.
+fn row_count(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("row count {value} is negative")))
 }
 
 async fn event_in(
