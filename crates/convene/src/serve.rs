@@ -54,6 +54,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .await
         .map_err(|error| database_error(&settings.database_url, error))?;
 
+    let metrics = Arc::new(http::HttpMetrics::default());
     let outbox = Outbox::new(
         store.clone(),
         mailer,
@@ -65,6 +66,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             retry_max: settings.retry_initial.max(MAX_RETRY_DELAY),
             expiry: settings.mail_expiry,
             signer: signer.map(Arc::new),
+            observer: Some(metrics.clone()),
             ..OutboxConfig::default()
         },
     );
@@ -131,7 +133,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         scheduler: Scheduler::new(store.clone()).with_invitations(invitations),
         outbox: outbox.clone(),
         store: store.clone(),
-        metrics: Arc::new(http::HttpMetrics::default()),
+        metrics,
         uid_domain: uid_domain.clone(),
     });
     let mut http_stop = stop.clone();

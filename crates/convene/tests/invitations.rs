@@ -199,6 +199,24 @@ async fn invitations_follow_the_event() {
     let all = invitations(&world, 4).await;
     assert_eq!(all.len(), 4, "{all:?}");
     let cancel = find(&all, "CANCEL", 2);
+
+    // The mail queue's attempts show in the metrics: the four invitations, delivered.
+    let (status, _, metrics) = convene.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    let delivered: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("convene_mail_attempts_total{result=\"delivered\"} "))
+        .expect("the delivered series")
+        .parse()
+        .unwrap();
+    assert!(delivered >= 4, "{metrics}");
+    let timed: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("convene_mail_delivery_seconds_count "))
+        .expect("the delivery histogram")
+        .parse()
+        .unwrap();
+    assert_eq!(timed, delivered, "{metrics}");
     assert_eq!(cancel["method"], "CANCEL");
     assert_eq!(cancel["part_method"], "CANCEL");
     assert_eq!(cancel["status"], "CANCELLED");

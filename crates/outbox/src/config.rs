@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use convene_domain::DeliveryOutcome;
 use convene_mail::dkim::Signer;
+use jiff::SignedDuration;
 
 /// Polling, claiming, retry and expiry settings of the mail queue.
 #[derive(Debug, Clone)]
@@ -30,6 +32,15 @@ pub struct OutboxConfig {
     /// every message, so that every attempt sends the same signed bytes. `None` leaves
     /// messages unsigned.
     pub signer: Option<Arc<Signer>>,
+    /// Receives every recipient's attempt as the queue records it, for metrics. `None`
+    /// reports attempts to no one.
+    pub observer: Option<Arc<dyn AttemptObserver>>,
+}
+
+/// Learns of each attempt on each recipient, as the mail queue records it.
+pub trait AttemptObserver: Send + Sync + std::fmt::Debug {
+    /// Called once per attempt with its outcome and the time since the message was queued.
+    fn attempted(&self, outcome: DeliveryOutcome, since_queued: SignedDuration);
 }
 
 impl Default for OutboxConfig {
@@ -47,6 +58,7 @@ impl Default for OutboxConfig {
             expiry: Duration::from_secs(5 * 24 * 60 * 60),
             worker_id: format!("pid-{}", std::process::id()),
             signer: None,
+            observer: None,
         }
     }
 }

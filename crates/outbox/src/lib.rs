@@ -35,5 +35,5 @@
 pub mod config;
 pub mod outbox;
 
-pub use config::OutboxConfig;
+pub use config::{AttemptObserver, OutboxConfig};
 pub use outbox::Outbox;

@@ -374,6 +374,9 @@ impl Outbox {
                 "mail delivery failed permanently"
             ),
         }
+        if let Some(observer) = &self.config.observer {
+            observer.attempted(attempt.outcome, attempt.at.duration_since(mail.created_at));
+        }
         MailAttemptRecord {
             message: mail.message,
             position: recipient.position,

@@ -101,6 +101,7 @@ fn outbox_batch(world: &World, expiry: Duration, tls: TlsPolicy, batch_size: usi
             expiry,
             worker_id: "test".to_owned(),
             signer: None,
+            observer: None,
         },
     )
 }

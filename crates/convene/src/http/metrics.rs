@@ -7,10 +7,12 @@
 //! come only from bounded sets (route templates, standard methods, status codes), so no
 //! id from a path ever becomes a label value.
 //!
-//! NOTE: reminders sent and failed, and the delay between a reminder's due time and its
-//! delivery, are not exported. The mail queue settles reminders inside `convene-outbox`,
-//! which reports no outcomes to its caller; a counter hook in `OutboxConfig`, called
-//! with each recipient's outcome and the delivery it carries, would add them.
+//! The mail queue reports each recipient's attempt through `AttemptObserver`, so the
+//! registry also counts attempts by result and times deliveries from queueing to delivery.
+//!
+//! NOTE: these series cover all mail, reminders, invitations and notices alike, because
+//! the observer does not learn what a message carries. Passing the recipient's delivery
+//! id to the observer would let reminders be counted apart.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,8 +23,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use convene_domain::DeliveryOutcome;
+use convene_outbox::AttemptObserver;
 use convene_store::{QueueCounts, Store};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 /// The Content-Type of the text exposition format.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -31,6 +35,12 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// buckets of the official Prometheus client libraries (client_golang `DefBuckets`).
 const DURATION_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Upper bounds, in seconds, of the buckets of the time from queueing to delivery: from
+/// a second to a day, since temporary failures are retried for hours.
+const DELIVERY_BUCKETS: [f64; 10] = [
+    1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0,
 ];
 
 /// The route label of a request that matched no route.
@@ -48,15 +58,53 @@ struct Series {
     requests: BTreeMap<(String, &'static str, u16), u64>,
     /// Request durations by route template.
     durations: BTreeMap<String, Histogram>,
+    /// Mail recipient attempts by result.
+    attempts: BTreeMap<&'static str, u64>,
+    /// Time from queueing a message to delivering it to one recipient.
+    deliveries: Histogram,
 }
 
 #[derive(Debug, Default)]
 struct Histogram {
     /// Observations per bucket, not cumulative. The last entry counts those above every
     /// bound.
-    buckets: [u64; DURATION_BUCKETS.len() + 1],
+    buckets: Vec<u64>,
     sum_seconds: f64,
     count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, bounds: &[f64], seconds: f64) {
+        if self.buckets.is_empty() {
+            self.buckets = vec![0; bounds.len() + 1];
+        }
+        let bucket = bounds
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(bounds.len());
+        self.buckets[bucket] += 1;
+        self.sum_seconds += seconds;
+        self.count += 1;
+    }
+
+    /// Appends the histogram's series `name` with the label set `labels` (empty or ending
+    /// in a comma) to `out`.
+    fn render(&self, name: &str, labels: &str, bounds: &[f64], out: &mut String) {
+        let mut cumulative = 0;
+        for (bound, observed) in bounds.iter().zip(&self.buckets) {
+            cumulative += observed;
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", self.count);
+        let trimmed = labels.trim_end_matches(',');
+        let braces = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("{{{trimmed}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_seconds);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
 }
 
 impl HttpMetrics {
@@ -71,14 +119,11 @@ impl HttpMetrics {
             .entry((route.to_owned(), method, status))
             .or_default() += 1;
 
-        let histogram = series.durations.entry(route.to_owned()).or_default();
-        let bucket = DURATION_BUCKETS
-            .iter()
-            .position(|bound| seconds <= *bound)
-            .unwrap_or(DURATION_BUCKETS.len());
-        histogram.buckets[bucket] += 1;
-        histogram.sum_seconds += seconds;
-        histogram.count += 1;
+        series
+            .durations
+            .entry(route.to_owned())
+            .or_default()
+            .observe(&DURATION_BUCKETS, seconds);
     }
 
     /// Appends the HTTP series to `out` in the text format.
@@ -101,30 +146,42 @@ impl HttpMetrics {
         out.push_str("# HELP convene_http_request_duration_seconds Time from receiving a request to sending its response headers, by route template.\n");
         out.push_str("# TYPE convene_http_request_duration_seconds histogram\n");
         for (route, histogram) in &series.durations {
-            let route = escape_label(route);
-            let mut cumulative = 0;
-            for (bound, observed) in DURATION_BUCKETS.iter().zip(&histogram.buckets) {
-                cumulative += observed;
-                let _ = writeln!(
-                    out,
-                    "convene_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
+            let labels = format!("route=\"{}\",", escape_label(route));
+            histogram.render(
+                "convene_http_request_duration_seconds",
+                &labels,
+                &DURATION_BUCKETS,
+                out,
+            );
+        }
+
+        out.push_str("# HELP convene_mail_attempts_total Attempts on mail recipients, by result: delivered, temporary_failure or permanent_failure.\n");
+        out.push_str("# TYPE convene_mail_attempts_total counter\n");
+        for result in ["delivered", "temporary_failure", "permanent_failure"] {
+            let count = series.attempts.get(result).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
-                "convene_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                histogram.count
+                "convene_mail_attempts_total{{result=\"{result}\"}} {count}"
             );
-            let _ = writeln!(
-                out,
-                "convene_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                histogram.sum_seconds
-            );
-            let _ = writeln!(
-                out,
-                "convene_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                histogram.count
-            );
+        }
+        out.push_str("# HELP convene_mail_delivery_seconds Time from queueing a message to delivering it to a recipient.\n");
+        out.push_str("# TYPE convene_mail_delivery_seconds histogram\n");
+        series
+            .deliveries
+            .render("convene_mail_delivery_seconds", "", &DELIVERY_BUCKETS, out);
+    }
+}
+
+impl AttemptObserver for HttpMetrics {
+    fn attempted(&self, outcome: DeliveryOutcome, since_queued: SignedDuration) {
+        let mut series = self
+            .series
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *series.attempts.entry(outcome.as_str()).or_default() += 1;
+        if outcome == DeliveryOutcome::Delivered {
+            let seconds = since_queued.as_secs_f64().max(0.0);
+            series.deliveries.observe(&DELIVERY_BUCKETS, seconds);
         }
     }
 }
