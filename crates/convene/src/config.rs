@@ -171,6 +171,40 @@ impl std::error::Error for SettingsError {}
 /// Builds the command line, with every setting of `convene serve` listed
 /// in the top-level help too, generated from the same definitions so the
 /// two never disagree.
+/// Prints a command-line error and exits, adding the environment variable that sets the
+/// offending value, because a value from `CONVENE_*` is reported by its flag alone.
+pub fn exit_naming_variable(command: &clap::Command, err: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        err.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) && let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg)
+        && let Some(long) = arg
+            .strip_prefix("--")
+            .and_then(|rest| rest.split([' ', '=']).next())
+        && let Some(variable) = env_of(command, long)
+    {
+        let _ = err.print();
+        eprintln!("The value may come from the environment variable {variable}; check it too.");
+        std::process::exit(err.exit_code());
+    }
+    err.exit()
+}
+
+/// Returns the environment variable of the flag `--long` in `command` or its subcommands.
+fn env_of(command: &clap::Command, long: &str) -> Option<String> {
+    command
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some(long))
+        .and_then(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .or_else(|| {
+            command
+                .get_subcommands()
+                .find_map(|subcommand| env_of(subcommand, long))
+        })
+}
+
 pub fn command_with_settings_help() -> clap::Command {
     let command = Cli::command();
     let serve = command

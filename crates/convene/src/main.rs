@@ -42,7 +42,11 @@ use crate::config::{Cli, Command, DkimCommand, MailCommand, SettingsError};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let matches = config::command_with_settings_help().get_matches();
+    let command = config::command_with_settings_help();
+    let matches = command
+        .clone()
+        .try_get_matches()
+        .unwrap_or_else(|err| config::exit_naming_variable(&command, err));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     let default_filter = match cli.command {
         Command::Serve(_) => "info",

@@ -85,6 +85,10 @@ fn serve_rejects_invalid_mail_settings() {
             vec![("CONVENE_DNS_SERVER", "localhost:53".to_owned())],
             "host names are not accepted",
         ),
+        (
+            vec![("CONVENE_NOTIFIER_INTERVAL", "fast".to_owned())],
+            "environment variable CONVENE_NOTIFIER_INTERVAL",
+        ),
     ];
     for (settings, expected) in rows {
         let database = dir.path().join("convene.db");
