@@ -188,13 +188,27 @@ impl Scheduler {
         attendees: &[UserId],
         interval: Interval,
     ) -> Result<Vec<Interval>, SchedulerError> {
-        let start = interval.start();
+        // Suggestions start on the hour or the half hour (in UTC, which is the same in
+        // every zone whose offset is a whole number of half hours), as people propose
+        // meetings, not at the requested start's odd minutes.
+        let step = DEFAULT_GRANULARITY.as_secs();
+        let aligned = interval.start().as_second().div_euclid(step) * step
+            + if interval.start().as_second().rem_euclid(step) == 0
+                && interval.start().subsec_nanosecond() == 0
+            {
+                0
+            } else {
+                step
+            };
+        let Ok(start) = Timestamp::from_second(aligned) else {
+            return Ok(Vec::new());
+        };
         let Ok(end) = start.checked_add(SUGGESTION_HORIZON) else {
             return Ok(Vec::new());
         };
         let query = SlotQuery {
             window: Interval::from_ordered(start, end),
-            duration: interval.end().duration_since(start),
+            duration: interval.end().duration_since(interval.start()),
             granularity: DEFAULT_GRANULARITY,
             count: SUGGESTION_COUNT,
         };

@@ -494,6 +494,25 @@ async fn conflict_suggests_next_free_slots() {
             at("2030-01-07T11:00:00Z"),
         ]
     );
+
+    // A request at odd minutes gets suggestions on the hour and the half hour.
+    let err = f
+        .scheduler
+        .create_event(event("2030-01-07T08:07:00Z", "2030-01-07T08:52:00Z"), now)
+        .await
+        .unwrap_err();
+    let SchedulerError::Busy { suggestions, .. } = err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert_eq!(
+        suggestions[0],
+        Interval::new(
+            at("2030-01-07T10:00:00Z"),
+            at("2030-01-07T10:45:00Z"),
+            "end"
+        )
+        .unwrap()
+    );
 }
 
 #[tokio::test]
