@@ -61,7 +61,13 @@ impl Convene {
         let convene = Convene {
             child: Some(child),
             addr,
-            client: reqwest::Client::new(),
+            // A fresh connection for every request: some tests send bodies the server
+            // refuses unread, after which it closes the connection, and a pooled client
+            // could send the next request on it before it learns of the close.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("the HTTP client builds"),
             log_path,
         };
         convene.wait_until_listening();
