@@ -9,7 +9,7 @@ use convene_recur::Rule;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::{ReminderOffset, UserId, WorkingHours};
+use crate::{EmailAddress, ReminderOffset, UserId, WorkingHours};
 
 /// A start or end as a request gives it: an instant, or a date for an all-day event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,29 @@ pub enum TimeOrDate {
 impl From<Timestamp> for TimeOrDate {
     fn from(instant: Timestamp) -> TimeOrDate {
         TimeOrDate::Time(instant)
+    }
+}
+
+/// A user as a request names them: by id, or by e-mail address for formats such as
+/// iCalendar that identify people only by address. The Scheduler looks the address up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    Id(UserId),
+    Address(EmailAddress),
+}
+
+impl From<UserId> for UserRef {
+    fn from(id: UserId) -> UserRef {
+        UserRef::Id(id)
+    }
+}
+
+impl std::fmt::Display for UserRef {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserRef::Id(id) => write!(formatter, "{id}"),
+            UserRef::Address(address) => write!(formatter, "{address}"),
+        }
     }
 }
 
@@ -44,8 +67,8 @@ pub struct CreateEvent {
     pub end: TimeOrDate,
     /// IANA time zone name; the organizer's zone, else UTC, when absent.
     pub time_zone: Option<String>,
-    pub organizer: UserId,
-    pub participants: Vec<UserId>,
+    pub organizer: UserRef,
+    pub participants: Vec<UserRef>,
     pub reminders: Vec<ReminderOffset>,
     pub recurrence: Option<RecurrenceRequest>,
 }

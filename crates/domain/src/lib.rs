@@ -34,7 +34,7 @@ pub mod working_hours;
 
 pub use command::{
     AddParticipant, AnswerInvitation, CreateEvent, FindSlots, RecurrenceRequest, TimeOrDate,
-    UpdateEvent, UpdateUser,
+    UpdateEvent, UpdateUser, UserRef,
 };
 pub use conflict::Conflict;
 pub use error::ValidationError;

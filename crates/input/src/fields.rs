@@ -18,7 +18,8 @@ use convene_domain::user::validate_time_zone;
 use convene_domain::working_hours::{parse_clock, parse_weekday};
 use convene_domain::{
     AddParticipant, Answer, AnswerInvitation, CreateEvent, FindSlots, NewUser, RecurrenceRequest,
-    ReminderOffset, TimeOrDate, UpdateEvent, UpdateUser, UserId, WorkingHours, WorkingPeriod,
+    ReminderOffset, TimeOrDate, UpdateEvent, UpdateUser, UserId, UserRef, WorkingHours,
+    WorkingPeriod,
 };
 use convene_recur::Rule;
 use jiff::civil::Date;
@@ -63,8 +64,12 @@ pub(crate) fn create_event(body: Map<String, Value>) -> Result<CreateEvent, Inpu
         start: parse_time_or_date("start", object.required_str("start")?)?,
         end: parse_time_or_date("end", object.required_str("end")?)?,
         time_zone: object.optional_str("time_zone")?.map(str::to_owned),
-        organizer: parse_user_id("organizer", object.required_str("organizer")?)?,
-        participants: object.participants()?,
+        organizer: parse_user_id("organizer", object.required_str("organizer")?)?.into(),
+        participants: object
+            .participants()?
+            .into_iter()
+            .map(UserRef::from)
+            .collect(),
         reminders: object.reminders()?,
         recurrence: object.recurrence()?.flatten(),
     })

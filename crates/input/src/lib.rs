@@ -14,15 +14,18 @@
 //! - [`json`] parses `application/json`.
 //! - [`xml`] parses `application/xml` and `text/xml` into the same tree as
 //!   JSON; its module documentation gives the element names.
+//! - [`ical`] parses `text/calendar`, for new events only.
 //! - [`error`] defines [`InputError`].
 
 pub mod error;
 mod fields;
+pub mod ical;
 pub mod json;
 pub mod parser;
 pub mod xml;
 
 pub use error::{InputError, InputErrorKind};
+pub use ical::IcalParser;
 pub use json::JsonParser;
 pub use parser::{RequestParser, parser_for};
 pub use xml::XmlParser;

@@ -4,7 +4,7 @@ use convene_domain::{
     AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser,
 };
 
-use crate::{InputError, JsonParser, XmlParser};
+use crate::{IcalParser, InputError, JsonParser, XmlParser};
 
 /// Turns request bodies of one format into commands.
 pub trait RequestParser: Send + Sync {
@@ -36,6 +36,7 @@ pub fn parser_for(content_type: &str) -> Option<&'static dyn RequestParser> {
     match media_type.as_str() {
         "application/json" => Some(&JsonParser),
         "application/xml" | "text/xml" => Some(&XmlParser),
+        "text/calendar" => Some(&IcalParser),
         _ => None,
     }
 }
@@ -50,6 +51,7 @@ mod tests {
         assert!(parser_for("Application/JSON; charset=utf-8").is_some());
         assert!(parser_for("application/xml").is_some());
         assert!(parser_for("Text/XML; charset=utf-8").is_some());
+        assert!(parser_for("text/calendar; charset=utf-8").is_some());
         assert!(parser_for("text/plain").is_none());
         assert!(parser_for("").is_none());
     }

@@ -119,8 +119,8 @@ async fn book(f: &Fixture, now: Timestamp, end: &str) -> (convene_domain::EventI
                 start: TimeOrDate::Time("2030-01-01T10:00:00Z".parse().unwrap()),
                 end: TimeOrDate::Time(end.parse().unwrap()),
                 time_zone: None,
-                organizer: ann,
-                participants: vec![bob, cid],
+                organizer: ann.into(),
+                participants: vec![bob.into(), cid.into()],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
                 recurrence: None,
             },
@@ -247,7 +247,7 @@ async fn temporary_failure_not_retried_past_event_end() {
                 start: TimeOrDate::Time(seconds(10)),
                 end: TimeOrDate::Time(seconds(20)),
                 time_zone: None,
-                organizer: ann,
+                organizer: ann.into(),
                 participants: vec![],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
                 recurrence: None,
@@ -312,7 +312,7 @@ async fn two_workers_never_send_twice() {
                     start: TimeOrDate::Time("2030-01-01T10:00:00Z".parse().unwrap()),
                     end: TimeOrDate::Time("2030-01-01T11:00:00Z".parse().unwrap()),
                     time_zone: None,
-                    organizer,
+                    organizer: organizer.into(),
                     participants: vec![],
                     reminders: vec![
                         ReminderOffset::parse("before", "PT15M").unwrap(),
@@ -483,6 +483,12 @@ impl convene_store::Store for SlowRecordStore {
     }
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, convene_store::StoreError> {
         self.inner.users(ids).await
+    }
+    async fn users_by_email(
+        &self,
+        addresses: &[convene_domain::EmailAddress],
+    ) -> Result<Vec<User>, convene_store::StoreError> {
+        self.inner.users_by_email(addresses).await
     }
     async fn update_user(&self, user: &User) -> Result<bool, convene_store::StoreError> {
         self.inner.update_user(user).await
@@ -687,7 +693,7 @@ async fn slow_result_write_not_resent() {
                         .unwrap(),
                 ),
                 time_zone: None,
-                organizer: ann,
+                organizer: ann.into(),
                 participants: vec![],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
                 recurrence: None,

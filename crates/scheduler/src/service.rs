@@ -8,7 +8,7 @@ use convene_domain::user::validate_text;
 use convene_domain::{
     AddParticipant, Answer, CreateEvent, Delivery, EmailAddress, Event, EventId, EventStatus,
     FeedId, FindSlots, Interval, NewEvent, NewEventParts, NewUser, UpdateEvent, UpdateUser, User,
-    UserId, ValidationError,
+    UserId, UserRef, ValidationError,
 };
 use convene_store::Store;
 use jiff::{SignedDuration, Timestamp};
@@ -250,12 +250,14 @@ impl Scheduler {
         command: CreateEvent,
         now: Timestamp,
     ) -> Result<Event, SchedulerError> {
+        let organizer_id = self.resolve_user("organizer", &command.organizer).await?;
         let organizer = self
             .store
-            .user(command.organizer)
+            .user(organizer_id)
             .await?
-            .ok_or_else(|| unknown_user("organizer", command.organizer))?;
-        self.require_participants(&command.participants).await?;
+            .ok_or_else(|| unknown_user("organizer", organizer_id))?;
+        let participants = self.resolve_participants(&command.participants).await?;
+        self.require_participants(&participants).await?;
 
         let time_zone = command
             .time_zone
@@ -275,8 +277,8 @@ impl Scheduler {
             start,
             end,
             time_zone,
-            organizer: command.organizer,
-            participants: command.participants,
+            organizer: organizer_id,
+            participants,
             reminders: command.reminders,
             all_day,
             recurrence,
@@ -722,6 +724,54 @@ impl Scheduler {
         Ok(self.store.deliveries(event, now).await?)
     }
 
+    /// Returns the id of the user that `user` names, looking an address up in the store.
+    async fn resolve_user(&self, field: &str, user: &UserRef) -> Result<UserId, SchedulerError> {
+        match user {
+            UserRef::Id(id) => Ok(*id),
+            UserRef::Address(address) => {
+                let found = self
+                    .store
+                    .users_by_email(std::slice::from_ref(address))
+                    .await?;
+                match found.first() {
+                    Some(user) => Ok(user.id),
+                    None => Err(unknown_address(field, address).into()),
+                }
+            }
+        }
+    }
+
+    /// Returns the ids of the participants, looking all addresses up in one store call.
+    async fn resolve_participants(
+        &self,
+        participants: &[UserRef],
+    ) -> Result<Vec<UserId>, SchedulerError> {
+        let addresses: Vec<EmailAddress> = participants
+            .iter()
+            .filter_map(|user| match user {
+                UserRef::Address(address) => Some(address.clone()),
+                UserRef::Id(_) => None,
+            })
+            .collect();
+        let found = if addresses.is_empty() {
+            Vec::new()
+        } else {
+            self.store.users_by_email(&addresses).await?
+        };
+        participants
+            .iter()
+            .enumerate()
+            .map(|(i, user)| match user {
+                UserRef::Id(id) => Ok(*id),
+                UserRef::Address(address) => found
+                    .iter()
+                    .find(|user| user.email.as_str().eq_ignore_ascii_case(address.as_str()))
+                    .map(|user| user.id)
+                    .ok_or_else(|| unknown_address(&format!("participants/{i}"), address).into()),
+            })
+            .collect()
+    }
+
     async fn require_participants(&self, participants: &[UserId]) -> Result<(), SchedulerError> {
         let found = self.store.users(participants).await?;
         for (i, user) in participants.iter().enumerate() {
@@ -755,6 +805,13 @@ fn not_found(what: &'static str, id: impl ToString) -> SchedulerError {
         what,
         id: id.to_string(),
     }
+}
+
+fn unknown_address(field: &str, address: &EmailAddress) -> ValidationError {
+    ValidationError::new(
+        field,
+        format!("no user has the address {address}; create the user first"),
+    )
 }
 
 fn unknown_user(field: &str, id: UserId) -> ValidationError {

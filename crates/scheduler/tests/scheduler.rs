@@ -1,8 +1,8 @@
 //! The Scheduler over a real SQLite store.
 
 use convene_domain::{
-    AddParticipant, CreateEvent, DeliveryState, FindSlots, Interval, NewUser, ReminderOffset,
-    TimeOrDate, UpdateUser, UserId, WorkingHours,
+    AddParticipant, CreateEvent, DeliveryState, EmailAddress, FindSlots, Interval, NewUser,
+    ReminderOffset, TimeOrDate, UpdateUser, UserId, UserRef, WorkingHours,
 };
 use convene_scheduler::{Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
@@ -39,8 +39,8 @@ fn command(organizer: UserId, participants: Vec<UserId>, start: &str, end: &str)
         start: TimeOrDate::Time(at(start)),
         end: TimeOrDate::Time(at(end)),
         time_zone: None,
-        organizer,
-        participants,
+        organizer: organizer.into(),
+        participants: participants.into_iter().map(UserRef::from).collect(),
         reminders: vec![
             ReminderOffset::parse("before", "PT15M").unwrap(),
             ReminderOffset::parse("before", "PT1H").unwrap(),
@@ -107,6 +107,50 @@ async fn event_time_zone_defaults_to_organizer() {
         .await
         .unwrap();
     assert_eq!(bobs.time_zone, "UTC");
+}
+
+#[tokio::test]
+async fn users_resolved_by_address() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", None).await;
+    let bob = user(&f.scheduler, "bob@beta.test", None).await;
+    let address = |text: &str| UserRef::Address(EmailAddress::parse("email", text).unwrap());
+
+    let mut by_address = command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    by_address.organizer = address("ANN@alpha.test");
+    by_address.participants = vec![address("Bob@Beta.test")];
+    let event = f.scheduler.create_event(by_address, at(NOW)).await.unwrap();
+    assert_eq!(event.organizer, ann);
+    assert_eq!(event.participants, vec![bob]);
+
+    let rows = [
+        (address("nobody@alpha.test"), vec![bob.into()], "organizer"),
+        (
+            ann.into(),
+            vec![bob.into(), address("nobody@alpha.test")],
+            "participants/1",
+        ),
+    ];
+    for (organizer, participants, field) in rows {
+        let mut unknown = command(ann, vec![], "2030-02-01T10:00:00Z", "2030-02-01T11:00:00Z");
+        unknown.organizer = organizer;
+        unknown.participants = participants;
+        let err = f
+            .scheduler
+            .create_event(unknown, at(NOW))
+            .await
+            .unwrap_err();
+        let SchedulerError::Invalid(err) = err else {
+            panic!("expected Invalid, got {err:?}");
+        };
+        assert_eq!(err.field, field);
+        assert!(err.message.contains("nobody@alpha.test"), "{}", err.message);
+        assert!(
+            err.message.contains("create the user first"),
+            "{}",
+            err.message
+        );
+    }
 }
 
 #[tokio::test]

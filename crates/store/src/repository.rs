@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Answer, ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, Event, EventId, FeedId, Interval,
-    MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, User, UserId,
+    Answer, ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, EmailAddress, Event, EventId,
+    FeedId, Interval, MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -129,6 +129,10 @@ pub trait Store: MailStore {
 
     /// Returns the users that exist among `ids`, in no particular order.
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
+
+    /// Returns the users whose addresses are among `addresses`, compared
+    /// case-insensitively, in no particular order.
+    async fn users_by_email(&self, addresses: &[EmailAddress]) -> Result<Vec<User>, StoreError>;
 
     /// Replaces a user's name, address, time zone and working hours. Returns false when no
     /// user has that id, and [`StoreError::Duplicate`] when another user has the address.

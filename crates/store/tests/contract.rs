@@ -142,6 +142,35 @@ async fn user_round_trip(store: Arc<dyn Store>) {
     assert_eq!(found, expected);
 }
 
+async fn users_by_email_ignores_case(store: Arc<dyn Store>) {
+    let ann = user(&*store, "Ann@Alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let address = |text: &str| EmailAddress::parse("email", text).unwrap();
+
+    let found = store
+        .users_by_email(&[
+            address("ann@ALPHA.TEST"),
+            address("BOB@beta.test"),
+            address("nobody@beta.test"),
+        ])
+        .await
+        .unwrap();
+    let found_ann = found.iter().find(|user| user.id == ann);
+    assert_eq!(
+        found_ann.map(|user| user.email.as_str()),
+        Some("Ann@Alpha.test")
+    );
+    assert!(found.iter().any(|user| user.id == bob), "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
+
+    let none = store
+        .users_by_email(&[address("ann@beta.test")])
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    assert!(store.users_by_email(&[]).await.unwrap().is_empty());
+}
+
 async fn user_update_replaces_settings(store: Arc<dyn Store>) {
     let id = user(&*store, "ann@alpha.test").await;
     let other = user(&*store, "bob@beta.test").await;
@@ -1496,6 +1525,7 @@ macro_rules! contract_for_all {
 
 contract_for_all!(
     user_round_trip,
+    users_by_email_ignores_case,
     user_update_replaces_settings,
     duplicate_email_rejected,
     event_round_trip,

@@ -18,18 +18,18 @@ pub fn decode(
     let content_type = match headers.get(header::CONTENT_TYPE) {
         None => {
             return Err(unsupported_media_type(
-                "the request has no Content-Type header; send application/json or application/xml",
+                "the request has no Content-Type header; send application/json, application/xml or (for new events) text/calendar",
             ));
         }
         Some(value) => value.to_str().map_err(|_| {
             unsupported_media_type(
-                "the Content-Type header is not valid text (it contains bytes outside visible ASCII); send application/json or application/xml",
+                "the Content-Type header is not valid text (it contains bytes outside visible ASCII); send application/json, application/xml or (for new events) text/calendar",
             )
         })?,
     };
     let Some(parser) = parser_for(content_type) else {
         return Err(unsupported_media_type(format!(
-            "Content-Type {} is not supported; send application/json or application/xml",
+            "Content-Type {} is not supported; send application/json, application/xml or (for new events) text/calendar",
             quote(content_type)
         )));
     };

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Answer, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, Event,
-    EventId, EventStatus, FeedId, Interval, MessageId, User, UserId,
+    Answer, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
+    EmailAddress, Event, EventId, EventStatus, FeedId, Interval, MessageId, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -293,6 +293,20 @@ impl Store for MemoryStore {
         Ok(ids
             .iter()
             .filter_map(|id| state.users.get(id).cloned())
+            .collect())
+    }
+
+    async fn users_by_email(&self, addresses: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .users
+            .values()
+            .filter(|user| {
+                addresses
+                    .iter()
+                    .any(|address| address.as_str().eq_ignore_ascii_case(user.email.as_str()))
+            })
+            .cloned()
             .collect())
     }
 

@@ -156,6 +156,23 @@ impl Store for SqliteStore {
         rows.iter().map(user_from_row).collect()
     }
 
+    async fn users_by_email(&self, addresses: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
+        // SQLite's lower() folds ASCII letters only, which suffices because EmailAddress
+        // admits no other letters. Addresses contain no quote or backslash to escape.
+        let lowered: Vec<String> = addresses
+            .iter()
+            .map(|address| address.as_str().to_ascii_lowercase())
+            .collect();
+        let rows = sqlx::query(
+            "SELECT id, name, email, time_zone, working_hours FROM users \
+             WHERE lower(email) IN (SELECT value FROM json_each(?))",
+        )
+        .bind(string_list(&lowered))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "UPDATE users SET name = ?, email = ?, time_zone = ?, working_hours = ? WHERE id = ?",
