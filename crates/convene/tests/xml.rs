@@ -158,19 +158,16 @@ async fn hostile_xml_rejected_and_nothing_stored() {
         "<a>".repeat(200_000)
     );
 
-    let oversized = format!(
-        "<event><title>Big</title>{fields}<description>{}</description></event>",
-        "x".repeat(2 * 1024 * 1024)
-    );
-
     let undeclared_entity = format!("<event><title>&lol9;</title>{fields}</event>");
 
+    // An oversized body is refused before any parser sees it, whatever its format; the
+    // server may close the connection while the client still writes, so that case is
+    // tested with the request head alone (`huge_declared_body_rejected_without_reading`).
     let rows = [
         ("external entity", external_entity, 400, "DOCTYPE"),
         ("billion laughs", laughs, 400, "DOCTYPE"),
         ("undeclared entity", undeclared_entity, 400, "&lol9;"),
         ("200,000 nested elements", nested, 400, "nested deeper"),
-        ("oversized body", oversized, 413, "limit"),
     ];
     for (name, body, expected_status, reason) in rows {
         let (status, problem) = post_xml(&convene, "/v1/events", body).await;
