@@ -48,7 +48,7 @@ impl std::fmt::Display for UserRef {
     }
 }
 
-/// How a requested event repeats, before its dates are read in the event's time zone.
+/// The recurrence of a requested event, before its dates are read in the event's time zone.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecurrenceRequest {
     pub rules: Vec<Rule>,
@@ -118,7 +118,7 @@ pub struct UpdateEvent {
     pub recurrence: Option<Option<RecurrenceRequest>>,
 }
 
-/// A participant's answer to an invitation.
+/// A participant's reply to an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerInvitation {
     pub user: UserId,

@@ -33,21 +33,21 @@ pub struct Event {
     /// Participants other than the organizer, in the order they were added.
     pub participants: Vec<UserId>,
     pub reminders: Vec<ReminderOffset>,
-    /// The iCalendar SEQUENCE: raised by every change that attendees must answer again,
+    /// The iCalendar SEQUENCE: raised by every change that attendees must reply to again,
     /// such as a new time (RFC 5546, section 2.1.4).
     pub sequence: u32,
     pub status: EventStatus,
     /// Whether the event covers whole days in its time zone; its interval then runs from
     /// local midnight to local midnight, the end date exclusive.
     pub all_day: bool,
-    /// How the event repeats; `None` for a single occurrence.
+    /// The event's recurrence rules and dates; `None` for a single occurrence.
     pub recurrence: Option<EventRecurrence>,
     /// The UID of an event imported from another calendar; Convene's own events have none
     /// and are known by their id.
     pub external_uid: Option<String>,
 }
 
-/// A participant's answer to an invitation (the iCalendar PARTSTAT of RFC 5545, section
+/// A participant's reply to an invitation (the iCalendar PARTSTAT of RFC 5545, section
 /// 3.2.12, as far as events use it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Answer {
@@ -112,6 +112,15 @@ impl Event {
     /// Returns the organizer followed by every participant.
     pub fn attendees(&self) -> Vec<UserId> {
         attendees(self.organizer, &self.participants)
+    }
+
+    /// Returns whether `other` may take up other time than this event: its first interval,
+    /// all-day flag, recurrence or time zone (in which the recurrence is read) differs.
+    pub fn occupies_other_time_than(&self, other: &Event) -> bool {
+        self.interval != other.interval
+            || self.all_day != other.all_day
+            || self.recurrence != other.recurrence
+            || self.time_zone != other.time_zone
     }
 
     /// Returns the event's time zone, or UTC if the stored name is no longer known.

@@ -29,7 +29,7 @@ const DEFAULT_GRANULARITY: SignedDuration = SignedDuration::from_mins(30);
 /// How many slots a search returns when it names no count.
 const DEFAULT_SLOT_COUNT: usize = 5;
 
-/// The most participants one free-slot search may name.
+/// The maximum number of participants in one free-slot search.
 pub const MAX_SLOT_PARTICIPANTS: usize = 200;
 
 /// The widest window one free-slot search may cover.
@@ -587,7 +587,7 @@ impl Scheduler {
         Ok(event)
     }
 
-    /// Records a participant's answer to the invitation and tells the organizer.
+    /// Records a participant's reply to the invitation and sends it to the organizer.
     pub async fn answer(
         &self,
         event_id: EventId,
@@ -621,7 +621,7 @@ impl Scheduler {
             )
             .into());
         }
-        tracing::info!(event.id = %event_id, user.id = %user, answer = answer.as_str(), "invitation answered");
+        tracing::info!(event.id = %event_id, user.id = %user, response = answer.as_str(), "invitation reply recorded");
         self.invite(
             InvitationKind::Reply,
             &event,
@@ -632,7 +632,7 @@ impl Scheduler {
         self.answers(event_id).await
     }
 
-    /// Returns every attendee's answer to the invitation to an event, the organizer's
+    /// Returns every attendee's reply to the invitation to an event, the organizer's
     /// included.
     pub async fn answers(
         &self,

@@ -161,7 +161,7 @@ pub trait Store: MailStore {
 
     /// Replaces the fields of a stored event, keeping its attendees, in one transaction.
     ///
-    /// When the times change, every participant's answer goes back to needs-action.
+    /// When the times change, every participant's reply goes back to needs-action.
     /// When the interval changes, the new one is checked against every attendee's other
     /// events and [`StoreError::Busy`] is returned, with nothing written, if it overlaps.
     /// With `deliveries`, the event's reminders are replaced by them, except those in flight
@@ -183,7 +183,7 @@ pub trait Store: MailStore {
     /// same file again changes nothing, and a newer copy of an event replaces the older one.
     async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError>;
 
-    /// Records `user`'s answer to the invitation to `event`. Returns false when `user` does
+    /// Records `user`'s reply to the invitation to `event`. Returns false when `user` does
     /// not attend it.
     async fn set_answer(
         &self,
@@ -192,7 +192,7 @@ pub trait Store: MailStore {
         answer: Answer,
     ) -> Result<bool, StoreError>;
 
-    /// Returns every attendee's answer to the invitation to `event`, the organizer's
+    /// Returns every attendee's reply to the invitation to `event`, the organizer's
     /// included, in attendee order.
     async fn answers(&self, event: EventId) -> Result<Vec<(UserId, Answer)>, StoreError>;
 

@@ -32,7 +32,7 @@ impl Default for StoreOptions {
     }
 }
 
-/// The most candidates one stored event may take in one lookup. An hourly series over the
+/// The maximum number of candidates one stored event may take in one lookup. An hourly series over the
 /// conflict horizon needs about ten thousand.
 const LOOKUP_CANDIDATES: u64 = 200_000;
 

@@ -180,7 +180,8 @@ pub async fn feed(
     Ok(calendar_response(calendar_file(events)))
 }
 
-/// The answer to a feed URL that names no feed, without saying whether it ever did.
+/// Returns the problem for a feed URL that names no feed, without saying whether it ever
+/// did.
 fn no_feed() -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,

@@ -360,7 +360,7 @@ const fn base64_len(len: usize) -> usize {
 fn encode_base64<'a>(bytes: &[u8], buffer: &'a mut [u8]) -> &'a str {
     let len = STANDARD
         .encode_slice(bytes, buffer)
-        .expect("the buffer holds the encoding");
+        .expect("the buffer is as long as the encoding");
     std::str::from_utf8(&buffer[..len]).expect("base64 is ASCII")
 }
 

@@ -40,7 +40,7 @@ struct State {
     deliveries: HashMap<DeliveryId, StoredDelivery>,
     attempts: HashMap<DeliveryId, Vec<DeliveryAttempt>>,
     messages: BTreeMap<MessageId, StoredMessage>,
-    /// The answers of attendees that have answered; everyone else needs to.
+    /// The replies of attendees who have replied; everyone else's reply is still needed.
     answers: HashMap<(EventId, UserId), Answer>,
     /// Each feed's owner, token hash and whether it is revoked.
     feeds: HashMap<FeedId, (UserId, String, bool)>,
@@ -419,10 +419,7 @@ impl Store for MemoryStore {
             });
         };
         let attendees = stored.attendees();
-        let moved = stored.interval != event.interval
-            || stored.all_day != event.all_day
-            || stored.recurrence != event.recurrence
-            || stored.time_zone != event.time_zone;
+        let moved = stored.occupies_other_time_than(event);
         if moved {
             let conflicts = state.conflicts(
                 &attendees,
@@ -511,7 +508,7 @@ impl Store for MemoryStore {
             .attendees()
             .into_iter()
             .map(|user| {
-                // The organizer attends their own event; everyone else has yet to answer.
+                // The organizer attends their own event; everyone else has yet to reply.
                 let unanswered = if user == stored.organizer {
                     Answer::Accepted
                 } else {

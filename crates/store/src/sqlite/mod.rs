@@ -326,10 +326,7 @@ impl Store for SqliteStore {
                 id: event.id.to_string(),
             });
         };
-        let moved = stored.interval != event.interval
-            || stored.all_day != event.all_day
-            || stored.recurrence != event.recurrence
-            || stored.time_zone != event.time_zone;
+        let moved = stored.occupies_other_time_than(event);
         if moved {
             let conflicts = conflicts(
                 &mut tx,
@@ -439,8 +436,9 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 let answer: String = row.try_get("answer")?;
-                let answer = Answer::parse(&answer)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown answer {answer:?}")))?;
+                let answer = Answer::parse(&answer).ok_or_else(|| {
+                    StoreError::Corrupt(format!("unknown stored reply {answer:?}"))
+                })?;
                 Ok((parse_id(row.try_get("user_id")?)?, answer))
             })
             .collect()
@@ -807,7 +805,7 @@ async fn insert_attendee(
     user: UserId,
     position: i64,
 ) -> Result<(), StoreError> {
-    // The organizer attends their own event; everyone else has yet to answer.
+    // The organizer attends their own event; everyone else has yet to reply.
     let answer = if user == event.organizer {
         Answer::Accepted
     } else {
