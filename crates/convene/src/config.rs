@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use crate::api_settings::ApiSettings;
 use crate::dkim_keygen::KeygenArgs;
 use crate::ics_command::IcsCommand;
 use crate::mail_doctor::DoctorArgs;
 use crate::mail_send::SendArgs;
 use crate::mail_settings::MailSettings;
 use crate::rrule_command::RruleArgs;
+use crate::user_command::UserCommand;
 
 /// Convene: a self-hosted scheduling service.
 #[derive(Debug, Parser)]
@@ -55,6 +57,9 @@ pub enum Command {
     /// Check iCalendar files, or print Convene's export of one.
     #[command(subcommand)]
     Ics(IcsCommand),
+    /// Create users and issue API tokens directly in the database.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Print the occurrences of an RRULE from a DTSTART.
     ///
     /// Exit status: 0 on success, 2 for an invalid argument or rule, 1 when the rule
@@ -104,6 +109,9 @@ pub struct ServeSettings {
         default_value = "sqlite:convene.db"
     )]
     pub database_url: String,
+
+    #[command(flatten)]
+    pub api: ApiSettings,
 
     #[command(flatten)]
     pub mail: MailSettings,
@@ -321,6 +329,10 @@ mod tests {
             "CONVENE_DKIM_KEY",
             "CONVENE_DKIM_DOMAIN",
             "CONVENE_DKIM_SELECTOR",
+            "CONVENE_ADMIN_TOKEN",
+            "CONVENE_ADMIN_TOKEN_FILE",
+            "CONVENE_RATE_LIMIT",
+            "CONVENE_RATE_BURST",
         ] {
             assert!(help.contains(env), "{env} missing from:\n{help}");
         }

@@ -17,11 +17,14 @@
 //!   `convene mail doctor` and `convene dkim keygen` commands.
 //! - `ics_command`: the `convene ics check` and `convene ics normalize` commands.
 //! - `rrule_command`: `convene rrule`, which prints a rule's occurrences.
+//! - `user_command`: `convene user create` and `convene user token`.
+//! - `api_settings`: the administrator token and rate limits of `convene serve`.
 //!
 //! Exit status: 0 on success, 2 for invalid arguments or settings (clap's
 //! own errors included) and 1 for other errors. `mail send` and `mail
 //! doctor` add their own, listed in their help.
 
+mod api_settings;
 mod config;
 mod dkim_keygen;
 mod http;
@@ -32,6 +35,7 @@ mod mail_send;
 mod mail_settings;
 mod rrule_command;
 mod serve;
+mod user_command;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -65,6 +69,7 @@ async fn main() -> ExitCode {
         Command::Dkim(DkimCommand::Keygen(args)) => dkim_keygen::run(&args),
         Command::Ics(command) => ics_command::run(command),
         Command::Rrule(args) => rrule_command::run(&args),
+        Command::User(command) => user_command::run(command).await,
     };
     match result {
         Ok(code) => code,

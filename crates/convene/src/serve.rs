@@ -49,6 +49,13 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     if let Some(signer) = &signer {
         warn_if_unaligned(&from_address, signer);
     }
+    let admin_token = settings.api.admin_token()?;
+    if admin_token.is_none() {
+        tracing::warn!(
+            "no administrator token is set (CONVENE_ADMIN_TOKEN or CONVENE_ADMIN_TOKEN_FILE); \
+             users can be created only with `convene user create`"
+        );
+    }
     // Settings are checked before the database file is created.
     let store = convene_store::open(&settings.database_url)
         .await
@@ -101,6 +108,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         mail_from = %mail_from,
         dkim_domain = ?dkim_domain,
         dkim_selector = ?selector,
+        admin_token = admin_token.is_some(),
+        rate_limit_per_minute = settings.api.rate_limit,
         "convene started"
     );
 
@@ -129,12 +138,17 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         Mailbox::new(settings.mail_from_name.clone(), from_address.clone()),
         uid_domain.clone(),
     ));
+    let mut scheduler = Scheduler::new(store.clone()).with_invitations(invitations);
+    if let Some(token) = &admin_token {
+        scheduler = scheduler.with_admin_token(token);
+    }
     let app = http::router(http::Services {
-        scheduler: Scheduler::new(store.clone()).with_invitations(invitations),
+        scheduler,
         outbox: outbox.clone(),
         store: store.clone(),
         metrics,
         uid_domain: uid_domain.clone(),
+        rate_limiter: Arc::new(http::CallerLimiter::new(settings.api.rate_limit())),
     });
     let mut http_stop = stop.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

@@ -47,8 +47,12 @@ async fn user_created_and_fetched() {
     assert_eq!(status, 201);
     assert_eq!(created["name"], "Ann Lee");
     assert_eq!(created["time_zone"], "Europe/Berlin");
-    let id = created["id"].as_str().unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
 
+    // The token is shown when the user is created, and never again.
+    let mut created = created;
+    let token = created.as_object_mut().unwrap().remove("token").unwrap();
+    assert!(token.as_str().unwrap().starts_with("cnv_"), "{token}");
     let (status, fetched) = convene.get(&format!("/v1/users/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(fetched, created);
@@ -89,7 +93,7 @@ async fn event_created_in_its_time_zone() {
 
     let (status, reminders) = convene.get(&format!("/v1/events/{id}/reminders")).await;
     assert_eq!(status, 200);
-    let reminders = reminders.as_array().unwrap();
+    let reminders = reminders["items"].as_array().unwrap();
     assert_eq!(reminders.len(), 2, "one per attendee");
     assert!(
         reminders
@@ -321,7 +325,7 @@ async fn adding_busy_participant_conflicts() {
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["participants"], json!([cid]));
     let (_, reminders) = convene.get(&format!("/v1/events/{anns}/reminders")).await;
-    assert_eq!(reminders.as_array().unwrap().len(), 2);
+    assert_eq!(reminders["items"].as_array().unwrap().len(), 2);
 
     let (status, updated) = convene
         .delete(&format!("/v1/events/{anns}/participants/{cid}"))
@@ -329,7 +333,7 @@ async fn adding_busy_participant_conflicts() {
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["participants"], json!([]));
     let (_, reminders) = convene.get(&format!("/v1/events/{anns}/reminders")).await;
-    let reminders = reminders.as_array().unwrap();
+    let reminders = reminders["items"].as_array().unwrap();
     assert_eq!(reminders.len(), 1, "cid's pending reminder was dropped");
     assert_eq!(reminders[0]["user"], ann.as_str());
 
@@ -500,8 +504,9 @@ async fn huge_declared_body_rejected_without_reading() {
 async fn non_ascii_content_type_reported_as_invalid() {
     let (convene, _dir) = start();
     let request = format!(
-        "POST /v1/users HTTP/1.1\r\nHost: {}\r\nContent-Type: application/jéson\r\nContent-Length: 2\r\n\r\n{{}}",
-        convene.addr
+        "POST /v1/users HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/jéson\r\nContent-Length: 2\r\n\r\n{{}}",
+        convene.addr,
+        support::ADMIN_TOKEN
     );
     let (status, content_type, problem) = exchange_raw(&convene, &request).await;
     assert_eq!(status, 415, "{problem}");
@@ -803,7 +808,7 @@ async fn event_rescheduled_renamed_and_cancelled() {
     assert_eq!(moved["sequence"], 1);
     assert_eq!(moved["title"], "Budget review");
     let (_, reminders) = convene.get(&format!("/v1/events/{id}/reminders")).await;
-    let due: Vec<&str> = reminders
+    let due: Vec<&str> = reminders["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -841,7 +846,7 @@ async fn event_rescheduled_renamed_and_cancelled() {
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["sequence"], 2);
     let (_, reminders) = convene.get(&format!("/v1/events/{id}/reminders")).await;
-    assert_eq!(reminders, json!([]));
+    assert_eq!(reminders["items"], json!([]));
     let (_, busy) = convene
         .get(&format!(
             "/v1/users/{bob}/busy?from=2030-01-16T00:00:00Z&to=2030-01-17T00:00:00Z"

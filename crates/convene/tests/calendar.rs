@@ -170,7 +170,8 @@ async fn imported_calendar_counts_as_busy_time() {
         )
         .await;
     assert_eq!(status, 201, "{sync}");
-    let response = reqwest::Client::new()
+    let response = convene
+        .client
         .delete(convene.url(&format!("/v1/users/{ann}/calendar")))
         .send()
         .await
@@ -273,7 +274,8 @@ async fn event_exported_and_feed_served_until_revoked() {
     let feed_id = feed["id"].as_str().unwrap();
     let (status, _, _) = convene.get_text(&url.replace(".ics", "")).await;
     assert_eq!(status, 404);
-    let response = reqwest::Client::new()
+    let response = convene
+        .client
         .delete(convene.url(&format!("/v1/users/{bob}/feeds/{feed_id}")))
         .send()
         .await

@@ -143,7 +143,7 @@ async fn killed_after_claim_delivers_once_after_restart() {
         assert_eq!(copies, 1, "{email} got {copies} copies\n{}", second.log());
     }
     let (_, after) = second.get(&format!("/v1/events/{event}/reminders")).await;
-    for reminder in after.as_array().unwrap() {
+    for reminder in after["items"].as_array().unwrap() {
         assert_eq!(reminder["status"], "delivered", "{reminder}");
         assert_eq!(
             reminder["attempts"], 1,

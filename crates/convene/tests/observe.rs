@@ -351,7 +351,7 @@ async fn queue_gauges_follow_store() {
         ))
         .await;
     assert_eq!(status, 200, "{reminders}");
-    let planned = reminders.as_array().unwrap().len();
+    let planned = reminders["items"].as_array().unwrap().len();
     assert!(planned > 0, "{reminders}");
 
     let after = scrape(&convene).await;

@@ -67,7 +67,8 @@ pub struct CreateEvent {
     pub end: TimeOrDate,
     /// IANA time zone name; the organizer's zone, else UTC, when absent.
     pub time_zone: Option<String>,
-    pub organizer: UserRef,
+    /// The organizer; the authenticated user when absent.
+    pub organizer: Option<UserRef>,
     pub participants: Vec<UserRef>,
     pub reminders: Vec<ReminderOffset>,
     pub recurrence: Option<RecurrenceRequest>,
@@ -121,6 +122,7 @@ pub struct UpdateEvent {
 /// A participant's reply to an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerInvitation {
-    pub user: UserId,
+    /// The attendee who answers; the authenticated user when absent.
+    pub user: Option<UserId>,
     pub answer: crate::Answer,
 }

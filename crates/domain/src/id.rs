@@ -56,6 +56,10 @@ identifier!(
     /// Identifies one calendar feed URL of a user.
     FeedId
 );
+identifier!(
+    /// Identifies one API token of a user.
+    TokenId
+);
 
 /// A string that is not a Convene identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -39,7 +39,7 @@ pub use command::{
 pub use conflict::Conflict;
 pub use error::ValidationError;
 pub use event::{Answer, Event, EventStatus, NewEvent, NewEventParts};
-pub use id::{DeliveryId, EventId, FeedId, MessageId, UserId};
+pub use id::{DeliveryId, EventId, FeedId, MessageId, TokenId, UserId};
 pub use interval::Interval;
 pub use mail::{
     ClaimedMail, ClaimedRecipient, MailAttemptRecord, MailMessage, MailRecipient, MailState,
@@ -47,5 +47,5 @@ pub use mail::{
 };
 pub use recurrence::{EventRecurrence, RecurrenceError, Timing};
 pub use reminder::{Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset};
-pub use user::{EmailAddress, NewUser, User};
+pub use user::{ApiToken, EmailAddress, NewUser, User};
 pub use working_hours::{WorkingHours, WorkingPeriod};

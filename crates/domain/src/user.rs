@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{UserId, ValidationError, WorkingHours};
+use crate::{TokenId, UserId, ValidationError, WorkingHours};
 
 /// Maximum length of a display name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -101,6 +101,15 @@ pub fn validate_time_zone(field: &str, name: &str) -> Result<String, ValidationE
             ),
         )),
     }
+}
+
+/// An API token as stored: whose it is and when it was issued. The secret itself is
+/// never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: TokenId,
+    pub user: UserId,
+    pub created_at: jiff::Timestamp,
 }
 
 /// A user as stored.

@@ -64,7 +64,11 @@ pub(crate) fn create_event(body: Map<String, Value>) -> Result<CreateEvent, Inpu
         start: parse_time_or_date("start", object.required_str("start")?)?,
         end: parse_time_or_date("end", object.required_str("end")?)?,
         time_zone: object.optional_str("time_zone")?.map(str::to_owned),
-        organizer: parse_user_id("organizer", object.required_str("organizer")?)?.into(),
+        organizer: object
+            .optional_str("organizer")?
+            .map(|id| parse_user_id("organizer", id))
+            .transpose()?
+            .map(UserRef::from),
         participants: object
             .participants()?
             .into_iter()
@@ -131,7 +135,10 @@ pub(crate) fn update_event(body: Map<String, Value>) -> Result<UpdateEvent, Inpu
 
 pub(crate) fn answer(body: Map<String, Value>) -> Result<AnswerInvitation, InputError> {
     let object = Object::check(body, &["user", "response"])?;
-    let user = parse_user_id("user", object.required_str("user")?)?;
+    let user = object
+        .optional_str("user")?
+        .map(|id| parse_user_id("user", id))
+        .transpose()?;
     let response = object.required_str("response")?;
     let answer = match response {
         "accepted" => Answer::Accepted,

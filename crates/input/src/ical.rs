@@ -6,7 +6,8 @@
 //! event's time zone, a UTC time gives an instant, and DATE values make an
 //! all-day event. RRULE, RDATE and EXDATE become the recurrence. ORGANIZER
 //! and ATTENDEE name users by their `mailto:` address, and the organizer's
-//! own ATTENDEE line is dropped. A VALARM whose TRIGGER is a duration before
+//! own ATTENDEE line is dropped. Without ORGANIZER, the authenticated user
+//! organizes the event. A VALARM whose TRIGGER is a duration before
 //! the start becomes a reminder; other alarms are ignored.
 //!
 //! Errors name the fields of the JSON form (`start`, `participants/0`), so
@@ -108,17 +109,20 @@ fn create_event(
     let title = event.summary.clone().ok_or_else(|| {
         InputError::invalid("title", "is required; add a SUMMARY line to the VEVENT")
     })?;
-    let organizer = event.organizer.as_ref().ok_or_else(|| {
-        InputError::invalid(
-            "organizer",
-            "is required; add an ORGANIZER line such as ORGANIZER:mailto:ann@example.org",
-        )
-    })?;
-    let organizer_address = parse_address("organizer", &organizer.email)?;
+    let organizer = event
+        .organizer
+        .as_ref()
+        .map(|organizer| parse_address("organizer", &organizer.email))
+        .transpose()?;
 
     let mut participants = Vec::new();
     for attendee in &event.attendees {
-        if attendee.person.email.eq_ignore_ascii_case(&organizer.email) {
+        if organizer.as_ref().is_some_and(|organizer| {
+            attendee
+                .person
+                .email
+                .eq_ignore_ascii_case(organizer.as_str())
+        }) {
             continue;
         }
         let field = format!("participants/{}", participants.len());
@@ -139,7 +143,7 @@ fn create_event(
             .zone()
             .map(|zone| zone_name("start", zone))
             .transpose()?,
-        organizer: UserRef::Address(organizer_address),
+        organizer: organizer.map(UserRef::Address),
         participants,
         reminders: reminders.to_vec(),
         recurrence: recurrence(event)?,
@@ -314,7 +318,7 @@ mod tests {
             TimeOrDate::Time("2030-01-15T09:00:00Z".parse::<Timestamp>().unwrap())
         );
         assert_eq!(command.time_zone.as_deref(), Some("Europe/Berlin"));
-        assert_eq!(command.organizer.to_string(), "ann@alpha.test");
+        assert_eq!(command.organizer.unwrap().to_string(), "ann@alpha.test");
         assert_eq!(command.participants.len(), 1);
         assert_eq!(command.participants[0].to_string(), "Bob@beta.test");
         let reminders: Vec<&str> = command.reminders.iter().map(|r| r.as_str()).collect();
@@ -343,11 +347,20 @@ mod tests {
     }
 
     #[test]
+    fn ok_parse_event_without_organizer() {
+        let lines = PLANNING.replace("ORGANIZER;CN=Ann:mailto:ann@alpha.test\r\n", "");
+        let command = IcalParser.parse_create_event(&calendar(&lines)).unwrap();
+        assert_eq!(command.organizer, None);
+        // With no ORGANIZER line, Ann's ATTENDEE line makes her a participant.
+        assert_eq!(command.participants.len(), 2);
+    }
+
+    #[test]
     fn err_parse_event_names_field() {
         let rows = [
             (PLANNING.replace("SUMMARY:Planning\r\n", ""), "title"),
             (
-                PLANNING.replace("ORGANIZER;CN=Ann:mailto:ann@alpha.test\r\n", ""),
+                PLANNING.replace("mailto:ann@alpha.test", "mailto:ann"),
                 "organizer",
             ),
             (

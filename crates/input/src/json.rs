@@ -95,7 +95,7 @@ mod tests {
             command.start,
             TimeOrDate::Time("2030-01-15T08:00:00Z".parse::<Timestamp>().unwrap())
         );
-        assert_eq!(command.organizer.to_string(), ORGANIZER);
+        assert_eq!(command.organizer.unwrap().to_string(), ORGANIZER);
         assert_eq!(command.participants[0].to_string(), GUEST);
         assert_eq!(command.reminders[0].as_str(), "PT15M");
         assert_eq!(command.time_zone, None);

@@ -119,7 +119,7 @@ async fn book(f: &Fixture, now: Timestamp, end: &str) -> (convene_domain::EventI
                 start: TimeOrDate::Time("2030-01-01T10:00:00Z".parse().unwrap()),
                 end: TimeOrDate::Time(end.parse().unwrap()),
                 time_zone: None,
-                organizer: ann.into(),
+                organizer: Some(ann.into()),
                 participants: vec![bob.into(), cid.into()],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
                 recurrence: None,
@@ -247,7 +247,7 @@ async fn temporary_failure_not_retried_past_event_end() {
                 start: TimeOrDate::Time(seconds(10)),
                 end: TimeOrDate::Time(seconds(20)),
                 time_zone: None,
-                organizer: ann.into(),
+                organizer: Some(ann.into()),
                 participants: vec![],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
                 recurrence: None,
@@ -312,7 +312,7 @@ async fn two_workers_never_send_twice() {
                     start: TimeOrDate::Time("2030-01-01T10:00:00Z".parse().unwrap()),
                     end: TimeOrDate::Time("2030-01-01T11:00:00Z".parse().unwrap()),
                     time_zone: None,
-                    organizer: organizer.into(),
+                    organizer: Some(organizer.into()),
                     participants: vec![],
                     reminders: vec![
                         ReminderOffset::parse("before", "PT15M").unwrap(),
@@ -554,6 +554,49 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<bool, convene_store::StoreError> {
         self.inner.revoke_feed(user, id).await
     }
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, convene_store::StoreError> {
+        self.inner.list_users(after, limit).await
+    }
+    async fn attended_events(
+        &self,
+        user: UserId,
+        after: Option<convene_domain::EventId>,
+        limit: usize,
+    ) -> Result<Vec<convene_domain::Event>, convene_store::StoreError> {
+        self.inner.attended_events(user, after, limit).await
+    }
+    async fn create_api_token(
+        &self,
+        token: &convene_domain::ApiToken,
+        token_hash: &str,
+    ) -> Result<(), convene_store::StoreError> {
+        self.inner.create_api_token(token, token_hash).await
+    }
+    async fn api_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<convene_domain::ApiToken>, convene_store::StoreError> {
+        self.inner.api_token(token_hash).await
+    }
+    async fn api_tokens(
+        &self,
+        user: UserId,
+        after: Option<convene_domain::TokenId>,
+        limit: usize,
+    ) -> Result<Vec<convene_domain::ApiToken>, convene_store::StoreError> {
+        self.inner.api_tokens(user, after, limit).await
+    }
+    async fn revoke_api_token(
+        &self,
+        user: UserId,
+        id: convene_domain::TokenId,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.revoke_api_token(user, id).await
+    }
     async fn cancel_event(
         &self,
         id: convene_domain::EventId,
@@ -693,7 +736,7 @@ async fn slow_result_write_not_resent() {
                         .unwrap(),
                 ),
                 time_zone: None,
-                organizer: ann.into(),
+                organizer: Some(ann.into()),
                 participants: vec![],
                 reminders: vec![ReminderOffset::parse("before", "PT15M").unwrap()],
                 recurrence: None,

@@ -30,6 +30,10 @@ pub enum SchedulerError {
     #[error("{field} {value:?} is already in use")]
     Duplicate { field: &'static str, value: String },
 
+    /// The caller may not do what it requested.
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
+
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),

@@ -15,17 +15,20 @@
 //! - [`service`]: the [`Scheduler`] itself.
 //! - [`planning`]: which reminder deliveries an event produces.
 //! - [`invitations`]: the port through which invitations go out.
-//! - `feeds`: the secret tokens of calendar feeds.
+//! - [`access`]: callers and the rules of who may read or change what.
+//! - `secrets`: the secret tokens of calendar feeds and of the API.
 //! - `timing`: reading requested times, dates and recurrences in an event's zone.
 //! - [`error`] defines [`SchedulerError`].
 
+pub mod access;
 pub mod error;
-mod feeds;
 pub mod invitations;
 pub mod planning;
+mod secrets;
 pub mod service;
 mod timing;
 
+pub use access::Caller;
 pub use error::SchedulerError;
 pub use invitations::{Invitation, InvitationKind, Invitations};
 pub use service::Scheduler;

@@ -6,17 +6,18 @@ use convene_domain::event::MAX_PARTICIPANTS;
 use convene_domain::slots::{Availability, MAX_SLOTS, SlotQuery, free_slots};
 use convene_domain::user::validate_text;
 use convene_domain::{
-    AddParticipant, Answer, CreateEvent, Delivery, EmailAddress, Event, EventId, EventStatus,
-    FeedId, FindSlots, Interval, NewEvent, NewEventParts, NewUser, UpdateEvent, UpdateUser, User,
-    UserId, UserRef, ValidationError,
+    AddParticipant, Answer, ApiToken, CreateEvent, Delivery, EmailAddress, Event, EventId,
+    EventStatus, FeedId, FindSlots, Interval, NewEvent, NewEventParts, NewUser, TokenId,
+    UpdateEvent, UpdateUser, User, UserId, UserRef, ValidationError,
 };
 use convene_store::Store;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::SchedulerError;
-use crate::feeds;
+use crate::access::Caller;
 use crate::invitations::{Invitation, InvitationKind, Invitations};
 use crate::planning::plan_deliveries;
+use crate::secrets;
 use crate::timing;
 
 /// The time zone of an event whose command names none and whose organizer
@@ -46,6 +47,8 @@ const SUGGESTION_COUNT: usize = 3;
 pub struct Scheduler {
     store: Arc<dyn Store>,
     invitations: Option<Arc<dyn Invitations>>,
+    /// The hash of the administrator token, when one is configured.
+    admin_token_hash: Option<String>,
 }
 
 impl Scheduler {
@@ -53,7 +56,14 @@ impl Scheduler {
         Scheduler {
             store,
             invitations: None,
+            admin_token_hash: None,
         }
+    }
+
+    /// Accepts `token` as the administrator's from now on. Only its hash is kept.
+    pub fn with_admin_token(mut self, token: &str) -> Scheduler {
+        self.admin_token_hash = Some(secrets::token_hash(token));
+        self
     }
 
     /// Sends invitations through `invitations` from now on; without, none are sent.
@@ -67,6 +77,98 @@ impl Scheduler {
         self.store.insert_user(&user).await?;
         tracing::info!(user.id = %user.id, "user created");
         Ok(user)
+    }
+
+    /// Returns the caller that `token` authenticates: the administrator, or the user who
+    /// holds the token. Returns `None` for a token that is unknown or revoked.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>, SchedulerError> {
+        let hash = secrets::token_hash(token);
+        if let Some(admin) = &self.admin_token_hash
+            && secrets::constant_time_eq(admin.as_bytes(), hash.as_bytes())
+        {
+            return Ok(Some(Caller::Admin));
+        }
+        if !token.starts_with(secrets::API_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .api_token(&hash)
+            .await?
+            .map(|token| Caller::User(token.user)))
+    }
+
+    /// Issues a new API token for `user` and returns it with its secret. The secret is
+    /// shown only now: only its hash is stored.
+    pub async fn issue_token(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<(ApiToken, String), SchedulerError> {
+        let token = ApiToken {
+            id: TokenId::generate(),
+            user,
+            created_at: now,
+        };
+        let secret = secrets::new_api_token();
+        self.store
+            .create_api_token(&token, &secrets::token_hash(&secret))
+            .await?;
+        tracing::info!(user.id = %user, token.id = %token.id, "API token issued");
+        Ok((token, secret))
+    }
+
+    /// Returns a page of the user's API tokens that are not revoked, in id order.
+    pub async fn tokens(
+        &self,
+        user: UserId,
+        after: Option<TokenId>,
+        limit: usize,
+    ) -> Result<Vec<ApiToken>, SchedulerError> {
+        self.user(user).await?;
+        Ok(self.store.api_tokens(user, after, limit).await?)
+    }
+
+    /// Revokes an API token of `user`, so that it no longer authenticates anyone.
+    pub async fn revoke_token(&self, user: UserId, id: TokenId) -> Result<(), SchedulerError> {
+        if !self.store.revoke_api_token(user, id).await? {
+            return Err(not_found("token", id));
+        }
+        tracing::info!(user.id = %user, token.id = %id, "API token revoked");
+        Ok(())
+    }
+
+    /// Returns the user with the address `email`, compared case-insensitively.
+    pub async fn user_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<User>, SchedulerError> {
+        let found = self
+            .store
+            .users_by_email(std::slice::from_ref(email))
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Returns a page of all users, in id order.
+    pub async fn users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, SchedulerError> {
+        Ok(self.store.list_users(after, limit).await?)
+    }
+
+    /// Returns a page of the events that `user` organizes or takes part in, cancelled and
+    /// imported ones included, in id order.
+    pub async fn events_of(
+        &self,
+        user: UserId,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<Event>, SchedulerError> {
+        self.user(user).await?;
+        Ok(self.store.attended_events(user, after, limit).await?)
     }
 
     pub async fn user(&self, id: UserId) -> Result<User, SchedulerError> {
@@ -240,6 +342,32 @@ impl Scheduler {
         }
     }
 
+    /// Books an event for `caller`: a user organizes their own events, and only the
+    /// administrator may name another organizer.
+    pub async fn create_event_as(
+        &self,
+        caller: Caller,
+        mut command: CreateEvent,
+        now: Timestamp,
+    ) -> Result<Event, SchedulerError> {
+        if let Caller::User(id) = caller {
+            match &command.organizer {
+                None => command.organizer = Some(UserRef::Id(id)),
+                Some(named) => {
+                    if self.resolve_user("organizer", named).await? != id {
+                        return Err(SchedulerError::Forbidden {
+                            reason: "a user may create events only as their organizer; leave \
+                                     `organizer` out, or ask the administrator to create the \
+                                     event on the organizer's behalf"
+                                .to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        self.create_event(command, now).await
+    }
+
     /// Books an event unless an attendee is busy.
     ///
     /// Unknown users in the command are reported as invalid fields
@@ -250,7 +378,14 @@ impl Scheduler {
         command: CreateEvent,
         now: Timestamp,
     ) -> Result<Event, SchedulerError> {
-        let organizer_id = self.resolve_user("organizer", &command.organizer).await?;
+        let Some(organizer_ref) = &command.organizer else {
+            return Err(ValidationError::new(
+                "organizer",
+                "is required here; name the user on whose behalf the event is created",
+            )
+            .into());
+        };
+        let organizer_id = self.resolve_user("organizer", organizer_ref).await?;
         let organizer = self
             .store
             .user(organizer_id)
@@ -462,9 +597,9 @@ impl Scheduler {
     pub async fn create_feed(&self, user: UserId) -> Result<(FeedId, String), SchedulerError> {
         self.user(user).await?;
         let id = FeedId::generate();
-        let token = feeds::new_token();
+        let token = secrets::new_token();
         self.store
-            .create_feed(id, user, &feeds::token_hash(&token))
+            .create_feed(id, user, &secrets::token_hash(&token))
             .await?;
         tracing::info!(user.id = %user, feed.id = %id, "feed created");
         Ok((id, token))
@@ -488,7 +623,7 @@ impl Scheduler {
         since: Timestamp,
         limit: usize,
     ) -> Result<Vec<(Event, User, Vec<User>)>, SchedulerError> {
-        let Some(owner) = self.store.feed_owner(&feeds::token_hash(token)).await? else {
+        let Some(owner) = self.store.feed_owner(&secrets::token_hash(token)).await? else {
             return Err(not_found("feed", "with this token"));
         };
         let mut entries = Vec::new();

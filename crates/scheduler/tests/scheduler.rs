@@ -4,7 +4,7 @@ use convene_domain::{
     AddParticipant, CreateEvent, DeliveryState, EmailAddress, FindSlots, Interval, NewUser,
     ReminderOffset, TimeOrDate, UpdateUser, UserId, UserRef, WorkingHours,
 };
-use convene_scheduler::{Scheduler, SchedulerError};
+use convene_scheduler::{Caller, Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
 
 struct Fixture {
@@ -39,7 +39,7 @@ fn command(organizer: UserId, participants: Vec<UserId>, start: &str, end: &str)
         start: TimeOrDate::Time(at(start)),
         end: TimeOrDate::Time(at(end)),
         time_zone: None,
-        organizer: organizer.into(),
+        organizer: Some(organizer.into()),
         participants: participants.into_iter().map(UserRef::from).collect(),
         reminders: vec![
             ReminderOffset::parse("before", "PT15M").unwrap(),
@@ -117,7 +117,7 @@ async fn users_resolved_by_address() {
     let address = |text: &str| UserRef::Address(EmailAddress::parse("email", text).unwrap());
 
     let mut by_address = command(ann, vec![], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
-    by_address.organizer = address("ANN@alpha.test");
+    by_address.organizer = Some(address("ANN@alpha.test"));
     by_address.participants = vec![address("Bob@Beta.test")];
     let event = f.scheduler.create_event(by_address, at(NOW)).await.unwrap();
     assert_eq!(event.organizer, ann);
@@ -133,7 +133,7 @@ async fn users_resolved_by_address() {
     ];
     for (organizer, participants, field) in rows {
         let mut unknown = command(ann, vec![], "2030-02-01T10:00:00Z", "2030-02-01T11:00:00Z");
-        unknown.organizer = organizer;
+        unknown.organizer = Some(organizer);
         unknown.participants = participants;
         let err = f
             .scheduler
@@ -604,5 +604,107 @@ async fn bad_searches_name_the_field() {
             Err(SchedulerError::Invalid(err)) => assert_eq!(err.field, field),
             other => panic!("{field}: expected a validation error, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn tokens_authenticate_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("convene.db").display());
+    let scheduler =
+        Scheduler::new(convene_store::open(&url).await.unwrap()).with_admin_token("admin-secret-1");
+    let ann = user(&scheduler, "ann@alpha.test", None).await;
+
+    assert_eq!(
+        scheduler.authenticate("admin-secret-1").await.unwrap(),
+        Some(Caller::Admin)
+    );
+    assert_eq!(
+        scheduler.authenticate("admin-secret-2").await.unwrap(),
+        None
+    );
+
+    let (first, secret) = scheduler.issue_token(ann, at(NOW)).await.unwrap();
+    let (second, other_secret) = scheduler.issue_token(ann, at(NOW)).await.unwrap();
+    assert!(secret.starts_with("cnv_"), "{secret}");
+    assert_ne!(secret, other_secret);
+    assert_eq!(
+        scheduler.authenticate(&secret).await.unwrap(),
+        Some(Caller::User(ann))
+    );
+    let listed = scheduler.tokens(ann, None, 10).await.unwrap();
+    assert_eq!(listed, [first.clone(), second.clone()]);
+
+    scheduler.revoke_token(ann, first.id).await.unwrap();
+    assert_eq!(scheduler.authenticate(&secret).await.unwrap(), None);
+    assert_eq!(
+        scheduler.authenticate(&other_secret).await.unwrap(),
+        Some(Caller::User(ann))
+    );
+    let err = scheduler.revoke_token(ann, first.id).await.unwrap_err();
+    assert!(
+        matches!(err, SchedulerError::NotFound { what: "token", .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn users_create_events_only_as_organizer() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", None).await;
+    let bob = user(&f.scheduler, "bob@beta.test", None).await;
+    let slot = |day: u32| {
+        let mut command = command(
+            ann,
+            vec![],
+            &format!("2030-01-{day:02}T10:00:00Z"),
+            &format!("2030-01-{day:02}T11:00:00Z"),
+        );
+        command.organizer = None;
+        command
+    };
+
+    let own = f
+        .scheduler
+        .create_event_as(Caller::User(ann), slot(2), at(NOW))
+        .await
+        .unwrap();
+    assert_eq!(own.organizer, ann);
+
+    let mut by_address = slot(3);
+    by_address.organizer = Some(UserRef::Address(
+        EmailAddress::parse("email", "ANN@alpha.test").unwrap(),
+    ));
+    let own = f
+        .scheduler
+        .create_event_as(Caller::User(ann), by_address, at(NOW))
+        .await
+        .unwrap();
+    assert_eq!(own.organizer, ann);
+
+    let mut for_bob = slot(4);
+    for_bob.organizer = Some(bob.into());
+    let err = f
+        .scheduler
+        .create_event_as(Caller::User(ann), for_bob.clone(), at(NOW))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SchedulerError::Forbidden { .. }), "{err:?}");
+
+    let booked = f
+        .scheduler
+        .create_event_as(Caller::Admin, for_bob, at(NOW))
+        .await
+        .unwrap();
+    assert_eq!(booked.organizer, bob);
+
+    let err = f
+        .scheduler
+        .create_event_as(Caller::Admin, slot(5), at(NOW))
+        .await
+        .unwrap_err();
+    match err {
+        SchedulerError::Invalid(err) => assert_eq!(err.field, "organizer"),
+        other => panic!("expected an invalid organizer, got {other:?}"),
     }
 }

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Answer, ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, EmailAddress, Event, EventId,
-    FeedId, Interval, MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, User, UserId,
+    Answer, ApiToken, ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, EmailAddress, Event,
+    EventId, FeedId, Interval, MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, TokenId,
+    User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -198,6 +199,43 @@ pub trait Store: MailStore {
 
     /// Deletes every event that `owner` imported. Returns how many there were.
     async fn remove_imported(&self, owner: UserId) -> Result<usize, StoreError>;
+
+    /// Returns at most `limit` users ordered by id (so by creation), starting after `after`.
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError>;
+
+    /// Returns at most `limit` of the events that `user` attends, as organizer or
+    /// participant, cancelled and imported ones included, ordered by id (so by creation),
+    /// starting after `after`.
+    async fn attended_events(
+        &self,
+        user: UserId,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// Records an API token whose secret hashes to `token_hash`. Fails with
+    /// [`StoreError::NotFound`] when its user does not exist.
+    async fn create_api_token(&self, token: &ApiToken, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Returns the token whose secret hashes to `token_hash`, unless it is revoked.
+    async fn api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Returns at most `limit` of the tokens of `user` that are not revoked, ordered by
+    /// id, starting after `after`.
+    async fn api_tokens(
+        &self,
+        user: UserId,
+        after: Option<TokenId>,
+        limit: usize,
+    ) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes a token of `user`. Returns false when `user` has no such token that is not
+    /// already revoked.
+    async fn revoke_api_token(&self, user: UserId, id: TokenId) -> Result<bool, StoreError>;
 
     /// Returns the events that `user` attends, cancelled ones included, whose last occurrence
     /// ends after `since`, ordered by first start, at most `limit`.

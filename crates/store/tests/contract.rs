@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_domain::{
-    Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress, Event,
-    EventId, EventRecurrence, EventStatus, FeedId, Interval, MailAttemptRecord, MailState,
-    MessageId, OutgoingMessage, OutgoingRecipient, ReminderOffset, User, UserId, WorkingHours,
+    ApiToken, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
+    Event, EventId, EventRecurrence, EventStatus, FeedId, Interval, MailAttemptRecord, MailState,
+    MessageId, OutgoingMessage, OutgoingRecipient, ReminderOffset, TokenId, User, UserId,
+    WorkingHours,
 };
 use convene_store::{
     AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, QueueCounts, SqliteStore,
@@ -688,6 +689,121 @@ async fn feeds_resolve_until_revoked_and_list_events(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(listed, [sooner.id, later.id]);
     assert_eq!(store.user_events(ann, since, 1).await.unwrap().len(), 1);
+}
+
+async fn api_tokens_resolve_until_revoked(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let first = ApiToken {
+        id: TokenId::generate(),
+        user: ann,
+        created_at: at("2029-01-01T10:00:00Z"),
+    };
+    let second = ApiToken {
+        id: TokenId::generate(),
+        ..first.clone()
+    };
+    store.create_api_token(&first, "hash-1").await.unwrap();
+    store.create_api_token(&second, "hash-2").await.unwrap();
+    assert_eq!(
+        store.api_token("hash-1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.api_token("hash-3").await.unwrap(), None);
+
+    let listed = store.api_tokens(ann, None, 10).await.unwrap();
+    assert_eq!(listed, [first.clone(), second.clone()]);
+    let after_first = store.api_tokens(ann, Some(first.id), 10).await.unwrap();
+    assert_eq!(after_first, std::slice::from_ref(&second));
+    assert_eq!(
+        store.api_tokens(ann, None, 1).await.unwrap(),
+        std::slice::from_ref(&first)
+    );
+    assert!(store.api_tokens(bob, None, 10).await.unwrap().is_empty());
+
+    assert!(!store.revoke_api_token(bob, first.id).await.unwrap());
+    assert!(store.revoke_api_token(ann, first.id).await.unwrap());
+    assert!(!store.revoke_api_token(ann, first.id).await.unwrap());
+    assert_eq!(store.api_token("hash-1").await.unwrap(), None);
+    assert_eq!(
+        store.api_token("hash-2").await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.api_tokens(ann, None, 10).await.unwrap(), [second]);
+
+    let stranger = ApiToken {
+        id: TokenId::generate(),
+        user: UserId::generate(),
+        created_at: at("2029-01-01T10:00:00Z"),
+    };
+    let err = store
+        .create_api_token(&stranger, "hash-4")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "user", .. }),
+        "{err:?}"
+    );
+}
+
+async fn users_and_events_listed_by_page(store: Arc<dyn Store>) {
+    let mut users = Vec::new();
+    for n in 0..5 {
+        users.push(user(&*store, &format!("person{n}@alpha.test")).await);
+    }
+    let first_page: Vec<UserId> = store
+        .list_users(None, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|user| user.id)
+        .collect();
+    assert_eq!(first_page, users[..2]);
+    let rest: Vec<UserId> = store
+        .list_users(Some(users[1]), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|user| user.id)
+        .collect();
+    assert_eq!(rest, users[2..]);
+
+    let ann = users[0];
+    let bob = users[1];
+    let organized = event(ann, &[], "2029-01-01T10:00:00Z", "2029-01-01T11:00:00Z");
+    let attended = event(bob, &[ann], "2029-01-02T10:00:00Z", "2029-01-02T11:00:00Z");
+    let elsewhere = event(bob, &[], "2029-01-03T10:00:00Z", "2029-01-03T11:00:00Z");
+    let cancelled = event(ann, &[bob], "2029-01-04T10:00:00Z", "2029-01-04T11:00:00Z");
+    for booked in [&organized, &attended, &elsewhere, &cancelled] {
+        store.book_event(booked, &[]).await.unwrap();
+    }
+    store
+        .cancel_event(cancelled.id, at("2029-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let ids = |events: Vec<Event>| events.iter().map(|event| event.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.attended_events(ann, None, 10).await.unwrap()),
+        [organized.id, attended.id, cancelled.id]
+    );
+    assert_eq!(
+        ids(store.attended_events(ann, None, 2).await.unwrap()),
+        [organized.id, attended.id]
+    );
+    assert_eq!(
+        ids(store
+            .attended_events(ann, Some(attended.id), 2)
+            .await
+            .unwrap()),
+        [cancelled.id]
+    );
+    assert!(
+        store
+            .attended_events(users[4], None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn remove_participant_drops_pending(store: Arc<dyn Store>) {
@@ -1539,6 +1655,8 @@ contract_for_all!(
     recurring_events_conflict_by_occurrence,
     imported_events_are_busy_and_replaced_by_uid,
     feeds_resolve_until_revoked_and_list_events,
+    api_tokens_resolve_until_revoked,
+    users_and_events_listed_by_page,
     cancel_event_frees_time_and_drops_waiting_reminders,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,

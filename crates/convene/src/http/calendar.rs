@@ -1,15 +1,16 @@
 //! iCalendar over HTTP: importing a calendar, exporting one event, and calendar feeds.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use convene_domain::{Answer, Event, FeedId, User, UserId};
 use convene_ical::{Limits, parse_bytes};
 use convene_itip::{AttendeeState, PartStat, calendar_event, calendar_file, import_events};
-use convene_scheduler::{Scheduler, SchedulerError};
+use convene_scheduler::access::require_self;
+use convene_scheduler::{Caller, Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -34,11 +35,14 @@ const MAX_FEED_EVENTS: usize = 5_000;
 /// busy time.
 pub async fn import(
     State(scheduler): State<Scheduler>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, Problem> {
-    let owner = scheduler.user(user_id(&path(id)?)?).await?;
+    let owner = user_id(&path(id)?)?;
+    require_self(caller, owner, "import into this user's calendar")?;
+    let owner = scheduler.user(owner).await?;
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -92,9 +96,11 @@ pub async fn import(
 /// `DELETE /v1/users/{id}/calendar`: removes every event the user imported.
 pub async fn remove_imported(
     State(scheduler): State<Scheduler>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
     let user = user_id(&path(id)?)?;
+    require_self(caller, user, "remove this user's imported calendar")?;
     let removed = scheduler.remove_imported(user).await?;
     Ok(Json(json!({"user": user.to_string(), "removed": removed})))
 }
@@ -114,9 +120,11 @@ pub async fn export(
 /// `POST /v1/users/{id}/feeds`: creates a secret feed URL for the user's calendar.
 pub async fn create_feed(
     State(scheduler): State<Scheduler>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, Problem> {
     let user = user_id(&path(id)?)?;
+    require_self(caller, user, "create feeds of this user's calendar")?;
     let (feed, token) = scheduler.create_feed(user).await?;
     let url = format!("/v1/feeds/{token}.ics");
     Ok((
@@ -128,10 +136,12 @@ pub async fn create_feed(
 /// `DELETE /v1/users/{id}/feeds/{feed}`: revokes a feed URL.
 pub async fn revoke_feed(
     State(scheduler): State<Scheduler>,
+    Extension(caller): Extension<Caller>,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<StatusCode, Problem> {
     let (user, feed) = path(ids)?;
     let user = user_id(&user)?;
+    require_self(caller, user, "revoke this user's feeds")?;
     let feed: FeedId = feed
         .parse()
         .map_err(|_| Problem::not_found("feed", &feed))?;

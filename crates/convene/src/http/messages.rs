@@ -1,20 +1,26 @@
 //! `/v1/messages` handlers: the mail queue's status of one message.
 
-use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use convene_domain::MessageId;
 use convene_outbox::Outbox;
+use convene_scheduler::Caller;
+use convene_scheduler::access::require_admin;
 use serde_json::Value;
 
 use super::Problem;
 use super::params::path;
 use super::views::message_view;
 
+/// `GET /v1/messages/{id}`: for the administrator, because a message's recipients and
+/// delivery attempts belong to no single user.
 pub async fn show(
     State(outbox): State<Outbox>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
+    require_admin(caller, "read the mail queue")?;
     let text = path(id)?;
     let not_found = || Problem::not_found("message", &text);
     let id: MessageId = text.parse().map_err(|_| not_found())?;

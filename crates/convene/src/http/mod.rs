@@ -4,6 +4,9 @@
 //! Scheduler and render the result as JSON; every error leaves as an RFC
 //! 9457 `application/problem+json` response built in [`problem`].
 //!
+//! Every route under `/v1` but the calendar feeds requires a bearer token ([`auth`]), and
+//! list endpoints return pages ([`page`]).
+//!
 //! Beside the API, [`health`] serves the probes `/healthz` and `/readyz`, [`metrics`]
 //! serves `/metrics`, and [`request_id`] gives every request an id for its log lines.
 //!
@@ -13,6 +16,7 @@
 
 use std::sync::Arc;
 
+mod auth;
 mod availability;
 mod body;
 mod calendar;
@@ -22,6 +26,7 @@ mod health;
 mod limits;
 mod messages;
 mod metrics;
+mod page;
 mod params;
 mod problem;
 mod request_id;
@@ -40,6 +45,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth::{CallerLimiter, RateLimit};
 pub(crate) use calendar::partstat;
 pub use metrics::HttpMetrics;
 pub use problem::Problem;
@@ -55,6 +61,8 @@ pub struct Services {
     pub metrics: Arc<HttpMetrics>,
     /// The domain of the UIDs of Convene's events in iCalendar, such as `convene.example`.
     pub uid_domain: String,
+    /// The request budget of each caller.
+    pub rate_limiter: Arc<CallerLimiter>,
 }
 
 impl FromRef<Services> for Scheduler {
@@ -84,11 +92,10 @@ impl FromRef<Services> for Arc<HttpMetrics> {
 /// Builds the API's router over the services.
 pub fn router(services: Services) -> Router {
     let http_metrics = services.metrics.clone();
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::scrape))
-        .route("/v1/users", post(users::create))
+    // Every route under /v1 but the feeds, whose URLs carry their own secret, requires an
+    // API token.
+    let authenticated = Router::new()
+        .route("/v1/users", get(users::list).post(users::create))
         .route("/v1/users/{id}", get(users::show).patch(users::update))
         .route("/v1/users/{id}/busy", get(users::busy))
         .route(
@@ -97,9 +104,13 @@ pub fn router(services: Services) -> Router {
         )
         .route("/v1/users/{id}/feeds", post(calendar::create_feed))
         .route("/v1/users/{id}/feeds/{feed}", delete(calendar::revoke_feed))
-        .route("/v1/feeds/{token}", get(calendar::feed))
+        .route(
+            "/v1/users/{id}/tokens",
+            get(users::tokens).post(users::issue_token),
+        )
+        .route("/v1/users/{id}/tokens/{token}", delete(users::revoke_token))
         .route("/v1/availability", post(availability::find))
-        .route("/v1/events", post(events::create))
+        .route("/v1/events", get(events::list).post(events::create))
         .route(
             "/v1/events/{id}",
             get(events::show)
@@ -117,6 +128,13 @@ pub fn router(services: Services) -> Router {
         .route("/v1/events/{id}/reminders", get(events::reminders))
         .route("/v1/events/{id}/rsvp", post(events::rsvp))
         .route("/v1/messages/{id}", get(messages::show))
+        .route_layer(from_fn_with_state(services.clone(), auth::authenticate));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
+        .route("/v1/feeds/{token}", get(calendar::feed))
+        .merge(authenticated)
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         // A request passes these layers from the last added to the first.

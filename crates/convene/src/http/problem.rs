@@ -190,6 +190,9 @@ impl From<SchedulerError> for Problem {
                 format!("{field}: {} is already in use", quote(&value)),
             )
             .with("field", Value::String(field.to_owned())),
+            SchedulerError::Forbidden { reason } => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", reason)
+            }
             SchedulerError::Store(err) => {
                 tracing::error!(error = %err, "store operation failed");
                 Problem::internal()

@@ -11,12 +11,21 @@
 
 use convene_domain::working_hours::{clock, weekday_name};
 use convene_domain::{
-    Answer, Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage, User, UserId,
-    WorkingHours,
+    Answer, ApiToken, Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage, User,
+    UserId, WorkingHours,
 };
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 use serde_json::{Value, json};
+
+/// Writes an API token without its secret, which only the response that issues it shows.
+pub fn token_view(token: &ApiToken) -> Value {
+    json!({
+        "id": token.id.to_string(),
+        "user": token.user.to_string(),
+        "created_at": token.created_at.to_string(),
+    })
+}
 
 pub fn user_view(user: &User) -> Value {
     json!({

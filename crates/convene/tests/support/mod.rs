@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The administrator token of every server that [`Convene::start`] runs; its client
+/// sends it unless a request names another token.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
+
 /// A running `convene serve` process, killed on drop.
 pub struct Convene {
     child: Option<Child>,
@@ -50,6 +54,9 @@ impl Convene {
             .env("CONVENE_HELO_NAME", "convene.test")
             .env("CONVENE_MAIL_FROM", "reminders@convene.test")
             .env("CONVENE_LOG", "info,convene_mail=debug")
+            .env("CONVENE_ADMIN_TOKEN", ADMIN_TOKEN)
+            // Tests send requests in bursts; the tests of rate limiting set their own.
+            .env("CONVENE_RATE_LIMIT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -64,10 +71,7 @@ impl Convene {
             // A fresh connection for every request: some tests send bodies the server
             // refuses unread, after which it closes the connection, and a pooled client
             // could send the next request on it before it learns of the close.
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .expect("the HTTP client builds"),
+            client: client(Some(ADMIN_TOKEN)),
             log_path,
         };
         convene.wait_until_listening();
@@ -185,6 +189,22 @@ impl Convene {
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// Returns an HTTP client that sends `token` as its bearer token, if any.
+pub fn client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("the HTTP client builds")
 }
 
 impl Drop for Convene {

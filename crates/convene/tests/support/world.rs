@@ -191,7 +191,7 @@ pub async fn wait_for_reminders(
     loop {
         let (status, reminders) = convene.get(&format!("/v1/events/{event}/reminders")).await;
         assert_eq!(status, 200, "{reminders}");
-        let reminders = reminders.as_array().unwrap().clone();
+        let reminders = reminders["items"].as_array().unwrap().clone();
         if !reminders.is_empty() && reminders.iter().all(&done) {
             return reminders;
         }

@@ -10,8 +10,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Answer, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
-    EmailAddress, Event, EventId, EventStatus, FeedId, Interval, MessageId, User, UserId,
+    Answer, ApiToken, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome,
+    DeliveryState, EmailAddress, Event, EventId, EventStatus, FeedId, Interval, MessageId, TokenId,
+    User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -44,6 +45,8 @@ struct State {
     answers: HashMap<(EventId, UserId), Answer>,
     /// Each feed's owner, token hash and whether it is revoked.
     feeds: HashMap<FeedId, (UserId, String, bool)>,
+    /// API tokens that are not revoked, by id, with the hash of each secret.
+    api_tokens: BTreeMap<TokenId, (ApiToken, String)>,
 }
 
 struct StoredDelivery {
@@ -548,6 +551,84 @@ impl Store for MemoryStore {
         events.sort_by_key(|event| (event.interval.start(), event.id));
         events.truncate(limit);
         Ok(events)
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let state = self.lock();
+        let mut users: Vec<&User> = state
+            .users
+            .values()
+            .filter(|user| after.is_none_or(|after| user.id > after))
+            .collect();
+        users.sort_by_key(|user| user.id);
+        Ok(users.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn attended_events(
+        &self,
+        user: UserId,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let state = self.lock();
+        let mut events: Vec<&Event> = state
+            .events_of(user)
+            .filter(|event| after.is_none_or(|after| event.id > after))
+            .collect();
+        events.sort_by_key(|event| event.id);
+        Ok(events.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn create_api_token(&self, token: &ApiToken, token_hash: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.require_users(&[token.user])?;
+        state
+            .api_tokens
+            .insert(token.id, (token.clone(), token_hash.to_owned()));
+        Ok(())
+    }
+
+    async fn api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        Ok(self
+            .lock()
+            .api_tokens
+            .values()
+            .find(|(_, hash)| hash == token_hash)
+            .map(|(token, _)| token.clone()))
+    }
+
+    async fn api_tokens(
+        &self,
+        user: UserId,
+        after: Option<TokenId>,
+        limit: usize,
+    ) -> Result<Vec<ApiToken>, StoreError> {
+        Ok(self
+            .lock()
+            .api_tokens
+            .values()
+            .map(|(token, _)| token)
+            .filter(|token| token.user == user && after.is_none_or(|after| token.id > after))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: TokenId) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        if state
+            .api_tokens
+            .get(&id)
+            .is_some_and(|(token, _)| token.user == user)
+        {
+            state.api_tokens.remove(&id);
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     async fn create_feed(

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convene_domain::{
-    Answer, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
-    EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval, ReminderOffset,
-    User, UserId, WorkingHours,
+    Answer, ApiToken, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome,
+    DeliveryState, EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval,
+    ReminderOffset, TokenId, User, UserId, WorkingHours,
 };
 use jiff::{SignedDuration, Timestamp};
 use sqlx::sqlite::{
@@ -470,13 +470,99 @@ impl Store for SqliteStore {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&mut *conn)
         .await?;
-        let mut events = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(event) = event_in(&mut conn, parse_id(id)?).await? {
-                events.push(event);
-            }
-        }
-        Ok(events)
+        events_in(&mut conn, ids).await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, email, time_zone, working_hours FROM users \
+             WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn attended_events(
+        &self,
+        user: UserId,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT event_id FROM attendees WHERE user_id = ? AND event_id > ? \
+             ORDER BY event_id LIMIT ?",
+        )
+        .bind(user.to_string())
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(sql_limit(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        events_in(&mut conn, ids).await
+    }
+
+    async fn create_api_token(&self, token: &ApiToken, token_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        require_users(&mut tx, &[token.user]).await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, token_hash, created_at_us) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token.id.to_string())
+        .bind(token.user.to_string())
+        .bind(token_hash)
+        .bind(micros(token.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, user_id, created_at_us FROM api_tokens \
+             WHERE token_hash = ? AND revoked = 0",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| api_token_from_row(&row)).transpose()
+    }
+
+    async fn api_tokens(
+        &self,
+        user: UserId,
+        after: Option<TokenId>,
+        limit: usize,
+    ) -> Result<Vec<ApiToken>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, created_at_us FROM api_tokens \
+             WHERE user_id = ? AND revoked = 0 AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(user.to_string())
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(api_token_from_row).collect()
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: TokenId) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE api_tokens SET revoked = 1 WHERE id = ? AND user_id = ? AND revoked = 0",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated > 0)
     }
 
     async fn create_feed(
@@ -702,6 +788,20 @@ impl Store for SqliteStore {
 /// Converts a `COUNT(*)` result, which SQLite returns as a signed integer.
 fn row_count(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("row count {value} is negative")))
+}
+
+/// Reads the events with the ids `ids`, in that order, leaving out any that do not exist.
+async fn events_in(
+    conn: &mut sqlx::SqliteConnection,
+    ids: Vec<String>,
+) -> Result<Vec<Event>, StoreError> {
+    let mut events = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(event) = event_in(conn, parse_id(id)?).await? {
+            events.push(event);
+        }
+    }
+    Ok(events)
 }
 
 async fn event_in(
@@ -1038,6 +1138,19 @@ async fn insert_delivery_attempt(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+fn api_token_from_row(row: &SqliteRow) -> Result<ApiToken, StoreError> {
+    Ok(ApiToken {
+        id: parse_id(row.try_get("id")?)?,
+        user: parse_id(row.try_get("user_id")?)?,
+        created_at: timestamp(row.try_get("created_at_us")?)?,
+    })
+}
+
+/// Converts a page size to SQLite's signed integer, saturating.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
