@@ -211,6 +211,21 @@ async fn undeliverable_reminder_is_reported_to_the_organizer_once() {
             .any(|m| m.rcpt_tos == ["ann@alpha.test"] && m.data.contains("Reminder: Budget")),
         "Ann's own reminder arrives"
     );
+
+    // Metrics count reminders apart from the invitation to Nil, which failed too, and
+    // from the notice to Ann.
+    let (status, _, metrics) = convene.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    let sample = |line: &str| {
+        metrics
+            .lines()
+            .find_map(|text| text.strip_prefix(line))
+            .map(|value| value.trim().parse::<f64>().unwrap())
+            .unwrap_or_else(|| panic!("{line} missing from\n{metrics}"))
+    };
+    assert_eq!(sample("convene_reminders_total{result=\"sent\"}"), 1.0);
+    assert_eq!(sample("convene_reminders_total{result=\"failed\"}"), 1.0);
+    assert!(sample("convene_mail_attempts_total{result=\"permanent_failure\"}") >= 2.0);
 }
 
 #[tokio::test]

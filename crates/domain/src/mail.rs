@@ -103,6 +103,8 @@ pub struct ClaimedRecipient {
     pub address: String,
     /// Attempts made before this claim.
     pub attempts: u32,
+    /// The reminder delivery this recipient carries, if any.
+    pub delivery: Option<DeliveryId>,
 }
 
 /// One attempt on one claimed recipient, to record in the store.

@@ -39,8 +39,9 @@ pub struct OutboxConfig {
 
 /// Learns of each attempt on each recipient, as the mail queue records it.
 pub trait AttemptObserver: Send + Sync + std::fmt::Debug {
-    /// Called once per attempt with its outcome and the time since the message was queued.
-    fn attempted(&self, outcome: DeliveryOutcome, since_queued: SignedDuration);
+    /// Called once per attempt with its outcome, the time since the message was queued
+    /// and whether the recipient carries a reminder delivery.
+    fn attempted(&self, outcome: DeliveryOutcome, since_queued: SignedDuration, reminder: bool);
 }
 
 impl Default for OutboxConfig {

@@ -375,7 +375,11 @@ impl Outbox {
             ),
         }
         if let Some(observer) = &self.config.observer {
-            observer.attempted(attempt.outcome, attempt.at.duration_since(mail.created_at));
+            observer.attempted(
+                attempt.outcome,
+                attempt.at.duration_since(mail.created_at),
+                recipient.delivery.is_some(),
+            );
         }
         MailAttemptRecord {
             message: mail.message,

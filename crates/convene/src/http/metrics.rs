@@ -10,9 +10,8 @@
 //! The mail queue reports each recipient's attempt through `AttemptObserver`, so the
 //! registry also counts attempts by result and times deliveries from queueing to delivery.
 //!
-//! NOTE: these series cover all mail, reminders, invitations and notices alike, because
-//! the observer does not learn what a message carries. Passing the recipient's delivery
-//! id to the observer would let reminders be counted apart.
+//! Attempts on recipients that carry a reminder are also counted as reminders: sent, or
+//! failed for good. Reminders that wait for a retry are still in the queue gauge.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -62,6 +61,10 @@ struct Series {
     attempts: BTreeMap<&'static str, u64>,
     /// Time from queueing a message to delivering it to one recipient.
     deliveries: Histogram,
+    /// Reminders delivered to their recipient's mail server.
+    reminders_sent: u64,
+    /// Reminders that failed for good.
+    reminders_failed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -164,6 +167,18 @@ impl HttpMetrics {
                 "convene_mail_attempts_total{{result=\"{result}\"}} {count}"
             );
         }
+        out.push_str("# HELP convene_reminders_total Reminders by result: sent to the recipient's mail server, or failed for good.\n");
+        out.push_str("# TYPE convene_reminders_total counter\n");
+        let _ = writeln!(
+            out,
+            "convene_reminders_total{{result=\"sent\"}} {}",
+            series.reminders_sent
+        );
+        let _ = writeln!(
+            out,
+            "convene_reminders_total{{result=\"failed\"}} {}",
+            series.reminders_failed
+        );
         out.push_str("# HELP convene_mail_delivery_seconds Time from queueing a message to delivering it to a recipient.\n");
         out.push_str("# TYPE convene_mail_delivery_seconds histogram\n");
         series
@@ -173,12 +188,19 @@ impl HttpMetrics {
 }
 
 impl AttemptObserver for HttpMetrics {
-    fn attempted(&self, outcome: DeliveryOutcome, since_queued: SignedDuration) {
+    fn attempted(&self, outcome: DeliveryOutcome, since_queued: SignedDuration, reminder: bool) {
         let mut series = self
             .series
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         *series.attempts.entry(outcome.as_str()).or_default() += 1;
+        if reminder {
+            match outcome {
+                DeliveryOutcome::Delivered => series.reminders_sent += 1,
+                DeliveryOutcome::PermanentFailure => series.reminders_failed += 1,
+                DeliveryOutcome::TemporaryFailure => {}
+            }
+        }
         if outcome == DeliveryOutcome::Delivered {
             let seconds = since_queued.as_secs_f64().max(0.0);
             series.deliveries.observe(&DELIVERY_BUCKETS, seconds);

@@ -189,6 +189,7 @@ impl MailStore for MemoryStore {
                 position: position as u32,
                 address: recipient.address.clone(),
                 attempts: recipient.attempts.len() as u32,
+                delivery: recipient.delivery,
             };
             match claimed.last_mut() {
                 Some(mail) if mail.message == id => mail.recipients.push(claimed_recipient),

@@ -49,7 +49,7 @@ impl MailStore for SqliteStore {
                    AND (lease_until_us IS NULL OR lease_until_us <= ?) \
                  ORDER BY not_before_us, message_id, position LIMIT ? \
              ) \
-             RETURNING message_id, position, address, attempts",
+             RETURNING message_id, position, address, attempts, delivery_id",
         )
         .bind(request.owner)
         .bind(until)
@@ -72,6 +72,10 @@ impl MailStore for SqliteStore {
                     position: count(row.try_get("position")?)?,
                     address: row.try_get("address")?,
                     attempts: count(attempts)?,
+                    delivery: row
+                        .try_get::<Option<String>, _>("delivery_id")?
+                        .map(parse_id)
+                        .transpose()?,
                 });
         }
         let ids: Vec<String> = recipients.keys().cloned().collect();
