@@ -256,6 +256,33 @@ async fn event_exported_and_feed_served_until_revoked() {
     assert!(!text.contains("METHOD"), "{text}");
     assert!(!text.contains("VALARM"), "{text}");
 
+    // The event's own URL gives the same calendar to a client that prefers it, and
+    // answers 406 to one that accepts neither JSON nor iCalendar.
+    let negotiated = |accept: &'static str| {
+        convene
+            .client
+            .get(convene.url(&format!("/v1/events/{id}")))
+            .header("accept", accept)
+            .send()
+    };
+    let response = negotiated("text/calendar, application/json;q=0.5")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let negotiated_text = response.text().await.unwrap();
+    let reparsed = convene_ical::parse(&negotiated_text).unwrap();
+    assert_eq!(reparsed.calendar.events[0].uid, exported.uid);
+    let response = negotiated("text/html").await.unwrap();
+    assert_eq!(response.status(), 406);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+
     let (status, feed) = convene
         .post(&format!("/v1/users/{bob}/feeds"), json!({}))
         .await;

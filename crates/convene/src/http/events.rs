@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::body::decode;
+use super::negotiate::{self, Representation};
 use super::page::page_response;
 use super::params::{QueryParams, path};
 use super::users::user_id;
@@ -76,11 +77,13 @@ pub async fn list(
     ))
 }
 
-/// `GET /v1/events/{id}` as JSON, and `GET /v1/events/{id}.ics` as iCalendar.
+/// `GET /v1/events/{id}` as JSON, or as iCalendar when `Accept` prefers `text/calendar`,
+/// and `GET /v1/events/{id}.ics` as iCalendar.
 pub async fn show(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let id = path(id)?;
     if let Some(id) = id.strip_suffix(".ics") {
@@ -90,7 +93,14 @@ pub async fn show(
     }
     let event = services.scheduler.event(event_id(&id)?).await?;
     require_attendee(caller, &event)?;
-    Ok(Json(full_view(&services.scheduler, &event).await?).into_response())
+    match negotiate::choose(&headers)? {
+        Representation::Calendar => {
+            calendar::export(&services.scheduler, &services.uid_domain, event.id).await
+        }
+        Representation::Json => {
+            Ok(Json(full_view(&services.scheduler, &event).await?).into_response())
+        }
+    }
 }
 
 pub async fn update(

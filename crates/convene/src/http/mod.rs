@@ -26,6 +26,7 @@ mod health;
 mod limits;
 mod messages;
 mod metrics;
+mod negotiate;
 mod page;
 mod params;
 mod problem;
