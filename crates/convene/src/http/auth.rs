@@ -70,6 +70,9 @@ impl CallerLimiter {
 }
 
 /// Authenticates the request and charges its caller's rate limit before the handler runs.
+///
+/// NOTE: requests without a valid token are not rate-limited; each costs at most one
+/// indexed token lookup. A second limiter keyed by client address would bound them.
 pub async fn authenticate(
     State(services): State<Services>,
     mut request: Request,
