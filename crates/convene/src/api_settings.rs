@@ -65,9 +65,9 @@ impl ApiSettings {
                 "the administrator token from {source} has {chars} characters, fewer than {MIN_ADMIN_TOKEN_CHARS}; generate one with `openssl rand -base64 32`"
             )));
         }
-        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if !token.chars().all(|c| c.is_ascii_graphic()) {
             return Err(SettingsError::new(format!(
-                "the administrator token from {source} contains a space or a control character, which an Authorization header cannot carry; generate one with `openssl rand -base64 32`"
+                "the administrator token from {source} contains a space, a control character or a non-ASCII character (a byte order mark, say), which clients cannot send in an Authorization header; generate one with `openssl rand -base64 32`"
             )));
         }
         Ok(Some(token))
@@ -122,6 +122,10 @@ mod tests {
             .admin_token()
             .unwrap_err();
         assert!(err.to_string().contains("space"), "{err}");
+        let err = settings(Some("\u{feff}k3jP9x2mQ8vR4tY7wZ1aB5cD6eF0gH2i"), None)
+            .admin_token()
+            .unwrap_err();
+        assert!(err.to_string().contains("non-ASCII"), "{err}");
         let err = settings(None, Some(PathBuf::from("/nonexistent/admin-token")))
             .admin_token()
             .unwrap_err();

@@ -151,7 +151,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         rate_limiter: Arc::new(http::CallerLimiter::new(settings.api.rate_limit())),
     });
     let mut http_stop = stop.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         while http_stop.changed().await.is_ok() && !*http_stop.borrow() {}
     });
     let server_task = tokio::spawn(async move { server.await });

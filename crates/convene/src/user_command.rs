@@ -138,6 +138,25 @@ async fn find_user(scheduler: &Scheduler, text: &str) -> anyhow::Result<UserId> 
 }
 
 async fn open(database: &DatabaseArgs) -> anyhow::Result<Scheduler> {
+    // The command writes into the database a server uses, so it creates none: a new file
+    // or an in-memory store would take the user and the token with it.
+    let url = database.database_url.as_str();
+    if url.starts_with("memory:") {
+        return Err(SettingsError::new(
+            "a memory: database ends with this command; set --database-url / CONVENE_DATABASE_URL to the sqlite:PATH of convene serve",
+        )
+        .into());
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        let path = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(path).exists() {
+            return Err(SettingsError::new(format!(
+                "no database at {path}; set --database-url / CONVENE_DATABASE_URL to the sqlite:PATH of convene serve, or start convene serve once to create it"
+            ))
+            .into());
+        }
+    }
     let store = convene_store::open(&database.database_url)
         .await
         .with_context(|| {

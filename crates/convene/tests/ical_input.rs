@@ -127,7 +127,7 @@ async fn ical_rejected_for_other_requests() {
     let (status, problem) = convene
         .post_bytes("/v1/users", "text/calendar", CALENDAR.as_bytes().to_vec())
         .await;
-    assert_eq!(status, 400, "{problem}");
+    assert_eq!(status, 415, "{problem}");
     let detail = problem["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("only for new events"), "{problem}");
 }

@@ -9,6 +9,8 @@ pub enum InputErrorKind {
     Malformed,
     /// The body is well-formed but a field is missing or invalid (HTTP 422).
     Invalid,
+    /// The body's format is not accepted for this request (HTTP 415).
+    UnsupportedFormat,
 }
 
 /// A problem with a request body.
@@ -25,6 +27,14 @@ impl InputError {
     pub fn malformed(message: impl Into<String>) -> InputError {
         InputError {
             kind: InputErrorKind::Malformed,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn unsupported_format(message: impl Into<String>) -> InputError {
+        InputError {
+            kind: InputErrorKind::UnsupportedFormat,
             field: None,
             message: message.into(),
         }

@@ -58,7 +58,7 @@ impl RequestParser for IcalParser {
 }
 
 fn only_new_events() -> InputError {
-    InputError::malformed(
+    InputError::unsupported_format(
         "text/calendar is accepted only for new events (POST /v1/events); send this request as application/json or application/xml",
     )
 }
@@ -389,6 +389,7 @@ mod tests {
             .parse_update_event(&calendar(PLANNING))
             .unwrap_err();
         assert!(err.message.contains("only for new events"), "{err}");
+        assert_eq!(err.kind, InputErrorKind::UnsupportedFormat);
         let err = IcalParser
             .parse_create_event(b"not a calendar")
             .unwrap_err();

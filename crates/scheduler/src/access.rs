@@ -8,7 +8,8 @@
 //! - An event's organizer changes or cancels it and manages its participants.
 //! - An event's attendees (its organizer and participants) see its details; every other
 //!   user sees only busy time, through free/busy and slot searches.
-//! - An attendee replies to an invitation only for themselves.
+//! - An attendee replies to an invitation only for themselves, and a participant may
+//!   leave an event. A declined event is not the decliner's busy time.
 
 use convene_domain::{Event, UserId};
 
@@ -70,14 +71,14 @@ pub fn require_organizer(
     )))
 }
 
-/// Allows the event's attendees, its organizer included, and the administrator.
-pub fn require_attendee(caller: Caller, event: &Event) -> Result<(), SchedulerError> {
+/// Allows the event's attendees, its organizer included, and the administrator, to read
+/// the event or act on it as `action` says.
+pub fn require_attendee(caller: Caller, event: &Event, action: &str) -> Result<(), SchedulerError> {
     if is_attendee(caller, event) {
         return Ok(());
     }
     Err(forbidden(format!(
-        "only the attendees of event {} see its details; other users see their busy time \
-         through /v1/users/{{id}}/busy",
+        "only the attendees of event {} may {action}",
         event.id
     )))
 }
@@ -132,7 +133,7 @@ mod tests {
         let event = event(organizer, participant);
 
         let change = |caller| require_organizer(caller, &event, "change it").is_ok();
-        let read = |caller| require_attendee(caller, &event).is_ok();
+        let read = |caller| require_attendee(caller, &event, "read it").is_ok();
         assert!(change(Caller::Admin));
         assert!(change(Caller::User(organizer)));
         assert!(!change(Caller::User(participant)));

@@ -108,7 +108,8 @@ impl Scheduler {
         let token = ApiToken {
             id: TokenId::generate(),
             user,
-            created_at: now,
+            // Stores keep whole microseconds, so the issued token shows what a listing will.
+            created_at: Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now),
         };
         let secret = secrets::new_api_token();
         self.store

@@ -257,7 +257,8 @@ pub trait Store: MailStore {
     /// Returns the owner of the feed whose token hashes to `token_hash`, unless revoked.
     async fn feed_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError>;
 
-    /// Revokes a feed of `user`. Returns false when `user` has no such feed.
+    /// Revokes a feed of `user`. Returns false when `user` has no such feed that is not
+    /// already revoked.
     async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<bool, StoreError>;
 
     /// Marks an event cancelled, raises its sequence and drops its reminders that are
@@ -266,7 +267,8 @@ pub trait Store: MailStore {
     async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError>;
 
     /// Returns the intervals of `user`'s events that overlap `window`,
-    /// sorted by start.
+    /// sorted by start. Events that `user` declined are not busy time, for this lookup
+    /// and for every conflict check.
     async fn busy(&self, user: UserId, window: Interval) -> Result<Vec<Interval>, StoreError>;
 
     /// Claims up to `request.limit` pending deliveries that are due, not yet

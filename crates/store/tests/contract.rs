@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_domain::{
-    ApiToken, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState, EmailAddress,
-    Event, EventId, EventRecurrence, EventStatus, FeedId, Interval, MailAttemptRecord, MailState,
-    MessageId, OutgoingMessage, OutgoingRecipient, ReminderOffset, TokenId, User, UserId,
-    WorkingHours,
+    Answer, ApiToken, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
+    EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval,
+    MailAttemptRecord, MailState, MessageId, OutgoingMessage, OutgoingRecipient, ReminderOffset,
+    TokenId, User, UserId, WorkingHours,
 };
 use convene_store::{
     AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, QueueCounts, SqliteStore,
@@ -458,6 +458,42 @@ async fn update_event_moves_busy_time_and_replans(store: Arc<dyn Store>) {
     );
 }
 
+async fn declined_event_is_not_busy(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let meeting = event(ann, &[bob], "2030-01-15T10:00:00Z", "2030-01-15T11:00:00Z");
+    store.book_event(&meeting, &[]).await.unwrap();
+    let day = interval("2030-01-15T00:00:00Z", "2030-01-16T00:00:00Z");
+    assert_eq!(store.busy(bob, day).await.unwrap(), [meeting.interval]);
+
+    assert!(
+        store
+            .set_answer(meeting.id, bob, Answer::Declined)
+            .await
+            .unwrap()
+    );
+    assert!(store.busy(bob, day).await.unwrap().is_empty());
+    assert_eq!(store.busy(ann, day).await.unwrap(), [meeting.interval]);
+    // Bob may be booked at the declined time; Ann may not.
+    let other = event(bob, &[], "2030-01-15T10:00:00Z", "2030-01-15T11:00:00Z");
+    store.book_event(&other, &[]).await.unwrap();
+    let clash = event(ann, &[], "2030-01-15T10:30:00Z", "2030-01-15T11:30:00Z");
+    let err = store.book_event(&clash, &[]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Busy(_)), "{err:?}");
+
+    // Accepting again makes the time busy again.
+    assert!(
+        store
+            .set_answer(meeting.id, bob, Answer::Accepted)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.busy(bob, day).await.unwrap(),
+        [meeting.interval, other.interval]
+    );
+}
+
 async fn cancel_event_frees_time_and_drops_waiting_reminders(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let bob = user(&*store, "bob@beta.test").await;
@@ -655,6 +691,7 @@ async fn feeds_resolve_until_revoked_and_list_events(store: Arc<dyn Store>) {
     assert!(!store.revoke_feed(bob, feed).await.unwrap());
     assert_eq!(store.feed_owner("hash-1").await.unwrap(), Some(ann));
     assert!(store.revoke_feed(ann, feed).await.unwrap());
+    assert!(!store.revoke_feed(ann, feed).await.unwrap());
     assert_eq!(store.feed_owner("hash-1").await.unwrap(), None);
     let err = store
         .create_feed(FeedId::generate(), UserId::generate(), "hash-3")
@@ -1658,6 +1695,7 @@ contract_for_all!(
     api_tokens_resolve_until_revoked,
     users_and_events_listed_by_page,
     cancel_event_frees_time_and_drops_waiting_reminders,
+    declined_event_is_not_busy,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,
     batch_records_apply_independently,

@@ -1,8 +1,10 @@
 //! iCalendar over HTTP: importing a calendar, exporting one event, and calendar feeds.
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -14,6 +16,7 @@ use convene_scheduler::{Caller, Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
+use super::auth::Budget;
 use super::params::path;
 use super::users::user_id;
 use super::{Problem, Services};
@@ -153,12 +156,23 @@ pub async fn revoke_feed(
 /// subscribe to.
 pub async fn feed(
     State(services): State<Services>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     token: Result<Path<String>, PathRejection>,
-) -> Result<Response, Problem> {
-    let name = path(token)?;
+) -> Result<Response, Response> {
+    let limiter = &services.rate_limiter;
+    // A name that is no feed spends the client's budget, so that guessing is limited too.
+    let no_feed = || match client {
+        Some(Extension(ConnectInfo(address))) => limiter
+            .charge(Budget::Client(address.ip()))
+            .err()
+            .unwrap_or_else(|| no_feed().into_response()),
+        None => no_feed().into_response(),
+    };
+    let name = path(token).map_err(IntoResponse::into_response)?;
     let Some(token) = name.strip_suffix(".ics") else {
         return Err(no_feed());
     };
+    limiter.charge(limiter.feed_budget(token))?;
     let since = Timestamp::now()
         .checked_sub(FEED_HISTORY)
         .unwrap_or(Timestamp::MIN);
@@ -168,7 +182,7 @@ pub async fn feed(
         .await
         .map_err(|err| match err {
             SchedulerError::NotFound { .. } => no_feed(),
-            other => other.into(),
+            other => Problem::from(other).into_response(),
         })?;
     if entries.len() == MAX_FEED_EVENTS {
         tracing::warn!(
@@ -178,7 +192,11 @@ pub async fn feed(
     }
     let mut events = Vec::with_capacity(entries.len());
     for (event, organizer, participants) in entries {
-        let answers = services.scheduler.answers(event.id).await?;
+        let answers = services
+            .scheduler
+            .answers(event.id)
+            .await
+            .map_err(|err| Problem::from(err).into_response())?;
         events.push(to_calendar_event(
             &event,
             &organizer,

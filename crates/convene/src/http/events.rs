@@ -20,6 +20,11 @@ use super::users::user_id;
 use super::views::{answers_view, delivery_view, event_view};
 use super::{Problem, Services, calendar};
 
+/// What a caller who is not an attendee may not do with an event, with the way to the
+/// busy time they may see.
+const READ_EVENT: &str =
+    "read its details; other users see their busy time through /v1/users/{id}/busy";
+
 pub async fn create(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -88,11 +93,11 @@ pub async fn show(
     let id = path(id)?;
     if let Some(id) = id.strip_suffix(".ics") {
         let id = event_id(id)?;
-        require_attendee(caller, &services.scheduler.event(id).await?)?;
+        require_attendee(caller, &services.scheduler.event(id).await?, READ_EVENT)?;
         return calendar::export(&services.scheduler, &services.uid_domain, id).await;
     }
     let event = services.scheduler.event(event_id(&id)?).await?;
-    require_attendee(caller, &event)?;
+    require_attendee(caller, &event, READ_EVENT)?;
     match negotiate::choose(&headers)? {
         Representation::Calendar => {
             calendar::export(&services.scheduler, &services.uid_domain, event.id).await
@@ -153,8 +158,12 @@ pub async fn rsvp(
             ));
         }
     };
-    require_attendee(caller, &scheduler.event(id).await?)?;
-    require_self(caller, user, "answer for this participant")?;
+    require_attendee(
+        caller,
+        &scheduler.event(id).await?,
+        "reply to its invitation",
+    )?;
+    require_self(caller, user, "reply for this participant")?;
     let answers = scheduler.answer(id, user, command.answer).await?;
     Ok(Json(serde_json::json!({
         "event": id.to_string(),
@@ -187,7 +196,10 @@ pub async fn remove_participant(
     let (id, user) = path(ids)?;
     let id = event_id(&id)?;
     let user = user_id(&user)?;
-    require_organizer(caller, &scheduler.event(id).await?, "remove participants")?;
+    // A participant may leave an event; everyone else needs the organizer's rights.
+    if !caller.acts_for(user) {
+        require_organizer(caller, &scheduler.event(id).await?, "remove participants")?;
+    }
     let event = scheduler.remove_participant(id, user).await?;
     Ok(Json(full_view(&scheduler, &event).await?))
 }
@@ -203,7 +215,7 @@ pub async fn reminders(
     let id = event_id(&path(id)?)?;
     let page = QueryParams::new(query)?.page::<DeliveryId>()?;
     let event = scheduler.event(id).await?;
-    require_attendee(caller, &event)?;
+    require_attendee(caller, &event, "read its reminders")?;
     let mut deliveries = scheduler.deliveries(id, Timestamp::now()).await?;
     if !caller.acts_for(event.organizer) {
         deliveries.retain(|delivery| caller.acts_for(delivery.user_id));

@@ -1,7 +1,10 @@
 //! Pagination of list endpoints.
 //!
-//! A list is read in pages, in id order. Ids are UUIDv7, so that order is the order of
-//! creation and stays stable while items are added. A request names the page with
+//! A list is read in pages, in id order. Ids are UUIDv7, so that order is about the order
+//! of creation, and a page never repeats an item of an earlier one. An item added while a
+//! client reads the pages may be missed, because its id can sort before the client's
+//! position: ids are taken before the write commits, and a person can be added to an
+//! older event. A request names the page with
 //! `limit` (1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent) and `after`, the
 //! id of the last item of the previous page. The response is `{"items": [...], "next":
 //! id}`, where `next` is the `after` of the following page, or null on the last page; a

@@ -134,6 +134,12 @@ impl From<InputError> for Problem {
                 "Invalid request body",
                 err.message,
             ),
+            (InputErrorKind::UnsupportedFormat, _) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                err.message,
+            ),
             (InputErrorKind::Malformed, _) => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-body",
@@ -191,6 +197,7 @@ impl From<SchedulerError> for Problem {
             )
             .with("field", Value::String(field.to_owned())),
             SchedulerError::Forbidden { reason } => {
+                tracing::info!(%reason, "request forbidden");
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", reason)
             }
             SchedulerError::Store(err) => {

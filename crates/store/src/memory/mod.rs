@@ -92,6 +92,7 @@ impl State {
             .events_of(user)
             .filter(|event| Some(event.id) != except)
             .filter(|event| event.status == EventStatus::Confirmed)
+            .filter(|event| self.answers.get(&(event.id, user)) != Some(&Answer::Declined))
             .flat_map(|event| {
                 let zone = event.zone();
                 stored_occurrences(&event.timing(&zone), *window)
@@ -655,7 +656,7 @@ impl Store for MemoryStore {
     async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<bool, StoreError> {
         let mut state = self.lock();
         match state.feeds.get_mut(&id) {
-            Some((owner, _, revoked)) if *owner == user => {
+            Some((owner, _, revoked)) if *owner == user && !*revoked => {
                 *revoked = true;
                 Ok(true)
             }

@@ -593,12 +593,14 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<bool, StoreError> {
-        let updated = sqlx::query("UPDATE feeds SET revoked = 1 WHERE id = ? AND user_id = ?")
-            .bind(id.to_string())
-            .bind(user.to_string())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let updated = sqlx::query(
+            "UPDATE feeds SET revoked = 1 WHERE id = ? AND user_id = ? AND revoked = 0",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(updated > 0)
     }
 
@@ -1023,7 +1025,7 @@ async fn conflicts(
 }
 
 /// Returns the occurrences of `user`'s confirmed events that overlap `window`, leaving out
-/// the event `except`, sorted.
+/// the event `except` and the events that `user` declined, sorted.
 async fn busy(
     conn: &mut sqlx::SqliteConnection,
     user: UserId,
@@ -1034,7 +1036,7 @@ async fn busy(
         "SELECT e.start_us, e.end_us, e.time_zone, e.all_day, e.rrules, e.rdates, e.exdates \
          FROM attendees a JOIN events e ON e.id = a.event_id \
          WHERE a.user_id = ? AND a.start_us < ? AND a.end_us > ? AND a.event_id IS NOT ? \
-         AND e.status <> 'cancelled'",
+         AND e.status <> 'cancelled' AND a.answer <> 'declined'",
     )
     .bind(user.to_string())
     .bind(micros(window.end()))
