@@ -146,6 +146,12 @@ fn rows() -> Vec<Row> {
             [201, 403, 403, 401, 201],
         ),
         row(
+            Method::GET,
+            |s| format!("/v1/users/{}/feeds", s.organizer),
+            |_| Empty,
+            [200, 403, 403, 401, 200],
+        ),
+        row(
             Method::DELETE,
             |s| format!("/v1/users/{}/feeds/{}", s.organizer, s.feed),
             |_| Empty,

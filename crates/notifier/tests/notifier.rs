@@ -541,6 +541,14 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<(), convene_store::StoreError> {
         self.inner.create_feed(id, user, token_hash).await
     }
+    async fn feeds(
+        &self,
+        user: UserId,
+        after: Option<convene_domain::FeedId>,
+        limit: usize,
+    ) -> Result<Vec<convene_domain::FeedId>, convene_store::StoreError> {
+        self.inner.feeds(user, after, limit).await
+    }
     async fn feed_owner(
         &self,
         token_hash: &str,

@@ -606,6 +606,17 @@ impl Scheduler {
         Ok((id, token))
     }
 
+    /// Returns a page of the user's feeds that are not revoked, in id order.
+    pub async fn feeds(
+        &self,
+        user: UserId,
+        after: Option<FeedId>,
+        limit: usize,
+    ) -> Result<Vec<FeedId>, SchedulerError> {
+        self.user(user).await?;
+        Ok(self.store.feeds(user, after, limit).await?)
+    }
+
     /// Revokes a feed, so that its URL stops working.
     pub async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<(), SchedulerError> {
         if !self.store.revoke_feed(user, id).await? {

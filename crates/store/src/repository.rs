@@ -254,6 +254,15 @@ pub trait Store: MailStore {
         token_hash: &str,
     ) -> Result<(), StoreError>;
 
+    /// Returns at most `limit` of the feeds of `user` that are not revoked, ordered by id,
+    /// starting after `after`.
+    async fn feeds(
+        &self,
+        user: UserId,
+        after: Option<FeedId>,
+        limit: usize,
+    ) -> Result<Vec<FeedId>, StoreError>;
+
     /// Returns the owner of the feed whose token hashes to `token_hash`, unless revoked.
     async fn feed_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError>;
 

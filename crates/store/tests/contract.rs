@@ -686,6 +686,12 @@ async fn feeds_resolve_until_revoked_and_list_events(store: Arc<dyn Store>) {
     let bob = user(&*store, "bob@beta.test").await;
     let feed = FeedId::generate();
     store.create_feed(feed, ann, "hash-1").await.unwrap();
+    let second = FeedId::generate();
+    store.create_feed(second, ann, "hash-5").await.unwrap();
+    assert_eq!(store.feeds(ann, None, 10).await.unwrap(), [feed, second]);
+    assert_eq!(store.feeds(ann, Some(feed), 10).await.unwrap(), [second]);
+    assert_eq!(store.feeds(ann, None, 1).await.unwrap(), [feed]);
+    assert!(store.feeds(bob, None, 10).await.unwrap().is_empty());
     assert_eq!(store.feed_owner("hash-1").await.unwrap(), Some(ann));
     assert_eq!(store.feed_owner("hash-2").await.unwrap(), None);
     assert!(!store.revoke_feed(bob, feed).await.unwrap());
@@ -693,6 +699,7 @@ async fn feeds_resolve_until_revoked_and_list_events(store: Arc<dyn Store>) {
     assert!(store.revoke_feed(ann, feed).await.unwrap());
     assert!(!store.revoke_feed(ann, feed).await.unwrap());
     assert_eq!(store.feed_owner("hash-1").await.unwrap(), None);
+    assert_eq!(store.feeds(ann, None, 10).await.unwrap(), [second]);
     let err = store
         .create_feed(FeedId::generate(), UserId::generate(), "hash-3")
         .await

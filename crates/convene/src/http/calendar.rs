@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -17,7 +17,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::auth::Budget;
-use super::params::path;
+use super::page::page_response;
+use super::params::{QueryParams, path};
 use super::users::user_id;
 use super::{Problem, Services};
 
@@ -133,6 +134,30 @@ pub async fn create_feed(
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": feed.to_string(), "user": user.to_string(), "url": url})),
+    ))
+}
+
+/// `GET /v1/users/{id}/feeds`: the user's feeds that are not revoked, by id, so that a
+/// feed whose id was lost can still be revoked. Their URLs are not stored.
+pub async fn feeds(
+    State(scheduler): State<Scheduler>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let user = user_id(&path(id)?)?;
+    require_self(caller, user, "list this user's feeds")?;
+    let page = QueryParams::new(query)?.page::<FeedId>()?;
+    let feeds = scheduler
+        .feeds(user, page.after, page.fetch_limit())
+        .await?;
+    Ok(page_response(
+        feeds,
+        &page,
+        FeedId::to_string,
+        |feed| json!({"id": feed.to_string(), "user": user.to_string()}),
+        &format!("/v1/users/{user}/feeds"),
+        "",
     ))
 }
 

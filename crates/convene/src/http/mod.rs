@@ -103,7 +103,10 @@ pub fn router(services: Services) -> Router {
             "/v1/users/{id}/calendar",
             post(calendar::import).delete(calendar::remove_imported),
         )
-        .route("/v1/users/{id}/feeds", post(calendar::create_feed))
+        .route(
+            "/v1/users/{id}/feeds",
+            get(calendar::feeds).post(calendar::create_feed),
+        )
         .route("/v1/users/{id}/feeds/{feed}", delete(calendar::revoke_feed))
         .route(
             "/v1/users/{id}/tokens",

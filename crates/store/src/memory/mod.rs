@@ -644,6 +644,26 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn feeds(
+        &self,
+        user: UserId,
+        after: Option<FeedId>,
+        limit: usize,
+    ) -> Result<Vec<FeedId>, StoreError> {
+        let state = self.lock();
+        let mut ids: Vec<FeedId> = state
+            .feeds
+            .iter()
+            .filter(|(id, (owner, _, revoked))| {
+                *owner == user && !revoked && after.is_none_or(|after| **id > after)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
     async fn feed_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError> {
         Ok(self
             .lock()

@@ -583,6 +583,24 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn feeds(
+        &self,
+        user: UserId,
+        after: Option<FeedId>,
+        limit: usize,
+    ) -> Result<Vec<FeedId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM feeds WHERE user_id = ? AND revoked = 0 AND id > ? \
+             ORDER BY id LIMIT ?",
+        )
+        .bind(user.to_string())
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        ids.into_iter().map(parse_id).collect()
+    }
+
     async fn feed_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError> {
         let owner: Option<String> =
             sqlx::query_scalar("SELECT user_id FROM feeds WHERE token_hash = ? AND revoked = 0")
