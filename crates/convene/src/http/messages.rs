@@ -5,16 +5,27 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use convene_domain::MessageId;
 use convene_outbox::Outbox;
-use serde_json::Value;
 
 use super::Problem;
 use super::params::path;
-use super::views::message_view;
+use super::views::{MessageView, message_view};
 
+#[utoipa::path(
+    get,
+    path = "/v1/messages/{id}",
+    operation_id = "getMessage",
+    tag = "messages",
+    params(("id" = String, Path, format = Uuid, description = "The message's id.")),
+    responses(
+        (status = 200, description = "The queued e-mail, with each recipient's state and attempts.", body = MessageView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No queued message has this id."),
+    ),
+)]
 pub async fn show(
     State(outbox): State<Outbox>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<MessageView>, Problem> {
     let text = path(id)?;
     let not_found = || Problem::not_found("message", &text);
     let id: MessageId = text.parse().map_err(|_| not_found())?;

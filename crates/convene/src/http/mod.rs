@@ -5,7 +5,8 @@
 //! 9457 `application/problem+json` response built in [`problem`].
 //!
 //! Beside the API, [`health`] serves the probes `/healthz` and `/readyz`, [`metrics`]
-//! serves `/metrics`, and [`request_id`] gives every request an id for its log lines.
+//! serves `/metrics`, [`openapi`] serves the OpenAPI document `/openapi.json`, and
+//! [`request_id`] gives every request an id for its log lines.
 //!
 //! NOTE: hyper rejects some requests before they reach the router, such as
 //! a malformed request line (400) or oversized headers (431), with an empty
@@ -22,9 +23,12 @@ mod health;
 mod limits;
 mod messages;
 mod metrics;
+mod openapi;
 mod params;
 mod problem;
 mod request_id;
+mod requests;
+mod schema;
 mod users;
 mod views;
 
@@ -84,10 +88,12 @@ impl FromRef<Services> for Arc<HttpMetrics> {
 /// Builds the API's router over the services.
 pub fn router(services: Services) -> Router {
     let http_metrics = services.metrics.clone();
+    openapi::build();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(openapi::document))
         .route("/v1/users", post(users::create))
         .route("/v1/users/{id}", get(users::show).patch(users::update))
         .route("/v1/users/{id}/busy", get(users::busy))

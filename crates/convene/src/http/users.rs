@@ -8,16 +8,36 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use convene_domain::{Interval, UserId};
 use convene_scheduler::Scheduler;
-use serde_json::{Value, json};
 
 use super::Problem;
 use super::body::decode;
 use super::params::{QueryParams, path};
-use super::views::{interval_view, user_view};
+use super::requests::{NewUserBody, UpdateUserBody};
+use super::views::{BusyView, UserView, busy_view, user_view};
 
 /// The widest window one busy-time query may cover.
 const MAX_BUSY_WINDOW_DAYS: i64 = 366;
 
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    operation_id = "createUser",
+    tag = "users",
+    request_body(
+        description = "The new user, as JSON or as XML with the root element `user`.",
+        content(
+            (NewUserBody = "application/json"),
+            (NewUserBody = "application/xml"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "The user was created.", body = UserView,
+            headers(("Location" = String, description = "The user's path, `/v1/users/{id}`."))),
+        (status = 400, description = "The body is not well-formed JSON or XML."),
+        (status = 409, description = "The e-mail address belongs to another user."),
+        (status = 422, description = "A field is missing or invalid; `field` names it."),
+    ),
+)]
 pub async fn create(
     State(scheduler): State<Scheduler>,
     headers: HeaderMap,
@@ -34,21 +54,54 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}",
+    operation_id = "getUser",
+    tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    responses(
+        (status = 200, description = "The user.", body = UserView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No user has this id."),
+    ),
+)]
 pub async fn show(
     State(scheduler): State<Scheduler>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<UserView>, Problem> {
     let id = user_id(&path(id)?)?;
     let user = scheduler.user(id).await?;
     Ok(Json(user_view(&user)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}",
+    operation_id = "updateUser",
+    tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    request_body(
+        description = "The fields to change, as JSON or as XML with the root element `user`.",
+        content(
+            (UpdateUserBody = "application/json"),
+            (UpdateUserBody = "application/xml"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The changed user.", body = UserView),
+        (status = 400, description = "The body is not well-formed JSON or XML, or the id is not valid UTF-8."),
+        (status = 404, description = "No user has this id."),
+        (status = 409, description = "The new e-mail address belongs to another user."),
+        (status = 422, description = "A field is invalid; `field` names it."),
+    ),
+)]
 pub async fn update(
     State(scheduler): State<Scheduler>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<UserView>, Problem> {
     let id = user_id(&path(id)?)?;
     let (parser, body) = decode(&headers, body)?;
     let command = parser.parse_update_user(&body)?;
@@ -56,11 +109,30 @@ pub async fn update(
     Ok(Json(user_view(&user)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/busy",
+    operation_id = "getBusyTime",
+    tag = "users",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The user's id."),
+        ("from" = String, Query, format = DateTime,
+            description = "The start of the window, an RFC 3339 time in whole microseconds."),
+        ("to" = String, Query, format = DateTime,
+            description = "The end of the window, exclusive, at most 366 days after `from`."),
+    ),
+    responses(
+        (status = 200, description = "The user's busy intervals overlapping the window, in UTC, joined where they overlap or touch.", body = BusyView),
+        (status = 400, description = "The id or the query string cannot be decoded."),
+        (status = 404, description = "No user has this id."),
+        (status = 422, description = "`from` or `to` is missing or invalid, or the window is too wide; `field` names the parameter."),
+    ),
+)]
 pub async fn busy(
     State(scheduler): State<Scheduler>,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<BusyView>, Problem> {
     let id = user_id(&path(id)?)?;
     let query = QueryParams::new(query)?;
     let from = query.time("from")?;
@@ -74,12 +146,7 @@ pub async fn busy(
         ));
     }
     let busy = scheduler.busy(id, window).await?;
-    Ok(Json(json!({
-        "user": id.to_string(),
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "busy": busy.iter().map(interval_view).collect::<Vec<_>>(),
-    })))
+    Ok(Json(busy_view(id, from, to, &busy)))
 }
 
 pub(super) fn user_id(text: &str) -> Result<UserId, Problem> {
