@@ -15,8 +15,8 @@ use support::Convene;
 /// The administrator token passed in `CONVENE_ADMIN_TOKEN` and sent as the bearer token.
 const ADMIN_TOKEN: &str = "openapi-test-admin-token";
 
-/// Test cases per operation and phase. A run then sends about 3,000 requests and took
-/// 55 s on a two-core machine.
+/// Test cases per operation and phase. A run then sends about 3,000 requests, which took
+/// 55 to 75 s on a two-core machine that other builds shared.
 const MAX_EXAMPLES: u32 = 100;
 
 /// The checks that must pass on every response.
@@ -114,9 +114,9 @@ async fn document_gives_problem_for_errors() {
     }
 }
 
-/// Creates users, an event with a participant and a feed, and returns a schemathesis
-/// configuration that draws the ids in paths and bodies from them most of the time, so
-/// that requests reach the handlers' success paths and not only their 404s.
+/// Creates users, events and a feed, and returns a schemathesis configuration that draws
+/// the ids in paths and bodies from them most of the time. Requests then reach the
+/// handlers' success paths, not only their 404s.
 async fn seed(convene: &Convene) -> String {
     let ann = convene.user("Ann Lee", "ann@alpha.test").await;
     let bob = convene.user("Bob Diaz", "bob@alpha.test").await;
@@ -224,9 +224,9 @@ async fn schemathesis_finds_no_contradiction() {
         .arg(convene.url("/openapi.json"))
         .args(["--checks", CHECKS])
         .args(["--max-examples", &MAX_EXAMPLES.to_string()])
-        // One worker: with two, schemathesis 4.32.5 on Python 3.11 once failed with
-        // "SystemError: AST constructor recursion depth mismatch" inside Hypothesis, which
-        // compiled source in two threads at once.
+        // NOTE: with two workers, schemathesis 4.32.5 on Python 3.11.7 once stopped with an
+        // internal error ("SystemError: AST constructor recursion depth mismatch" inside
+        // Hypothesis). One worker has not shown it, and a run still takes about a minute.
         .args(["--workers", "1"])
         .args(["--header", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
         .arg("--report-dir")
