@@ -958,6 +958,16 @@ async fn recurring_and_all_day_events() {
             json!({"recurrence": {"rrule": "FREQ=DAILY;UNTIL=20300201"}}),
             "recurrence/rrule",
         ),
+        // Multi-byte characters where the parser looks for ASCII once made the server drop
+        // the connection without a response.
+        (
+            json!({"recurrence": {"rrule": "\u{800}\u{10000}"}}),
+            "recurrence/rrule",
+        ),
+        (
+            json!({"recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=aÖb"}}),
+            "recurrence/rrule",
+        ),
         (
             json!({"recurrence": {"rrule": "FREQ=DAILY", "exdates": ["2030-01-08"]}}),
             "recurrence/exdates/0",

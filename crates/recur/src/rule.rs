@@ -120,7 +120,11 @@ impl Rule {
     /// case, and one trailing semicolon is allowed.
     pub fn parse(value: &str) -> Result<Rule, RuleError> {
         let mut builder = Builder::default();
-        if value.len() >= 6 && value[..6].eq_ignore_ascii_case("RRULE:") {
+        // `get` rather than slicing: byte 6 may fall inside a multi-byte character.
+        if value
+            .get(..6)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("RRULE:"))
+        {
             return Err(RuleError::new(
                 "RRULE",
                 format!(
@@ -343,10 +347,15 @@ fn parse_by_day(text: &str) -> Result<Vec<WeekdayNum>, RuleError> {
                 ),
             )
         };
-        if item.len() < 2 {
+        // A weekday is two ASCII letters, so a split inside a multi-byte character means
+        // an invalid value, not a panic.
+        let Some((number, name)) = item
+            .len()
+            .checked_sub(2)
+            .and_then(|at| item.split_at_checked(at))
+        else {
             return Err(invalid());
-        }
-        let (number, name) = item.split_at(item.len() - 2);
+        };
         let weekday = parse_weekday(name).ok_or_else(invalid)?;
         let ordinal = if number.is_empty() {
             None

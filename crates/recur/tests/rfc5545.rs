@@ -889,6 +889,24 @@ fn rule_parse_rejects_invalid_parts() {
 }
 
 #[test]
+fn rule_parse_rejects_non_ascii_text() {
+    // Each case: the rule, and the part its error must name. Multi-byte characters fall
+    // where the parser looks for the `RRULE:` prefix or a BYDAY weekday.
+    let cases = [
+        ("\u{800}\u{10000}", "\u{800}\u{10000}"),
+        ("Ày´😀", "Ày´😀"),
+        ("RRULÉ:FREQ=DAILY", "RRULÉ:FREQ"),
+        ("FREQ=WEEKLY;BYDAY=aÖb", "BYDAY"),
+        ("FREQ=WEEKLY;BYDAY=1Ö", "BYDAY"),
+        ("FREQ=WEEKLY;BYDAY=Ö", "BYDAY"),
+    ];
+    for (text, part) in cases {
+        let error = Rule::parse(text).unwrap_err();
+        assert_eq!(error.part(), part, "{text}: {error}");
+    }
+}
+
+#[test]
 fn rule_display_round_trips() {
     let texts = [
         "FREQ=DAILY",

@@ -25,6 +25,9 @@ pub enum Peer {
     Opendkim,
     /// The Python package `icalendar`, importable by `python3`.
     PythonIcalendar,
+    /// The Python package `schemathesis`, major version 4, importable by `python3`. Its
+    /// command-line options changed between major versions.
+    Schemathesis,
 }
 
 impl Peer {
@@ -37,6 +40,7 @@ impl Peer {
             Peer::Dkimpy => "dkimpy",
             Peer::Opendkim => "opendkim",
             Peer::PythonIcalendar => "icalendar",
+            Peer::Schemathesis => "schemathesis 4",
         }
     }
 
@@ -55,6 +59,9 @@ impl Peer {
             Peer::PythonIcalendar => {
                 "install the PyPI package icalendar: python3 -m pip install icalendar"
             }
+            Peer::Schemathesis => {
+                "install the PyPI package schemathesis: python3 -m pip install 'schemathesis>=4,<5'"
+            }
         }
     }
 
@@ -65,6 +72,7 @@ impl Peer {
         static DKIMPY: OnceLock<bool> = OnceLock::new();
         static OPENDKIM: OnceLock<bool> = OnceLock::new();
         static ICALENDAR: OnceLock<bool> = OnceLock::new();
+        static SCHEMATHESIS: OnceLock<bool> = OnceLock::new();
         match self {
             Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
             Peer::Aiosmtpd => {
@@ -80,6 +88,11 @@ impl Peer {
             Peer::PythonIcalendar => {
                 *ICALENDAR.get_or_init(|| runs_successfully("python3", &["-c", "import icalendar"]))
             }
+            Peer::Schemathesis => *SCHEMATHESIS.get_or_init(|| {
+                let check = "import schemathesis, sys; \
+                             sys.exit(not schemathesis.__version__.startswith('4.'))";
+                runs_successfully("python3", &["-c", check])
+            }),
         }
     }
 }

@@ -14,12 +14,12 @@ use convene_itip::{AttendeeState, PartStat, calendar_event, calendar_file, impor
 use convene_scheduler::access::require_self;
 use convene_scheduler::{Caller, Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Value, json};
 
 use super::auth::Budget;
-use super::page::page_response;
+use super::page::{Page, page_response};
 use super::params::{QueryParams, path};
 use super::users::user_id;
+use super::views::{FeedIdView, FeedView, ImportView, RemovedView, SkippedView};
 use super::{Problem, Services};
 
 /// The media type of every iCalendar response.
@@ -37,6 +37,23 @@ const MAX_FEED_EVENTS: usize = 5_000;
 
 /// `POST /v1/users/{id}/calendar`: imports the events of an iCalendar body as the user's
 /// busy time.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{id}/calendar",
+    operation_id = "importCalendar",
+    tag = "calendars",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    request_body(
+        description = "An iCalendar file from another calendar. Importing again replaces the events with the same UID.",
+        content((String = "text/calendar")),
+    ),
+    responses(
+        (status = 200, description = "How many events were stored, and which were skipped and why.", body = ImportView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding, or the body cannot be read."),
+        (status = 404, description = "No user has this id."),
+        (status = 422, description = "The calendar cannot be read; `field` is `body`."),
+    ),
+)]
 pub async fn import(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -80,33 +97,55 @@ pub async fn import(
     let mapped = import_events(&parsed.calendar, &owner);
     let imported = scheduler.import_events(owner.id, mapped.events).await?;
 
-    let mut skipped: Vec<Value> = parsed
+    let mut skipped: Vec<SkippedView> = parsed
         .skipped
         .iter()
-        .map(|skip| json!({"uid": skip.uid, "line": skip.line, "reason": skip.reason}))
+        .map(|skip| SkippedView {
+            line: Some(skip.line),
+            reason: skip.reason.clone(),
+            uid: skip.uid.clone(),
+        })
         .collect();
-    skipped.extend(
-        mapped
-            .skipped
-            .iter()
-            .map(|skip| json!({"uid": skip.uid, "reason": skip.reason})),
-    );
+    skipped.extend(mapped.skipped.iter().map(|skip| SkippedView {
+        line: None,
+        reason: skip.reason.clone(),
+        uid: Some(skip.uid.clone()),
+    }));
     Ok((
         StatusCode::OK,
-        Json(json!({"user": owner.id.to_string(), "imported": imported, "skipped": skipped})),
+        Json(ImportView {
+            imported,
+            skipped,
+            user: owner.id.to_string(),
+        }),
     ))
 }
 
 /// `DELETE /v1/users/{id}/calendar`: removes every event the user imported.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}/calendar",
+    operation_id = "removeImportedCalendar",
+    tag = "calendars",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    responses(
+        (status = 200, description = "How many imported events were removed.", body = RemovedView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No user has this id."),
+    ),
+)]
 pub async fn remove_imported(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RemovedView>, Problem> {
     let user = user_id(&path(id)?)?;
     require_self(caller, user, "remove this user's imported calendar")?;
     let removed = scheduler.remove_imported(user).await?;
-    Ok(Json(json!({"user": user.to_string(), "removed": removed})))
+    Ok(Json(RemovedView {
+        removed,
+        user: user.to_string(),
+    }))
 }
 
 /// Returns one event as an iCalendar file.
@@ -122,6 +161,18 @@ pub async fn export(
 }
 
 /// `POST /v1/users/{id}/feeds`: creates a secret feed URL for the user's calendar.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{id}/feeds",
+    operation_id = "createFeed",
+    tag = "calendars",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    responses(
+        (status = 201, description = "The new feed. Its URL holds a secret token that is shown only here.", body = FeedView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No user has this id."),
+    ),
+)]
 pub async fn create_feed(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -133,12 +184,34 @@ pub async fn create_feed(
     let url = format!("/v1/feeds/{token}.ics");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": feed.to_string(), "user": user.to_string(), "url": url})),
+        Json(FeedView {
+            id: feed.to_string(),
+            url,
+            user: user.to_string(),
+        }),
     ))
 }
 
 /// `GET /v1/users/{id}/feeds`: the user's feeds that are not revoked, by id, so that a
 /// feed whose id was lost can still be revoked. Their URLs are not stored.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/feeds",
+    operation_id = "listFeeds",
+    tag = "calendars",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The user's id."),
+        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+    ),
+    responses(
+        (status = 200, description = "A page of the user's feeds.", body = Page<FeedIdView>,
+            headers(("Link" = String, description = "The next page, with `rel=\"next\"`, unless this is the last."))),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No user has this id."),
+        (status = 422, description = "`after` or `limit` is invalid."),
+    ),
+)]
 pub async fn feeds(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -151,17 +224,40 @@ pub async fn feeds(
     let feeds = scheduler
         .feeds(user, page.after, page.fetch_limit())
         .await?;
+    let items = feeds
+        .iter()
+        .map(|feed| {
+            let view = FeedIdView {
+                id: feed.to_string(),
+                user: user.to_string(),
+            };
+            (feed.to_string(), view)
+        })
+        .collect();
     Ok(page_response(
-        feeds,
+        items,
         &page,
-        FeedId::to_string,
-        |feed| json!({"id": feed.to_string(), "user": user.to_string()}),
         &format!("/v1/users/{user}/feeds"),
         "",
     ))
 }
 
 /// `DELETE /v1/users/{id}/feeds/{feed}`: revokes a feed URL.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}/feeds/{feed}",
+    operation_id = "revokeFeed",
+    tag = "calendars",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The user's id."),
+        ("feed" = String, Path, format = Uuid, description = "The feed's id."),
+    ),
+    responses(
+        (status = 204, description = "The feed URL is revoked."),
+        (status = 400, description = "An id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "The user has no feed with this id."),
+    ),
+)]
 pub async fn revoke_feed(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -179,6 +275,22 @@ pub async fn revoke_feed(
 
 /// `GET /v1/feeds/{token}.ics`: the feed's calendar, for calendar applications to
 /// subscribe to.
+#[utoipa::path(
+    get,
+    path = "/v1/feeds/{token}",
+    operation_id = "getFeed",
+    tag = "calendars",
+    params(("token" = String, Path,
+        description = "The secret token of the feed followed by `.ics`, as in the feed's `url`.")),
+    responses(
+        (status = 200, description = "The feed's events as iCalendar: those that ended at most 90 days ago, at most 5,000, the earliest first.",
+            content_type = "text/calendar", body = String),
+        (status = 400, description = "The token is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No feed has this URL, or it was revoked."),
+        (status = 429, description = "The feed, or the client after requests for unknown feeds, used up its rate limit.",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ),
+)]
 pub async fn feed(
     State(services): State<Services>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,

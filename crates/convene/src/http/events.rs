@@ -10,14 +10,14 @@ use convene_domain::{DeliveryId, Event, EventId, UserId};
 use convene_scheduler::access::{require_attendee, require_organizer, require_self};
 use convene_scheduler::{Caller, Scheduler};
 use jiff::Timestamp;
-use serde_json::Value;
 
 use super::body::decode;
 use super::negotiate::{self, Representation};
-use super::page::page_response;
+use super::page::{Page, page_response};
 use super::params::{QueryParams, path};
+use super::requests::{AddParticipantBody, CreateEventBody, RsvpBody, UpdateEventBody};
 use super::users::user_id;
-use super::views::{answers_view, delivery_view, event_view};
+use super::views::{DeliveryView, EventView, RsvpView, delivery_view, event_view, rsvp_view};
 use super::{Problem, Services, calendar};
 
 /// What a caller who is not an attendee may not do with an event, with the way to the
@@ -25,6 +25,29 @@ use super::{Problem, Services, calendar};
 const READ_EVENT: &str =
     "read its details; other users see their busy time through /v1/users/{id}/busy";
 
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "createEvent",
+    tag = "events",
+    request_body(
+        description = "The new event, as JSON, as XML with the root element `event`, or as \
+                       iCalendar: a VCALENDAR with exactly one VEVENT whose ORGANIZER and \
+                       ATTENDEE `mailto:` addresses belong to users.",
+        content(
+            (CreateEventBody = "application/json"),
+            (CreateEventBody = "application/xml"),
+            (String = "text/calendar"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "The event was booked, and the participants are invited.", body = EventView,
+            headers(("Location" = String, description = "The event's path, `/v1/events/{id}`."))),
+        (status = 400, description = "The body is not well-formed JSON, XML or iCalendar."),
+        (status = 409, description = "An attendee is busy: `conflicts` lists the busy intervals and `suggestions` the next free slots."),
+        (status = 422, description = "A field is missing or invalid, or names a user who does not exist; `field` names it."),
+    ),
+)]
 pub async fn create(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -46,6 +69,25 @@ pub async fn create(
 
 /// `GET /v1/events`: the events that a user organizes or takes part in, page by page.
 /// `user` defaults to the caller; the administrator must name one.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "listEvents",
+    tag = "events",
+    params(
+        ("user" = Option<String>, Query, format = Uuid,
+            description = "The user whose events to list; the caller when absent. Required for the administrator."),
+        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+    ),
+    responses(
+        (status = 200, description = "A page of events, cancelled and imported ones included, in the order they were created.",
+            body = Page<EventView>,
+            headers(("Link" = String, description = "The next page, with `rel=\"next\"`, unless this is the last."))),
+        (status = 404, description = "No user has this id."),
+        (status = 422, description = "`user`, `after` or `limit` is invalid, or the administrator named no user."),
+    ),
+)]
 pub async fn list(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -72,11 +114,13 @@ pub async fn list(
     let events = scheduler
         .events_of(user, page.after, page.fetch_limit())
         .await?;
+    let mut items = Vec::with_capacity(events.len());
+    for event in &events {
+        items.push((event.id.to_string(), full_view(&scheduler, event).await?));
+    }
     Ok(page_response(
-        events,
+        items,
         &page,
-        |event| event.id.to_string(),
-        event_view,
         "/v1/events",
         &format!("user={user}&"),
     ))
@@ -84,6 +128,24 @@ pub async fn list(
 
 /// `GET /v1/events/{id}` as JSON, or as iCalendar when `Accept` prefers `text/calendar`,
 /// and `GET /v1/events/{id}.ics` as iCalendar.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    operation_id = "getEvent",
+    tag = "events",
+    params(("id" = String, Path,
+        description = "The event's id, or the id followed by `.ics` for the event as iCalendar.")),
+    responses(
+        (status = 200, description = "The event, or an iCalendar file with the event with `.ics` or when `Accept` prefers `text/calendar`.",
+            content(
+                (EventView = "application/json"),
+                (String = "text/calendar"),
+            )),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No event has this id."),
+        (status = 406, description = "`Accept` accepts neither application/json nor text/calendar."),
+    ),
+)]
 pub async fn show(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
@@ -108,13 +170,34 @@ pub async fn show(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/events/{id}",
+    operation_id = "updateEvent",
+    tag = "events",
+    params(("id" = String, Path, format = Uuid, description = "The event's id.")),
+    request_body(
+        description = "The fields to change, as JSON or as XML with the root element `change`.",
+        content(
+            (UpdateEventBody = "application/json"),
+            (UpdateEventBody = "application/xml"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The changed event.", body = EventView),
+        (status = 400, description = "The body is not well-formed JSON or XML, or the id is not valid UTF-8."),
+        (status = 404, description = "No event has this id."),
+        (status = 409, description = "An attendee is busy at the new time, or the event is cancelled."),
+        (status = 422, description = "A field is invalid; `field` names it."),
+    ),
+)]
 pub async fn update(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<EventView>, Problem> {
     let id = event_id(&path(id)?)?;
     require_organizer(caller, &scheduler.event(id).await?, "change it")?;
     let (parser, body) = decode(&headers, body)?;
@@ -125,11 +208,23 @@ pub async fn update(
     Ok(Json(full_view(&scheduler, &event).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/events/{id}",
+    operation_id = "cancelEvent",
+    tag = "events",
+    params(("id" = String, Path, format = Uuid, description = "The event's id.")),
+    responses(
+        (status = 200, description = "The cancelled event. Cancelling again changes nothing.", body = EventView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No event has this id."),
+    ),
+)]
 pub async fn cancel(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<EventView>, Problem> {
     let id = event_id(&path(id)?)?;
     require_organizer(caller, &scheduler.event(id).await?, "cancel it")?;
     let event = scheduler.cancel_event(id, Timestamp::now()).await?;
@@ -138,13 +233,34 @@ pub async fn cancel(
 
 /// `POST /v1/events/{id}/rsvp`: a participant accepts, declines or tentatively accepts.
 /// A user answers for themselves; the administrator names the participant in `user`.
+#[utoipa::path(
+    post,
+    path = "/v1/events/{id}/rsvp",
+    operation_id = "answerInvitation",
+    tag = "events",
+    params(("id" = String, Path, format = Uuid, description = "The event's id.")),
+    request_body(
+        description = "The reply, as JSON or as XML with the root element `rsvp`.",
+        content(
+            (RsvpBody = "application/json"),
+            (RsvpBody = "application/xml"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Every attendee's reply; the organizer is sent this one.", body = RsvpView),
+        (status = 400, description = "The body is not well-formed JSON or XML, or the id is not valid UTF-8."),
+        (status = 404, description = "No event has this id."),
+        (status = 409, description = "The event is cancelled."),
+        (status = 422, description = "A field is invalid, or the user does not take part; `field` names the field."),
+    ),
+)]
 pub async fn rsvp(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RsvpView>, Problem> {
     let id = event_id(&path(id)?)?;
     let (parser, body) = decode(&headers, body)?;
     let command = parser.parse_answer(&body)?;
@@ -165,19 +281,37 @@ pub async fn rsvp(
     )?;
     require_self(caller, user, "reply for this participant")?;
     let answers = scheduler.answer(id, user, command.answer).await?;
-    Ok(Json(serde_json::json!({
-        "event": id.to_string(),
-        "answers": answers_view(&answers),
-    })))
+    Ok(Json(rsvp_view(id, &answers)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/events/{id}/participants",
+    operation_id = "addParticipant",
+    tag = "events",
+    params(("id" = String, Path, format = Uuid, description = "The event's id.")),
+    request_body(
+        description = "The user to add, as JSON or as XML with the root element `participant`.",
+        content(
+            (AddParticipantBody = "application/json"),
+            (AddParticipantBody = "application/xml"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The event with the new participant, who is invited. Adding someone who takes part already changes nothing.", body = EventView),
+        (status = 400, description = "The body is not well-formed JSON or XML, or the id is not valid UTF-8."),
+        (status = 404, description = "No event has this id."),
+        (status = 409, description = "The user is busy at the event's time, or the event is cancelled."),
+        (status = 422, description = "A field is missing or invalid, or the user does not exist; `field` names it."),
+    ),
+)]
 pub async fn add_participant(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<EventView>, Problem> {
     let id = event_id(&path(id)?)?;
     require_organizer(caller, &scheduler.event(id).await?, "add participants")?;
     let (parser, body) = decode(&headers, body)?;
@@ -188,11 +322,28 @@ pub async fn add_participant(
     Ok(Json(full_view(&scheduler, &event).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/events/{id}/participants/{user}",
+    operation_id = "removeParticipant",
+    tag = "events",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The event's id."),
+        ("user" = String, Path, format = Uuid, description = "The participant's user id."),
+    ),
+    responses(
+        (status = 200, description = "The event without the participant, who is sent a cancellation.", body = EventView),
+        (status = 400, description = "An id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No event has this id, or the user is not a participant."),
+        (status = 409, description = "The event is cancelled."),
+        (status = 422, description = "The user is the organizer, who cannot be removed."),
+    ),
+)]
 pub async fn remove_participant(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
     ids: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<EventView>, Problem> {
     let (id, user) = path(ids)?;
     let id = event_id(&id)?;
     let user = user_id(&user)?;
@@ -206,6 +357,25 @@ pub async fn remove_participant(
 
 /// `GET /v1/events/{id}/reminders`: the event's planned reminders, page by page. The
 /// organizer and the administrator see everyone's; a participant sees their own.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/reminders",
+    operation_id = "listReminders",
+    tag = "events",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The event's id."),
+        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+    ),
+    responses(
+        (status = 200, description = "A page of reminder deliveries with their latest result: everyone's for the organizer, the caller's own for a participant.",
+            body = Page<DeliveryView>,
+            headers(("Link" = String, description = "The next page, with `rel=\"next\"`, unless this is the last."))),
+        (status = 422, description = "`after` or `limit` is invalid."),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No event has this id."),
+    ),
+)]
 pub async fn reminders(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -223,21 +393,22 @@ pub async fn reminders(
     deliveries.sort_by_key(|delivery| delivery.id);
     deliveries.retain(|delivery| page.after.is_none_or(|after| delivery.id > after));
     deliveries.truncate(page.fetch_limit());
+    let items = deliveries
+        .iter()
+        .map(|delivery| (delivery.id.to_string(), delivery_view(delivery)))
+        .collect();
     Ok(page_response(
-        deliveries,
+        items,
         &page,
-        |delivery| delivery.id.to_string(),
-        delivery_view,
         &format!("/v1/events/{id}/reminders"),
         "",
     ))
 }
 
 /// Returns the JSON view of an event with every attendee's answer to the invitation.
-async fn full_view(scheduler: &Scheduler, event: &Event) -> Result<Value, Problem> {
-    let mut view = event_view(event);
-    view["answers"] = answers_view(&scheduler.answers(event.id).await?);
-    Ok(view)
+async fn full_view(scheduler: &Scheduler, event: &Event) -> Result<EventView, Problem> {
+    let answers = scheduler.answers(event.id).await?;
+    Ok(event_view(event, &answers))
 }
 
 fn event_id(text: &str) -> Result<EventId, Problem> {

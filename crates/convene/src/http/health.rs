@@ -9,26 +9,43 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use convene_domain::UserId;
 use convene_store::Store;
-use serde_json::json;
 
 use super::Problem;
+use super::views::HealthView;
 
 /// How long the readiness probe waits for the store before it reports 503.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `GET /healthz`: returns 200 whenever the process can serve a request, without
 /// touching the store, so a slow database never gets a live process restarted.
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "checkLiveness",
+    tag = "operations",
+    responses((status = 200, description = "The process serves requests.", body = HealthView)),
+)]
+pub async fn healthz() -> Json<HealthView> {
+    Json(HealthView { status: "ok" })
 }
 
 /// `GET /readyz`: returns 200 when a lookup by primary key in the store succeeds, and a
 /// 503 problem when the lookup fails or takes longer than five seconds.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "checkReadiness",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database responds.", body = HealthView),
+        (status = 503, description = "The database query failed or took longer than five seconds."),
+    ),
+)]
 pub async fn readyz(State(store): State<Arc<dyn Store>>) -> Response {
     // A random id names no user, so the lookup reads one index page and returns nothing.
     let probe = store.user(UserId::generate());
     let reason = match tokio::time::timeout(READY_TIMEOUT, probe).await {
-        Ok(Ok(_)) => return Json(json!({"status": "ok"})).into_response(),
+        Ok(Ok(_)) => return Json(HealthView { status: "ok" }).into_response(),
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness probe: the store query failed");
             "the store query failed"

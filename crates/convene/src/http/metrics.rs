@@ -235,6 +235,14 @@ pub async fn record(
 }
 
 /// `GET /metrics`: renders the HTTP series and reads the queue gauges from the store.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "operations",
+    responses((status = 200, description = "Request, queue and delivery metrics in the Prometheus text format 0.0.4.",
+        content_type = "text/plain", body = String)),
+)]
 pub async fn scrape(
     State(metrics): State<Arc<HttpMetrics>>,
     State(store): State<Arc<dyn Store>>,

@@ -8,7 +8,8 @@
 //! list endpoints return pages ([`page`]).
 //!
 //! Beside the API, [`health`] serves the probes `/healthz` and `/readyz`, [`metrics`]
-//! serves `/metrics`, and [`request_id`] gives every request an id for its log lines.
+//! serves `/metrics`, [`openapi`] serves the OpenAPI document `/openapi.json`, and
+//! [`request_id`] gives every request an id for its log lines.
 //!
 //! NOTE: hyper rejects some requests before they reach the router, such as
 //! a malformed request line (400) or oversized headers (431), with an empty
@@ -27,10 +28,13 @@ mod limits;
 mod messages;
 mod metrics;
 mod negotiate;
+mod openapi;
 mod page;
 mod params;
 mod problem;
 mod request_id;
+mod requests;
+mod schema;
 mod users;
 mod views;
 
@@ -93,6 +97,7 @@ impl FromRef<Services> for Arc<HttpMetrics> {
 /// Builds the API's router over the services.
 pub fn router(services: Services) -> Router {
     let http_metrics = services.metrics.clone();
+    openapi::build();
     // Every route under /v1 but the feeds, whose URLs carry their own secret, requires an
     // API token.
     let authenticated = Router::new()
@@ -137,6 +142,7 @@ pub fn router(services: Services) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(openapi::document))
         .route("/v1/feeds/{token}", get(calendar::feed))
         .merge(authenticated)
         .fallback(problem::not_found_route)

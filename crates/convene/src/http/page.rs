@@ -15,7 +15,8 @@ use std::str::FromStr;
 use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Problem;
 use super::params::QueryParams;
@@ -26,6 +27,16 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// The largest page a request may ask for.
 pub const MAX_PAGE_SIZE: usize = 200;
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items, in id order.
+    pub items: Vec<T>,
+    /// The `after` of the next page, or `null` on the last page.
+    #[schema(format = Uuid)]
+    pub next: Option<String>,
+}
 
 /// The page that a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,35 +90,35 @@ impl QueryParams {
 }
 
 /// Builds the response for one page from up to [`PageRequest::fetch_limit`] items read in
-/// id order. `path` and `query` (without `after` and `limit`, and either empty or ending
-/// in `&`) make the URL of the next page.
-pub fn page_response<T, Id>(
-    mut items: Vec<T>,
+/// id order, each given as its id and its view. `path` and `query` (without `after` and
+/// `limit`, and either empty or ending in `&`) make the URL of the next page.
+pub fn page_response<Id, V: Serialize>(
+    mut items: Vec<(String, V)>,
     request: &PageRequest<Id>,
-    id: impl Fn(&T) -> String,
-    view: impl Fn(&T) -> Value,
     path: &str,
     query: &str,
 ) -> Response {
     let next = if items.len() > request.limit {
         items.truncate(request.limit);
-        items.last().map(&id)
+        items.last().map(|(id, _)| id.clone())
     } else {
         None
     };
-    let body = json!({
-        "items": items.iter().map(view).collect::<Vec<_>>(),
-        "next": next,
-    });
-    let mut response = Json(body).into_response();
-    if let Some(next) = next {
-        let link = format!(
+    let link = next.as_ref().map(|next| {
+        format!(
             "<{path}?{query}after={next}&limit={}>; rel=\"next\"",
             request.limit
-        );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
+        )
+    });
+    let body = Page {
+        items: items.into_iter().map(|(_, view)| view).collect(),
+        next,
+    };
+    let mut response = Json(body).into_response();
+    if let Some(link) = link
+        && let Ok(value) = HeaderValue::from_str(&link)
+    {
+        response.headers_mut().insert(header::LINK, value);
     }
     response
 }
@@ -117,6 +128,7 @@ mod tests {
     use axum::body::to_bytes;
     use axum::extract::Query;
     use convene_domain::UserId;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -156,14 +168,13 @@ mod tests {
             after: None,
             limit: 2,
         };
-        let response = page_response(
-            vec![1, 2, 3],
-            &request,
-            u32::to_string,
-            |n| json!(n),
-            "/v1/users",
-            "",
-        );
+        let numbered = |numbers: &[u32]| {
+            numbers
+                .iter()
+                .map(|n| (n.to_string(), json!(n)))
+                .collect::<Vec<_>>()
+        };
+        let response = page_response(numbered(&[1, 2, 3]), &request, "/v1/users", "");
         assert_eq!(
             response.headers()[header::LINK],
             "</v1/users?after=2&limit=2>; rel=\"next\""
@@ -172,7 +183,7 @@ mod tests {
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body, json!({"items": [1, 2], "next": "2"}));
 
-        let last = page_response(vec![3], &request, u32::to_string, |n| json!(n), "/x", "");
+        let last = page_response(numbered(&[3]), &request, "/x", "");
         assert!(last.headers().get(header::LINK).is_none());
         let body = to_bytes(last.into_body(), 1024).await.unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();

@@ -5,9 +5,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use convene_input::{InputError, InputErrorKind};
 use convene_scheduler::SchedulerError;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::views::{conflict_view, interval_view};
+use super::views::{ConflictView, IntervalView, conflict_view, interval_view};
 
 /// The media type of every error response.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -22,14 +23,43 @@ const MAX_QUOTED_CHARS: usize = 64;
 
 /// An error response: `application/problem+json` with `type`, `title`,
 /// `status` and `detail`, plus `field` when one input field is at fault
-/// and `conflicts` for a busy attendee.
+/// and `conflicts` and `suggestions` for busy attendees.
 #[derive(Debug)]
 pub struct Problem {
     status: StatusCode,
-    type_uri: String,
-    title: &'static str,
+    // Boxed, because handlers return `Result<_, Problem>` and the document is large.
+    document: Box<ProblemDocument>,
+}
+
+/// An RFC 9457 problem document.
+// Fields are in alphabetical order, the order in which problem documents have always been
+// written.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemDocument {
+    /// Per busy attendee, the busy intervals that meet the requested event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    conflicts: Option<Vec<ConflictView>>,
+    /// An explanation of what went wrong and how to fix it.
     detail: String,
-    extra: serde_json::Map<String, Value>,
+    /// The offending field or query parameter, as a path such as `reminders/0/before`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    field: Option<String>,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
+    status: u16,
+    /// For busy attendees, the next free slots of the same length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    suggestions: Option<Vec<IntervalView>>,
+    title: String,
+    /// `urn:convene:problem:` and a kind such as `not-found` or `busy`, or `about:blank`
+    /// for a problem that means no more than its status.
+    #[serde(rename = "type")]
+    #[schema(examples("urn:convene:problem:not-found"))]
+    type_uri: String,
 }
 
 impl Problem {
@@ -41,13 +71,12 @@ impl Problem {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Problem {
-        Problem {
+        Problem::document(
             status,
-            type_uri: format!("urn:convene:problem:{kind}"),
+            format!("urn:convene:problem:{kind}"),
             title,
-            detail: shorten(&detail.into(), MAX_TEXT_CHARS),
-            extra: serde_json::Map::new(),
-        }
+            detail.into(),
+        )
     }
 
     /// Creates a problem that means no more than its HTTP status: type
@@ -59,17 +88,27 @@ impl Problem {
             None if status.is_server_error() => "Server error",
             None => "Client error",
         };
+        Problem::document(status, "about:blank".to_owned(), title, detail.into())
+    }
+
+    fn document(status: StatusCode, type_uri: String, title: &str, detail: String) -> Problem {
         Problem {
             status,
-            type_uri: "about:blank".to_owned(),
-            title,
-            detail: shorten(&detail.into(), MAX_TEXT_CHARS),
-            extra: serde_json::Map::new(),
+            document: Box::new(ProblemDocument {
+                conflicts: None,
+                detail: shorten(&detail, MAX_TEXT_CHARS),
+                field: None,
+                status: status.as_u16(),
+                suggestions: None,
+                title: title.to_owned(),
+                type_uri,
+            }),
         }
     }
 
-    pub fn with(mut self, key: &str, value: Value) -> Problem {
-        self.extra.insert(key.to_owned(), value);
+    /// Names the input field at fault.
+    fn with_field(mut self, field: &str) -> Problem {
+        self.document.field = Some(shorten(field, MAX_TEXT_CHARS));
         self
     }
 
@@ -80,7 +119,7 @@ impl Problem {
             "Invalid field",
             format!("{field}: {message}"),
         )
-        .with("field", Value::String(shorten(field, MAX_TEXT_CHARS)))
+        .with_field(field)
     }
 
     pub fn not_found(what: &str, id: &str) -> Problem {
@@ -106,19 +145,10 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "type": self.type_uri,
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
-        if let Value::Object(map) = &mut body {
-            map.extend(self.extra);
-        }
         (
             self.status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            Json(body),
+            [(header::CONTENT_TYPE, PROBLEM_JSON)],
+            Json(*self.document),
         )
             .into_response()
     }
@@ -165,7 +195,7 @@ impl From<SchedulerError> for Problem {
                 } else {
                     "choose another time, such as one of the suggestions, or leave them out"
                 };
-                Problem::new(
+                let mut problem = Problem::new(
                     StatusCode::CONFLICT,
                     "busy",
                     "Attendees are busy",
@@ -173,15 +203,11 @@ impl From<SchedulerError> for Problem {
                         "{} attendee(s) already have events at the requested time; {advice}",
                         conflicts.len()
                     ),
-                )
-                .with(
-                    "conflicts",
-                    Value::Array(conflicts.iter().map(conflict_view).collect()),
-                )
-                .with(
-                    "suggestions",
-                    Value::Array(suggestions.iter().map(interval_view).collect()),
-                )
+                );
+                problem.document.conflicts = Some(conflicts.iter().map(conflict_view).collect());
+                problem.document.suggestions =
+                    Some(suggestions.iter().map(interval_view).collect());
+                problem
             }
             SchedulerError::Cancelled { id } => Problem::new(
                 StatusCode::CONFLICT,
@@ -195,7 +221,7 @@ impl From<SchedulerError> for Problem {
                 "Already exists",
                 format!("{field}: {} is already in use", quote(&value)),
             )
-            .with("field", Value::String(field.to_owned())),
+            .with_field(field),
             SchedulerError::Forbidden { reason } => {
                 tracing::info!(%reason, "request forbidden");
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", reason)
@@ -253,4 +279,19 @@ fn shorten(text: &str, max_chars: usize) -> String {
     }
     let prefix: String = text.chars().take(max_chars.saturating_sub(3)).collect();
     format!("{prefix}...")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_writes_fields_in_alphabetical_order() {
+        let problem = Problem::invalid_field("reminders/0/before", "is required");
+        let written = serde_json::to_string(&problem.document).unwrap();
+        let value = serde_json::to_value(&problem.document).unwrap();
+        assert_eq!(written, serde_json::to_string(&value).unwrap());
+        assert_eq!(value["field"], "reminders/0/before");
+        assert!(value.get("conflicts").is_none(), "{value}");
+    }
 }

@@ -10,18 +10,38 @@ use convene_domain::{Interval, TokenId, UserId};
 use convene_scheduler::access::{require_admin, require_self};
 use convene_scheduler::{Caller, Scheduler};
 use jiff::Timestamp;
-use serde_json::{Value, json};
 
 use super::Problem;
 use super::body::decode;
-use super::page::page_response;
+use super::page::{Page, page_response};
 use super::params::{QueryParams, path};
-use super::views::{interval_view, token_view, user_view};
+use super::requests::{NewUserBody, UpdateUserBody};
+use super::views::{BusyView, TokenView, UserView, busy_view, token_view, user_view};
 
 /// The widest window one busy-time query may cover.
 const MAX_BUSY_WINDOW_DAYS: i64 = 366;
 
 /// `POST /v1/users`: the administrator creates a user, who gets a first API token.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    operation_id = "createUser",
+    tag = "users",
+    request_body(
+        description = "The new user, as JSON or as XML with the root element `user`.",
+        content(
+            (NewUserBody = "application/json"),
+            (NewUserBody = "application/xml"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "The user was created.", body = UserView,
+            headers(("Location" = String, description = "The user's path, `/v1/users/{id}`."))),
+        (status = 400, description = "The body is not well-formed JSON or XML."),
+        (status = 409, description = "The e-mail address belongs to another user."),
+        (status = 422, description = "A field is missing or invalid; `field` names it."),
+    ),
+)]
 pub async fn create(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -35,7 +55,7 @@ pub async fn create(
     let (_, secret) = scheduler.issue_token(user.id, Timestamp::now()).await?;
     let location = format!("/v1/users/{}", user.id);
     let mut view = user_view(&user);
-    view["token"] = Value::String(secret);
+    view.token = Some(secret);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
@@ -44,38 +64,83 @@ pub async fn create(
 }
 
 /// `GET /v1/users`: every user, page by page.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    operation_id = "listUsers",
+    tag = "users",
+    params(
+        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+    ),
+    responses(
+        (status = 200, description = "A page of users, in the order they were created.", body = Page<UserView>,
+            headers(("Link" = String, description = "The next page, with `rel=\"next\"`, unless this is the last."))),
+        (status = 422, description = "`after` or `limit` is invalid."),
+    ),
+)]
 pub async fn list(
     State(scheduler): State<Scheduler>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let page = QueryParams::new(query)?.page::<UserId>()?;
     let users = scheduler.users(page.after, page.fetch_limit()).await?;
-    Ok(page_response(
-        users,
-        &page,
-        |user| user.id.to_string(),
-        user_view,
-        "/v1/users",
-        "",
-    ))
+    let items = users
+        .iter()
+        .map(|user| (user.id.to_string(), user_view(user)))
+        .collect();
+    Ok(page_response(items, &page, "/v1/users", ""))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}",
+    operation_id = "getUser",
+    tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    responses(
+        (status = 200, description = "The user.", body = UserView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No user has this id."),
+    ),
+)]
 pub async fn show(
     State(scheduler): State<Scheduler>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<UserView>, Problem> {
     let id = user_id(&path(id)?)?;
     let user = scheduler.user(id).await?;
     Ok(Json(user_view(&user)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}",
+    operation_id = "updateUser",
+    tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    request_body(
+        description = "The fields to change, as JSON or as XML with the root element `user`.",
+        content(
+            (UpdateUserBody = "application/json"),
+            (UpdateUserBody = "application/xml"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The changed user.", body = UserView),
+        (status = 400, description = "The body is not well-formed JSON or XML, or the id is not valid UTF-8."),
+        (status = 404, description = "No user has this id."),
+        (status = 409, description = "The new e-mail address belongs to another user."),
+        (status = 422, description = "A field is invalid; `field` names it."),
+    ),
+)]
 pub async fn update(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<UserView>, Problem> {
     let id = user_id(&path(id)?)?;
     require_self(caller, id, "change this user")?;
     let (parser, body) = decode(&headers, body)?;
@@ -84,11 +149,30 @@ pub async fn update(
     Ok(Json(user_view(&user)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/busy",
+    operation_id = "getBusyTime",
+    tag = "users",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The user's id."),
+        ("from" = String, Query, format = DateTime,
+            description = "The start of the window, an RFC 3339 time in whole microseconds."),
+        ("to" = String, Query, format = DateTime,
+            description = "The end of the window, exclusive, at most 366 days after `from`."),
+    ),
+    responses(
+        (status = 200, description = "The user's busy intervals overlapping the window, in UTC, joined where they overlap or touch.", body = BusyView),
+        (status = 400, description = "The id or the query string cannot be decoded."),
+        (status = 404, description = "No user has this id."),
+        (status = 422, description = "`from` or `to` is missing or invalid, or the window is too wide; `field` names the parameter."),
+    ),
+)]
 pub async fn busy(
     State(scheduler): State<Scheduler>,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<BusyView>, Problem> {
     let id = user_id(&path(id)?)?;
     let query = QueryParams::new(query)?;
     let from = query.time("from")?;
@@ -102,16 +186,23 @@ pub async fn busy(
         ));
     }
     let busy = scheduler.busy(id, window).await?;
-    Ok(Json(json!({
-        "user": id.to_string(),
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "busy": busy.iter().map(interval_view).collect::<Vec<_>>(),
-    })))
+    Ok(Json(busy_view(id, from, to, &busy)))
 }
 
 /// `POST /v1/users/{id}/tokens`: issues another API token. Its secret is in the response
 /// only this once.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{id}/tokens",
+    operation_id = "issueToken",
+    tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "The user's id.")),
+    responses(
+        (status = 201, description = "The new token, with its secret in `token`.", body = TokenView),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No user has this id."),
+    ),
+)]
 pub async fn issue_token(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -122,11 +213,29 @@ pub async fn issue_token(
     scheduler.user(id).await?;
     let (token, secret) = scheduler.issue_token(id, Timestamp::now()).await?;
     let mut view = token_view(&token);
-    view["token"] = Value::String(secret);
+    view.token = Some(secret);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// `GET /v1/users/{id}/tokens`: the user's tokens that are not revoked, without secrets.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/tokens",
+    operation_id = "listTokens",
+    tag = "users",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The user's id."),
+        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+    ),
+    responses(
+        (status = 200, description = "A page of the user's tokens, without their secrets.", body = Page<TokenView>,
+            headers(("Link" = String, description = "The next page, with `rel=\"next\"`, unless this is the last."))),
+        (status = 400, description = "The id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "No user has this id."),
+        (status = 422, description = "`after` or `limit` is invalid."),
+    ),
+)]
 pub async fn tokens(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
@@ -137,17 +246,34 @@ pub async fn tokens(
     require_self(caller, id, "list its tokens")?;
     let page = QueryParams::new(query)?.page::<TokenId>()?;
     let tokens = scheduler.tokens(id, page.after, page.fetch_limit()).await?;
+    let items = tokens
+        .iter()
+        .map(|token| (token.id.to_string(), token_view(token)))
+        .collect();
     Ok(page_response(
-        tokens,
+        items,
         &page,
-        |token| token.id.to_string(),
-        token_view,
         &format!("/v1/users/{id}/tokens"),
         "",
     ))
 }
 
 /// `DELETE /v1/users/{id}/tokens/{token}`: revokes a token at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}/tokens/{token}",
+    operation_id = "revokeToken",
+    tag = "users",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The user's id."),
+        ("token" = String, Path, format = Uuid, description = "The token's id."),
+    ),
+    responses(
+        (status = 204, description = "The token is revoked."),
+        (status = 400, description = "An id is not valid UTF-8 after percent-decoding."),
+        (status = 404, description = "The user has no such token that is not revoked."),
+    ),
+)]
 pub async fn revoke_token(
     State(scheduler): State<Scheduler>,
     Extension(caller): Extension<Caller>,
