@@ -51,6 +51,7 @@ impl ApiSettings {
                         path.display()
                     ))
                 })?;
+                warn_if_readable_by_others(path);
                 let first_line = text.lines().next().unwrap_or("").trim().to_owned();
                 (
                     first_line,
@@ -78,6 +79,19 @@ impl ApiSettings {
             per_minute: NonZeroU32::new(self.rate_limit),
             burst: NonZeroU32::new(self.rate_burst).unwrap_or(NonZeroU32::MIN),
         }
+    }
+}
+
+/// Logs a warning when users other than the file's owner and group may read the token.
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(metadata) = std::fs::metadata(path)
+        && metadata.permissions().mode() & 0o004 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "every user of this machine may read the administrator token file; restrict it with chmod 600"
+        );
     }
 }
 

@@ -196,6 +196,29 @@ pub fn exit_naming_variable(command: &clap::Command, err: clap::Error) -> ! {
         eprintln!("The value may come from the environment variable {variable}; check it too.");
         std::process::exit(err.exit_code());
     }
+    // Two settings that exclude each other may both come from the environment.
+    if err.kind() == ErrorKind::ArgumentConflict {
+        let variables: Vec<String> = [ContextKind::InvalidArg, ContextKind::PriorArg]
+            .into_iter()
+            .filter_map(|kind| match err.get(kind) {
+                Some(ContextValue::String(arg)) => Some(arg.clone()),
+                Some(ContextValue::Strings(args)) => args.first().cloned(),
+                _ => None,
+            })
+            .filter_map(|arg| {
+                let long = arg.strip_prefix("--")?.split([' ', '=']).next()?.to_owned();
+                env_of(command, &long)
+            })
+            .collect();
+        if !variables.is_empty() {
+            let _ = err.print();
+            eprintln!(
+                "The values may come from the environment variables {}; set only one.",
+                variables.join(" and ")
+            );
+            std::process::exit(err.exit_code());
+        }
+    }
     err.exit()
 }
 

@@ -89,6 +89,28 @@ fn serve_rejects_invalid_mail_settings() {
             vec![("CONVENE_NOTIFIER_INTERVAL", "fast".to_owned())],
             "environment variable CONVENE_NOTIFIER_INTERVAL",
         ),
+        (
+            vec![("CONVENE_ADMIN_TOKEN", "too-short".to_owned())],
+            "fewer than 32",
+        ),
+        (
+            vec![("CONVENE_ADMIN_TOKEN_FILE", missing.clone())],
+            "CONVENE_ADMIN_TOKEN_FILE",
+        ),
+        (
+            vec![
+                (
+                    "CONVENE_ADMIN_TOKEN",
+                    "k3jP9x2mQ8vR4tY7wZ1aB5cD6eF0gH2i".to_owned(),
+                ),
+                ("CONVENE_ADMIN_TOKEN_FILE", missing.clone()),
+            ],
+            "CONVENE_ADMIN_TOKEN and CONVENE_ADMIN_TOKEN_FILE",
+        ),
+        (
+            vec![("CONVENE_RATE_BURST", "0".to_owned())],
+            "environment variable CONVENE_RATE_BURST",
+        ),
     ];
     for (settings, expected) in rows {
         let database = dir.path().join("convene.db");
