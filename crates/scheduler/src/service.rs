@@ -638,9 +638,28 @@ impl Scheduler {
         let Some(owner) = self.store.feed_owner(&secrets::token_hash(token)).await? else {
             return Err(not_found("feed", "with this token"));
         };
-        let mut entries = Vec::new();
-        for event in self.store.user_events(owner, since, limit).await? {
-            let (organizer, participants) = self.people(&event).await?;
+        let events = self.store.user_events(owner, since, limit).await?;
+        // One lookup for the people of every event, because a feed may list thousands.
+        let mut ids: Vec<UserId> = events.iter().flat_map(Event::attendees).collect();
+        ids.sort();
+        ids.dedup();
+        let people: std::collections::HashMap<UserId, User> = self
+            .store
+            .users(&ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect();
+        let mut entries = Vec::with_capacity(events.len());
+        for event in events {
+            let Some(organizer) = people.get(&event.organizer).cloned() else {
+                return Err(not_found("user", event.organizer));
+            };
+            let participants = event
+                .participants
+                .iter()
+                .filter_map(|id| people.get(id).cloned())
+                .collect();
             entries.push((event, organizer, participants));
         }
         Ok(entries)

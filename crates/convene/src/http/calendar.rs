@@ -31,8 +31,9 @@ const FEED_HISTORY: SignedDuration = SignedDuration::from_hours(90 * 24);
 /// The maximum number of events one feed shows: the earliest that have not ended more than
 /// [`FEED_HISTORY`] ago.
 ///
-/// NOTE: each event costs three queries (the event, its people and its replies), so a full
-/// feed takes about a second. Reading them in one query per kind would make it fast.
+/// NOTE: each event costs three queries (the event, its attendee list and its replies;
+/// the people of all events are read at once), 15,000 for a full feed. Reading events and
+/// replies in one query per kind would make it fast.
 const MAX_FEED_EVENTS: usize = 5_000;
 
 /// `POST /v1/users/{id}/calendar`: imports the events of an iCalendar body as the user's
