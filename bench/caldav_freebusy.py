@@ -1,12 +1,13 @@
 """Asks Radicale and `convene serve` the same free-busy question for each user and compares
 both answers with the busy intervals that Scheduler::busy returned in-process.
 
-Usage: caldav_freebusy.py DATA RADICALE_PORT CONVENE_PORT ROUNDS
+Usage: BENCH_ADMIN_TOKEN=TOKEN caldav_freebusy.py DATA RADICALE_PORT CONVENE_PORT ROUNDS
 
 DATA is the directory that `convene-bench freebusy` wrote. The script uploads each user's
 u<N>.ics to Radicale at /u<N>/calendar/ (one PUT of the whole calendar), then asks each
 server once per user and round: Radicale with a CalDAV free-busy-query REPORT (RFC 4791,
-section 7.10), Convene with GET /v1/users/{id}/busy. Both run over one kept HTTP/1.1
+section 7.10), Convene with GET /v1/users/{id}/busy as the administrator, whose token
+`convene serve` was started with and BENCH_ADMIN_TOKEN holds. Both run over one kept HTTP/1.1
 connection each, from this process, so the client costs the same for both. It prints one
 Markdown table row per server and the number of users for which each server's answer
 differs from Scheduler::busy, and exits with status 1 if Convene's HTTP answer differs.
@@ -19,6 +20,7 @@ periods joined, while Convene lists each occurrence that overlaps the window who
 import base64
 import http.client
 import json
+import os
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -117,6 +119,11 @@ def percentile(times, p):
 def main():
     data, radicale_port, convene_port, rounds = (
         Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    admin_token = os.environ.get("BENCH_ADMIN_TOKEN")
+    if not admin_token:
+        raise SystemExit("BENCH_ADMIN_TOKEN is not set; set it to the administrator token "
+                         "that convene serve was started with (CONVENE_ADMIN_TOKEN)")
+    convene_headers = {"Authorization": f"Bearer {admin_token}"}
     window_text = (data / "window.txt").read_text().split()
     window = (parse_utc(window_text[0]), parse_utc(window_text[1]))
     users = []
@@ -155,7 +162,7 @@ def main():
             body, elapsed = timed(radicale, "REPORT", f"/{name}/calendar/", query, headers)
             radicale_times.append(elapsed)
             body_convene, elapsed = timed(
-                convene, "GET", f"/v1/users/{user_id}/busy?{from_to}", None, {})
+                convene, "GET", f"/v1/users/{user_id}/busy?{from_to}", None, convene_headers)
             convene_times.append(elapsed)
             if round_number > 0:
                 continue
