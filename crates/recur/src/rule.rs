@@ -120,7 +120,10 @@ impl Rule {
     /// case, and one trailing semicolon is allowed.
     pub fn parse(value: &str) -> Result<Rule, RuleError> {
         let mut builder = Builder::default();
-        if value.len() >= 6 && value[..6].eq_ignore_ascii_case("RRULE:") {
+        if value
+            .get(..6)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("RRULE:"))
+        {
             return Err(RuleError::new(
                 "RRULE",
                 format!(
@@ -343,10 +346,12 @@ fn parse_by_day(text: &str) -> Result<Vec<WeekdayNum>, RuleError> {
                 ),
             )
         };
-        if item.len() < 2 {
-            return Err(invalid());
-        }
-        let (number, name) = item.split_at(item.len() - 2);
+        // The weekday is the last two bytes, which must not split a character.
+        let (number, name) = item
+            .len()
+            .checked_sub(2)
+            .and_then(|at| item.split_at_checked(at))
+            .ok_or_else(invalid)?;
         let weekday = parse_weekday(name).ok_or_else(invalid)?;
         let ordinal = if number.is_empty() {
             None
