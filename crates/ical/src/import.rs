@@ -42,7 +42,11 @@ pub fn parse_bytes(input: &[u8], limits: &Limits) -> Result<Imported, ImportErro
     let method = calendars
         .iter()
         .find_map(|calendar| calendar.property("METHOD"))
-        .map(|method| Method::from_text(method.value.trim()));
+        .map(|method| {
+            // `write` drops control characters from METHOD, so they are dropped here too.
+            let text: String = method.value.chars().filter(|ch| !ch.is_control()).collect();
+            Method::from_text(text.trim())
+        });
     let mut events = Vec::new();
     let mut skipped = Vec::new();
     for calendar in calendars {
