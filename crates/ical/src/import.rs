@@ -332,7 +332,13 @@ fn convert_time(
 
 fn read_person(property: &ContentLine) -> Person {
     // Some Outlook exports write the scheme twice (`mailto:MAILTO:jane@example.org`).
-    let mut email = property.value.trim();
+    // `write` drops control characters from addresses, so they are dropped here too.
+    let value: String = property
+        .value
+        .chars()
+        .filter(|ch| !ch.is_control())
+        .collect();
+    let mut email = value.trim();
     while let Some(scheme) = email
         .get(..7)
         .filter(|scheme| scheme.eq_ignore_ascii_case("mailto:"))

@@ -39,7 +39,7 @@ fn assert_round_trip(name: &str, input: &[u8]) {
 
 #[test]
 fn round_trip_keeps_events() {
-    let cases: [(&str, Vec<u8>); 3] = [
+    let cases: [(&str, Vec<u8>); 4] = [
         (
             "control characters inside RRULE",
             calendar(&[
@@ -53,6 +53,14 @@ fn round_trip_keeps_events() {
                 "DTSTART:20181123T163000Z",
                 "ORGANIZER;CN=Ann\x01 Lee:mailto:ann@example.test",
                 "ATTENDEE;PARTSTAT=A\x01\0\x1cROLE;ROLE=CHAIR\t:mailto:bob@example.test",
+            ]),
+        ),
+        (
+            "control characters inside addresses",
+            calendar(&[
+                "DTSTART:20181123T163000Z",
+                "ORGANIZER;CN=Ann Lee:mailto:ann@example.te\0\0\x03st",
+                "ATTENDEE:mailto:\0mailto:bob@example.test",
             ]),
         ),
         (
