@@ -39,7 +39,7 @@ fn assert_round_trip(name: &str, input: &[u8]) {
 
 #[test]
 fn round_trip_keeps_events() {
-    let cases: [(&str, Vec<u8>); 4] = [
+    let cases: [(&str, Vec<u8>); 5] = [
         (
             "control characters inside RRULE",
             calendar(&[
@@ -61,6 +61,13 @@ fn round_trip_keeps_events() {
                 "DTSTART:20181123T163000Z",
                 "ORGANIZER;CN=Ann Lee:mailto:ann@example.te\0\0\x03st",
                 "ATTENDEE:mailto:\0mailto:bob@example.test",
+            ]),
+        ),
+        (
+            "IANA name with '_' for '/' and no VTIMEZONE",
+            calendar(&[
+                "DTSTART;TZID=America_Bogota:20140411T113000",
+                "RDATE;TZID=America_Bogota:20140413T113000",
             ]),
         ),
         (
