@@ -194,12 +194,22 @@ fn read_end(
                 duration.line, duration.value
             ));
         }
-        return add_duration(start, parsed).map_err(|error| {
+        let end = add_duration(start, parsed).map_err(|error| {
             format!(
                 "line {}: DURATION {:?}: {error}",
                 duration.line, duration.value
             )
-        });
+        })?;
+        // DTEND cannot express an all-day event that ends on its start date, so neither may
+        // DURATION, or the event would not read back after `write`.
+        if matches!((start, &end), (EventTime::Date(first), EventTime::Date(last)) if last <= first)
+        {
+            return Err(format!(
+                "line {}: DURATION {:?} ends the all-day event on its start date; an all-day event lasts at least one day",
+                duration.line, duration.value
+            ));
+        }
+        return Ok(end);
     }
     Ok(match start {
         EventTime::Date(date) => EventTime::Date(

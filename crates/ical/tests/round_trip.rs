@@ -38,6 +38,19 @@ fn assert_round_trip(name: &str, input: &[u8]) {
 }
 
 #[test]
+fn zero_duration_all_day_event_is_skipped() {
+    let input = calendar(&["DTSTART;VALUE=DATE:20040101", "DURATION:P0D"]);
+    let imported = parse_bytes(&input, &Limits::default()).unwrap();
+    assert!(imported.calendar.events.is_empty());
+    assert_eq!(imported.skipped.len(), 1);
+    assert!(
+        imported.skipped[0].reason.contains("DURATION"),
+        "{}",
+        imported.skipped[0].reason
+    );
+}
+
+#[test]
 fn round_trip_keeps_events() {
     let cases: [(&str, Vec<u8>); 5] = [
         (
