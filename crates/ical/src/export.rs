@@ -189,6 +189,10 @@ fn strip_controls(value: &str) -> String {
 }
 
 /// Collects each TZID the events use, with the years its VTIMEZONE must cover.
+///
+/// NOTE: the first zone seen for a TZID wins. Events that `parse` read from two VCALENDARs
+/// defining the same TZID differently come back in one zone; renaming the second TZID
+/// would keep both.
 fn zones_used(events: &[CalendarEvent]) -> BTreeMap<String, (Zone, Coverage)> {
     let mut zones: BTreeMap<String, (Zone, Coverage)> = BTreeMap::new();
     for event in events {

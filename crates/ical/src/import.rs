@@ -42,7 +42,11 @@ pub fn parse_bytes(input: &[u8], limits: &Limits) -> Result<Imported, ImportErro
     let method = calendars
         .iter()
         .find_map(|calendar| calendar.property("METHOD"))
-        .map(|method| Method::from_text(method.value.trim()));
+        .map(|method| {
+            // `write` drops control characters from METHOD, so they are dropped here too.
+            let text: String = method.value.chars().filter(|ch| !ch.is_control()).collect();
+            Method::from_text(text.trim())
+        });
     let mut events = Vec::new();
     let mut skipped = Vec::new();
     for calendar in calendars {
@@ -190,12 +194,22 @@ fn read_end(
                 duration.line, duration.value
             ));
         }
-        return add_duration(start, parsed).map_err(|error| {
+        let end = add_duration(start, parsed).map_err(|error| {
             format!(
                 "line {}: DURATION {:?}: {error}",
                 duration.line, duration.value
             )
-        });
+        })?;
+        // DTEND cannot express an all-day event that ends on its start date, so neither may
+        // DURATION, or the event would not read back after `write`.
+        if matches!((start, &end), (EventTime::Date(first), EventTime::Date(last)) if last <= first)
+        {
+            return Err(format!(
+                "line {}: DURATION {:?} ends the all-day event on its start date; an all-day event lasts at least one day",
+                duration.line, duration.value
+            ));
+        }
+        return Ok(end);
     }
     Ok(match start {
         EventTime::Date(date) => EventTime::Date(
@@ -328,7 +342,13 @@ fn convert_time(
 
 fn read_person(property: &ContentLine) -> Person {
     // Some Outlook exports write the scheme twice (`mailto:MAILTO:jane@example.org`).
-    let mut email = property.value.trim();
+    // `write` drops control characters from addresses, so they are dropped here too.
+    let value: String = property
+        .value
+        .chars()
+        .filter(|ch| !ch.is_control())
+        .collect();
+    let mut email = value.trim();
     while let Some(scheme) = email
         .get(..7)
         .filter(|scheme| scheme.eq_ignore_ascii_case("mailto:"))

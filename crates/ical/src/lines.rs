@@ -165,7 +165,14 @@ fn parse_param(text: &str) -> Result<(Param, &str), String> {
             value = &rest[..end];
             rest = &rest[end..];
         }
-        values.push(decode_caret(value).into_owned());
+        // RFC 5545 allows no control characters in a parameter value, and `write` drops them,
+        // so they are dropped here too.
+        let value: Cow<'_, str> = if value.contains(char::is_control) {
+            Cow::Owned(value.chars().filter(|ch| !ch.is_control()).collect())
+        } else {
+            Cow::Borrowed(value)
+        };
+        values.push(decode_caret(&value).into_owned());
         match rest.strip_prefix(',') {
             Some(after) => rest = after,
             None => break,

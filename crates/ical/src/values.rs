@@ -178,12 +178,13 @@ pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
     })
 }
 
-/// Normalizes an RRULE value: upper case, no spaces, no empty parts, and checks that it names
-/// a valid FREQ and that each part is NAME=VALUE.
+/// Normalizes an RRULE value: upper case, no spaces or control characters, no empty parts,
+/// and checks that it names a valid FREQ and that each part is NAME=VALUE.
 pub(crate) fn normalize_rrule(value: &str) -> Result<String, String> {
+    // `write` drops the same characters, so a rule reads the same after a round trip.
     let compact: String = value
         .chars()
-        .filter(|ch| !ch.is_whitespace())
+        .filter(|ch| !ch.is_whitespace() && !ch.is_control())
         .collect::<String>()
         .to_ascii_uppercase();
     let parts: Vec<&str> = compact.split(';').filter(|part| !part.is_empty()).collect();

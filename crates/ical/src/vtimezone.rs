@@ -49,6 +49,11 @@ pub(crate) fn vtimezone_lines(zone: &Zone, coverage: Coverage) -> Vec<String> {
         "BEGIN:VTIMEZONE".to_string(),
         format!("TZID:{}", crate::export::param_safe_text(zone.tzid())),
     ];
+    // A reader that does not know the TZID, this crate among others, takes the zone from
+    // X-LIC-LOCATION (also written by Google Calendar) before the rules below.
+    if let Some(iana) = zone.iana_name().filter(|iana| *iana != zone.tzid()) {
+        lines.push(format!("X-LIC-LOCATION:{iana}"));
+    }
     let initial = time_zone.to_offset_info(start);
     lines.extend(observance(
         initial.dst().is_dst(),

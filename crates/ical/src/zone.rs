@@ -280,7 +280,10 @@ fn posix_rule(observance: &Observance) -> Result<String, String> {
         .and_then(|month| month.parse().ok())
         .ok_or_else(unsupported)?;
     let by_day = part("BYDAY").ok_or_else(unsupported)?;
-    let day_name = &by_day[by_day.len().saturating_sub(2)..];
+    // `get` returns `None` where the last two bytes would split a character.
+    let day_name = by_day
+        .get(by_day.len().saturating_sub(2)..)
+        .ok_or_else(unsupported)?;
     let weekday = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"]
         .iter()
         .position(|name| *name == day_name)
@@ -426,6 +429,22 @@ mod tests {
                 .seconds();
             assert_eq!(offset_at(&zone, local), expected, "2024-{month}-{day}");
         }
+    }
+
+    #[test]
+    fn vtimezone_with_non_ascii_byday_is_rejected() {
+        // The last two bytes of BYDAY split the two-byte character U+00E9.
+        let roots = resolver_for(
+            "BEGIN:VCALENDAR\nBEGIN:VTIMEZONE\nTZID:Odd\n\
+             BEGIN:STANDARD\nDTSTART:16011104T020000\nTZOFFSETFROM:-0400\nTZOFFSETTO:-0500\n\
+             RRULE:FREQ=YEARLY;BYDAY=\u{e9}X;BYMONTH=11\nEND:STANDARD\n\
+             BEGIN:DAYLIGHT\nDTSTART:16010311T020000\nTZOFFSETFROM:-0500\nTZOFFSETTO:-0400\n\
+             RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3\nEND:DAYLIGHT\n\
+             END:VTIMEZONE\nEND:VCALENDAR\n",
+        );
+        let mut resolver = ZoneResolver::new(roots[0].children.iter());
+        let error = resolver.resolve("Odd").unwrap_err();
+        assert!(error.contains("BYDAY"), "{error}");
     }
 
     #[test]

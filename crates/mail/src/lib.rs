@@ -39,6 +39,8 @@
 //! - `dkim` (public): DKIM signing, key loading and key generation.
 //! - `doctor` (public): checks of a sender domain's SPF, DKIM, DMARC and reverse DNS
 //!   records, through the same DNS settings as the [`Mailer`].
+//! - `fuzzing` (only with the `fuzzing` feature): the reply parser's entry point for the
+//!   fuzz targets in `fuzz/`.
 //!
 //! # Example
 //!
@@ -80,6 +82,9 @@ mod deliver;
 pub mod dkim;
 pub mod doctor;
 mod ehlo;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod lines;
 mod message;
 mod mx;

@@ -347,15 +347,12 @@ fn parse_by_day(text: &str) -> Result<Vec<WeekdayNum>, RuleError> {
                 ),
             )
         };
-        // A weekday is two ASCII letters, so a split inside a multi-byte character means
-        // an invalid value, not a panic.
-        let Some((number, name)) = item
+        // The weekday is the last two bytes, which must not split a character.
+        let (number, name) = item
             .len()
             .checked_sub(2)
             .and_then(|at| item.split_at_checked(at))
-        else {
-            return Err(invalid());
-        };
+            .ok_or_else(invalid)?;
         let weekday = parse_weekday(name).ok_or_else(invalid)?;
         let ordinal = if number.is_empty() {
             None

@@ -879,7 +879,11 @@ fn rule_parse_rejects_invalid_parts() {
         ("FREQ=WEEKLY;WKST=XX", "WKST"),
         ("FREQ=WEEKLY;RSCALE=GREGORIAN", "RSCALE"),
         ("FREQ=WEEKLY;BYDAY=", "BYDAY"),
+        // The last two bytes split the two-byte character U+051E.
+        ("FREQ=WEEKLY;BYDAY=MM\u{51e}E", "BYDAY"),
         ("RRULE:FREQ=WEEKLY", "RRULE"),
+        // The first six bytes, checked for an `RRULE:` prefix, split the character U+00E9.
+        ("FREQ=\u{e9}", "FREQ"),
     ];
     for (text, part) in cases {
         let error = Rule::parse(text).unwrap_err();

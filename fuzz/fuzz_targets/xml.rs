@@ -1,0 +1,9 @@
+//! Feeds `application/xml` request bodies to every method of the XML parser.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let parser = convene_input::parser_for("application/xml").expect("an XML parser");
+    convene_fuzz::parse_with_every_method(parser, body);
+});
