@@ -50,6 +50,12 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         warn_if_unaligned(&from_address, signer);
     }
     let admin_token = settings.api.admin_token()?;
+    if admin_token.is_none() && settings.database_url == "memory:" {
+        return Err(SettingsError::new(
+            "a memory: database without an administrator token could never have users, because `convene user create` cannot reach it; set --admin-token-file / CONVENE_ADMIN_TOKEN_FILE or --admin-token / CONVENE_ADMIN_TOKEN",
+        )
+        .into());
+    }
     if admin_token.is_none() {
         tracing::warn!(
             "no administrator token is set (CONVENE_ADMIN_TOKEN or CONVENE_ADMIN_TOKEN_FILE); \

@@ -269,6 +269,7 @@ async fn event_exported_and_feed_served_until_revoked() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["vary"], "accept");
     assert_eq!(
         response.headers()["content-type"],
         "text/calendar; charset=utf-8"

@@ -111,6 +111,10 @@ fn serve_rejects_invalid_mail_settings() {
             vec![("CONVENE_RATE_BURST", "0".to_owned())],
             "environment variable CONVENE_RATE_BURST",
         ),
+        (
+            vec![("CONVENE_DATABASE_URL", "memory:".to_owned())],
+            "could never have users",
+        ),
     ];
     for (settings, expected) in rows {
         let database = dir.path().join("convene.db");

@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use convene_domain::{DeliveryId, Event, EventId, UserId};
@@ -160,14 +160,17 @@ pub async fn show(
     }
     let event = services.scheduler.event(event_id(&id)?).await?;
     require_attendee(caller, &event, READ_EVENT)?;
-    match negotiate::choose(&headers)? {
+    let mut response = match negotiate::choose(&headers)? {
         Representation::Calendar => {
-            calendar::export(&services.scheduler, &services.uid_domain, event.id).await
+            calendar::export(&services.scheduler, &services.uid_domain, event.id).await?
         }
-        Representation::Json => {
-            Ok(Json(full_view(&services.scheduler, &event).await?).into_response())
-        }
-    }
+        Representation::Json => Json(full_view(&services.scheduler, &event).await?).into_response(),
+    };
+    // The same URL gives JSON or iCalendar, so caches must key on Accept.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    Ok(response)
 }
 
 #[utoipa::path(
