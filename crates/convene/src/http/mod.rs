@@ -46,6 +46,7 @@ use axum::routing::{delete, get, post};
 use convene_outbox::Outbox;
 use convene_scheduler::Scheduler;
 use convene_store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -151,6 +152,8 @@ pub fn router(services: Services) -> Router {
         // `RequestBodyLimitLayer` rejects a declared `Content-Length` above
         // the limit at once and stops reading any other body at the limit,
         // so axum's own, larger default limit is switched off.
+        // A panic in a handler becomes a 500 problem instead of a closed connection.
+        .layer(CatchPanicLayer::custom(problem::panic_response))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

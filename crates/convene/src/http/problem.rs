@@ -234,6 +234,18 @@ impl From<SchedulerError> for Problem {
     }
 }
 
+/// Creates the response to a request whose handler panicked: the 500 problem, so that the
+/// client gets an answer instead of a closed connection. The panic is a bug and is logged.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+    Problem::internal().into_response()
+}
+
 pub async fn not_found_route() -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
@@ -293,5 +305,27 @@ mod tests {
         assert_eq!(written, serde_json::to_string(&value).unwrap());
         assert_eq!(value["field"], "reminders/0/before");
         assert!(value.get("conflicts").is_none(), "{value}");
+    }
+
+    #[tokio::test]
+    async fn handler_panic_answered_with_problem() {
+        use axum::Router;
+        use axum::routing::get;
+        use tower::ServiceExt;
+        use tower_http::catch_panic::CatchPanicLayer;
+
+        async fn broken() -> &'static str {
+            panic!("broken on purpose")
+        }
+
+        let app = Router::new()
+            .route("/", get(broken))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let request = axum::http::Request::get("/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(is_problem(response.headers()), "{:?}", response.headers());
     }
 }
