@@ -513,8 +513,9 @@ impl convene_store::Store for SlowRecordStore {
         event: convene_domain::EventId,
         user: UserId,
         answer: convene_domain::Answer,
+        deliveries: &[convene_domain::Delivery],
     ) -> Result<bool, convene_store::StoreError> {
-        self.inner.set_answer(event, user, answer).await
+        self.inner.set_answer(event, user, answer, deliveries).await
     }
     async fn answers(
         &self,

@@ -753,12 +753,15 @@ impl Scheduler {
         Ok(event)
     }
 
-    /// Records a participant's reply to the invitation and sends it to the organizer.
+    /// Records a participant's reply to the invitation and sends it to the organizer. A
+    /// decline drops the participant's waiting reminders, and accepting after a decline plans
+    /// them again as of `now`.
     pub async fn answer(
         &self,
         event_id: EventId,
         user: UserId,
         answer: Answer,
+        now: Timestamp,
     ) -> Result<Vec<(UserId, Answer)>, SchedulerError> {
         let event = self.event(event_id).await?;
         if event.status == EventStatus::Cancelled {
@@ -780,7 +783,12 @@ impl Scheduler {
             )
             .into());
         }
-        if !self.store.set_answer(event_id, user, answer).await? {
+        let deliveries = plan_deliveries(&event, &[user], now)?;
+        if !self
+            .store
+            .set_answer(event_id, user, answer, &deliveries)
+            .await?
+        {
             return Err(ValidationError::new(
                 "user",
                 format!("{user} does not take part in the event; add them as a participant first"),

@@ -184,13 +184,17 @@ pub trait Store: MailStore {
     /// same file again changes nothing, and a newer copy of an event replaces the older one.
     async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError>;
 
-    /// Records `user`'s reply to the invitation to `event`. Returns false when `user` does
-    /// not attend it.
+    /// Records `user`'s reply to the invitation to `event`, in one transaction with its
+    /// effect on their reminders: a decline drops their pending deliveries for the event
+    /// that are not handed to the mail queue, and a reply other than a decline, after a
+    /// decline, stores `deliveries`, their reminders planned anew. Returns false when `user`
+    /// does not attend the event.
     async fn set_answer(
         &self,
         event: EventId,
         user: UserId,
         answer: Answer,
+        deliveries: &[Delivery],
     ) -> Result<bool, StoreError>;
 
     /// Returns every attendee's reply to the invitation to `event`, the organizer's

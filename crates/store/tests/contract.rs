@@ -468,7 +468,7 @@ async fn declined_event_is_not_busy(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .set_answer(meeting.id, bob, Answer::Declined)
+            .set_answer(meeting.id, bob, Answer::Declined, &[])
             .await
             .unwrap()
     );
@@ -484,13 +484,60 @@ async fn declined_event_is_not_busy(store: Arc<dyn Store>) {
     // Accepting again makes the time busy again.
     assert!(
         store
-            .set_answer(meeting.id, bob, Answer::Accepted)
+            .set_answer(meeting.id, bob, Answer::Accepted, &[])
             .await
             .unwrap()
     );
     assert_eq!(
         store.busy(bob, day).await.unwrap(),
         [meeting.interval, other.interval]
+    );
+}
+
+async fn decline_drops_reminders_until_accepted(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let meeting = event(ann, &[bob], "2030-01-15T10:00:00Z", "2030-01-15T11:00:00Z");
+    let planned = plan(&meeting, &[ann, bob], "2030-01-15T09:45:00Z");
+    store.book_event(&meeting, &planned).await.unwrap();
+    let now = at("2030-01-01T00:00:00Z");
+    let users_with_reminders = |deliveries: Vec<Delivery>| {
+        let mut users: Vec<UserId> = deliveries.iter().map(|d| d.user_id).collect();
+        users.sort();
+        users
+    };
+    let mut both = vec![ann, bob];
+    both.sort();
+
+    assert!(
+        store
+            .set_answer(meeting.id, bob, Answer::Declined, &[])
+            .await
+            .unwrap()
+    );
+    let left = store.deliveries(meeting.id, now).await.unwrap();
+    assert_eq!(users_with_reminders(left), [ann]);
+
+    // Tentative after the decline plans Bob's reminders again; a second acceptance adds
+    // nothing more.
+    let replanned = plan(&meeting, &[bob], "2030-01-15T09:45:00Z");
+    for answer in [Answer::Tentative, Answer::Accepted] {
+        assert!(
+            store
+                .set_answer(meeting.id, bob, answer, &replanned)
+                .await
+                .unwrap()
+        );
+    }
+    let restored = store.deliveries(meeting.id, now).await.unwrap();
+    assert_eq!(users_with_reminders(restored), both);
+
+    let stranger = UserId::generate();
+    assert!(
+        !store
+            .set_answer(meeting.id, stranger, Answer::Declined, &[])
+            .await
+            .unwrap()
     );
 }
 
@@ -1703,6 +1750,7 @@ contract_for_all!(
     users_and_events_listed_by_page,
     cancel_event_frees_time_and_drops_waiting_reminders,
     declined_event_is_not_busy,
+    decline_drops_reminders_until_accepted,
     claim_is_exclusive_until_lease_expires,
     attempts_settle_or_retry,
     batch_records_apply_independently,

@@ -283,7 +283,9 @@ pub async fn rsvp(
         "reply to its invitation",
     )?;
     require_self(caller, user, "reply for this participant")?;
-    let answers = scheduler.answer(id, user, command.answer).await?;
+    let answers = scheduler
+        .answer(id, user, command.answer, Timestamp::now())
+        .await?;
     Ok(Json(rsvp_view(id, &answers)))
 }
 

@@ -491,16 +491,29 @@ impl Store for MemoryStore {
         event: EventId,
         user: UserId,
         answer: Answer,
+        deliveries: &[Delivery],
     ) -> Result<bool, StoreError> {
         let mut state = self.lock();
         let attends = state
             .events
             .get(&event)
             .is_some_and(|stored| stored.attendees().contains(&user));
-        if attends {
-            state.answers.insert((event, user), answer);
+        if !attends {
+            return Ok(false);
         }
-        Ok(attends)
+        let previous = state.answers.insert((event, user), answer);
+        if answer == Answer::Declined {
+            state.deliveries.retain(|_, stored| {
+                let delivery = &stored.delivery;
+                !(delivery.event_id == event
+                    && delivery.user_id == user
+                    && delivery.state == DeliveryState::Pending
+                    && delivery.message_id.is_none())
+            });
+        } else if previous == Some(Answer::Declined) {
+            state.insert_deliveries(deliveries);
+        }
+        Ok(true)
     }
 
     async fn answers(&self, event: EventId) -> Result<Vec<(UserId, Answer)>, StoreError> {

@@ -414,16 +414,38 @@ impl Store for SqliteStore {
         event: EventId,
         user: UserId,
         answer: Answer,
+        deliveries: &[Delivery],
     ) -> Result<bool, StoreError> {
-        let updated =
-            sqlx::query("UPDATE attendees SET answer = ? WHERE event_id = ? AND user_id = ?")
-                .bind(answer.as_str())
+        let mut tx = self.write_transaction().await?;
+        let previous: Option<String> =
+            sqlx::query_scalar("SELECT answer FROM attendees WHERE event_id = ? AND user_id = ?")
                 .bind(event.to_string())
                 .bind(user.to_string())
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        Ok(updated > 0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(previous) = previous else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE attendees SET answer = ? WHERE event_id = ? AND user_id = ?")
+            .bind(answer.as_str())
+            .bind(event.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if answer == Answer::Declined {
+            sqlx::query(
+                "DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending' \
+                 AND message_id IS NULL",
+            )
+            .bind(event.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        } else if previous == Answer::Declined.as_str() {
+            insert_deliveries(&mut tx, deliveries).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn answers(&self, event: EventId) -> Result<Vec<(UserId, Answer)>, StoreError> {
