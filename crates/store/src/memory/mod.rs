@@ -202,6 +202,18 @@ impl State {
         }
     }
 
+    /// Deletes `user`'s deliveries for `event` that are pending and not handed to the mail
+    /// queue.
+    fn drop_waiting_deliveries(&mut self, event: EventId, user: UserId) {
+        self.deliveries.retain(|_, stored| {
+            let delivery = &stored.delivery;
+            !(delivery.event_id == event
+                && delivery.user_id == user
+                && delivery.state == DeliveryState::Pending
+                && delivery.message_id.is_none())
+        });
+    }
+
     fn insert_deliveries(&mut self, deliveries: &[Delivery]) {
         for delivery in deliveries {
             let duplicate = self.deliveries.values().any(|stored| {
@@ -399,13 +411,7 @@ impl Store for MemoryStore {
         if let Some(events) = state.by_user.get_mut(&user) {
             events.remove(&event_id);
         }
-        state.deliveries.retain(|_, stored| {
-            let delivery = &stored.delivery;
-            !(delivery.event_id == event_id
-                && delivery.user_id == user
-                && delivery.state == DeliveryState::Pending
-                && delivery.message_id.is_none())
-        });
+        state.drop_waiting_deliveries(event_id, user);
         Ok(true)
     }
 
@@ -503,13 +509,7 @@ impl Store for MemoryStore {
         }
         let previous = state.answers.insert((event, user), answer);
         if answer == Answer::Declined {
-            state.deliveries.retain(|_, stored| {
-                let delivery = &stored.delivery;
-                !(delivery.event_id == event
-                    && delivery.user_id == user
-                    && delivery.state == DeliveryState::Pending
-                    && delivery.message_id.is_none())
-            });
+            state.drop_waiting_deliveries(event, user);
         } else if previous == Some(Answer::Declined) {
             state.insert_deliveries(deliveries);
         }

@@ -300,14 +300,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query(
-            "DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending' \
-             AND message_id IS NULL",
-        )
-        .bind(event_id.to_string())
-        .bind(user.to_string())
-        .execute(&mut *tx)
-        .await?;
+        drop_waiting_deliveries(&mut tx, event_id, user).await?;
 
         tx.commit().await?;
         Ok(removed > 0)
@@ -433,14 +426,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         if answer == Answer::Declined {
-            sqlx::query(
-                "DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending' \
-                 AND message_id IS NULL",
-            )
-            .bind(event.to_string())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await?;
+            drop_waiting_deliveries(&mut tx, event, user).await?;
         } else if previous == Answer::Declined.as_str() {
             insert_deliveries(&mut tx, deliveries).await?;
         }
@@ -999,6 +985,24 @@ async fn drop_deliveries(
     .bind(event.to_string())
     .bind(micros(now))
     .bind(settled)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes `user`'s deliveries for `event` that are pending and not handed to the mail
+/// queue.
+async fn drop_waiting_deliveries(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: EventId,
+    user: UserId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM deliveries WHERE event_id = ? AND user_id = ? AND state = 'pending' \
+         AND message_id IS NULL",
+    )
+    .bind(event.to_string())
+    .bind(user.to_string())
     .execute(&mut **tx)
     .await?;
     Ok(())
