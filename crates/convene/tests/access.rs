@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::{ADMIN_TOKEN, Convene, client};
 
-/// Who sends a request. For an endpoint about one event, the organizer and the
-/// participant are that event's; for an endpoint about one user, the organizer is that
+/// The sender of a request. For an endpoint about one event, the organizer and the
+/// participant are that event's. For an endpoint about one user, the organizer is that
 /// user and the participant is someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -256,8 +256,8 @@ fn rows() -> Vec<Row> {
             |_| Empty,
             [200, 200, 403, 401, 200],
         ),
-        // Without `user`, a caller answers for themselves; the organizer has nothing to
-        // answer and the administrator must name the participant.
+        // Without `user`, a caller replies for themselves. The organizer has no invitation
+        // to reply to, and the administrator must name the participant.
         row(
             Method::POST,
             |s| format!("/v1/events/{}/rsvp", s.event),
@@ -560,7 +560,7 @@ async fn rate_limit_answers_429_with_retry_after() {
     let admin = send(&convene, Some(ADMIN_TOKEN), Method::GET, &path, Body::Empty).await;
     assert_eq!(admin.status(), 200);
 
-    // A feed has a budget of its own, whoever fetches it.
+    // A feed has a budget of its own, shared by every client that fetches it.
     let (status, feed) = convene
         .post(&format!("/v1/users/{ann}/feeds"), json!(null))
         .await;

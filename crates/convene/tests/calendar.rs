@@ -256,8 +256,8 @@ async fn event_exported_and_feed_served_until_revoked() {
     assert!(!text.contains("METHOD"), "{text}");
     assert!(!text.contains("VALARM"), "{text}");
 
-    // The event's own URL gives the same calendar to a client that prefers it, and
-    // answers 406 to one that accepts neither JSON nor iCalendar.
+    // The event's own URL returns the same calendar to a client that prefers it, and 406
+    // to one that accepts neither JSON nor iCalendar.
     let negotiated = |accept: &'static str| {
         convene
             .client

@@ -122,7 +122,7 @@ pub struct UpdateEvent {
 /// A participant's reply to an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerInvitation {
-    /// The attendee who answers; the authenticated user when absent.
+    /// The attendee who replies; the authenticated user when absent.
     pub user: Option<UserId>,
     pub answer: crate::Answer,
 }

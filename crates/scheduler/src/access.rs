@@ -72,7 +72,7 @@ pub fn require_organizer(
 }
 
 /// Allows the event's attendees, its organizer included, and the administrator, to read
-/// the event or act on it as `action` says.
+/// the event or act on it as `action` describes.
 pub fn require_attendee(caller: Caller, event: &Event, action: &str) -> Result<(), SchedulerError> {
     if is_attendee(caller, event) {
         return Ok(());

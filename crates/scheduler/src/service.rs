@@ -80,7 +80,7 @@ impl Scheduler {
     }
 
     /// Returns the caller that `token` authenticates: the administrator, or the user who
-    /// holds the token. Returns `None` for a token that is unknown or revoked.
+    /// owns the token. Returns `None` for a token that is unknown or revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>, SchedulerError> {
         let hash = secrets::token_hash(token);
         if let Some(admin) = &self.admin_token_hash

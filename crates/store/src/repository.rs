@@ -185,10 +185,10 @@ pub trait Store: MailStore {
     async fn import_events(&self, owner: UserId, events: &[Event]) -> Result<(), StoreError>;
 
     /// Records `user`'s reply to the invitation to `event`, in one transaction with its
-    /// effect on their reminders: a decline drops their pending deliveries for the event
-    /// that are not handed to the mail queue, and a reply other than a decline, after a
-    /// decline, stores `deliveries`, their reminders planned anew. Returns false when `user`
-    /// does not attend the event.
+    /// effect on their reminders. A decline drops their pending deliveries for the event
+    /// that are not handed to the mail queue. Any other reply after a decline stores
+    /// `deliveries`, their reminders planned anew. Returns false when `user` does not
+    /// attend the event.
     async fn set_answer(
         &self,
         event: EventId,

@@ -1,7 +1,7 @@
 //! Bearer-token authentication and per-caller rate limits.
 //!
 //! [`authenticate`] runs before every handler of the authenticated API. It reads
-//! `Authorization: Bearer <token>` (RFC 6750), asks the Scheduler whose token it is, charges
+//! `Authorization: Bearer <token>` (RFC 6750), looks the token up through the Scheduler, charges
 //! the caller's rate limit and hands the [`Caller`] to the handler as a request extension.
 //! A request without a usable token gets 401 with a `WWW-Authenticate` challenge; a caller
 //! over its limit gets 429 with `Retry-After`. Requests that fail authentication spend the
@@ -26,7 +26,7 @@ use super::{Problem, Services};
 /// The realm named in `WWW-Authenticate` challenges.
 const REALM: &str = "convene";
 
-/// How many callers the rate limiter tracks before it forgets those whose budget has
+/// The number of budgets the rate limiter keeps before it drops those that have
 /// refilled.
 const TRACKED_CALLERS: usize = 10_000;
 
@@ -146,7 +146,7 @@ pub async fn authenticate(
     next.run(request).await
 }
 
-/// Why a request carries no usable bearer token.
+/// Reason a request carries no usable bearer token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MissingToken {
     /// No `Authorization` header.

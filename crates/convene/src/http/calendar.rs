@@ -16,7 +16,7 @@ use convene_scheduler::{Caller, Scheduler, SchedulerError};
 use jiff::{SignedDuration, Timestamp};
 
 use super::auth::Budget;
-use super::page::{Page, page_response};
+use super::page::{Page, PageParams, page_response};
 use super::params::{QueryParams, path};
 use super::users::user_id;
 use super::views::{FeedIdView, FeedView, ImportView, RemovedView, SkippedView};
@@ -31,9 +31,9 @@ const FEED_HISTORY: SignedDuration = SignedDuration::from_hours(90 * 24);
 /// The maximum number of events one feed shows: the earliest that have not ended more than
 /// [`FEED_HISTORY`] ago.
 ///
-/// NOTE: each event costs three queries (the event, its attendee list and its replies;
-/// the people of all events are read at once), 15,000 for a full feed. Reading events and
-/// replies in one query per kind would make it fast.
+/// NOTE: each event costs three queries: the event, its attendee list and its replies.
+/// A full feed therefore makes 15,000 (the people of all events are read at once).
+/// Reading events and replies in one query per kind would make it fast.
 const MAX_FEED_EVENTS: usize = 5_000;
 
 /// `POST /v1/users/{id}/calendar`: imports the events of an iCalendar body as the user's
@@ -202,8 +202,7 @@ pub async fn create_feed(
     tag = "calendars",
     params(
         ("id" = String, Path, format = Uuid, description = "The user's id."),
-        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of the user's feeds.", body = Page<FeedIdView>,

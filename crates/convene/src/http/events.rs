@@ -13,14 +13,14 @@ use jiff::Timestamp;
 
 use super::body::decode;
 use super::negotiate::{self, Representation};
-use super::page::{Page, page_response};
+use super::page::{Page, PageParams, page_response};
 use super::params::{QueryParams, path};
 use super::requests::{AddParticipantBody, CreateEventBody, RsvpBody, UpdateEventBody};
 use super::users::user_id;
 use super::views::{DeliveryView, EventView, RsvpView, delivery_view, event_view, rsvp_view};
 use super::{Problem, Services, calendar};
 
-/// What a caller who is not an attendee may not do with an event, with the way to the
+/// The action named in the 403 to a caller who is not an attendee, with the way to the
 /// busy time they may see.
 const READ_EVENT: &str =
     "read its details; other users see their busy time through /v1/users/{id}/busy";
@@ -77,8 +77,7 @@ pub async fn create(
     params(
         ("user" = Option<String>, Query, format = Uuid,
             description = "The user whose events to list; the caller when absent. Required for the administrator."),
-        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of events, cancelled and imported ones included, in the order they were created.",
@@ -235,7 +234,7 @@ pub async fn cancel(
 }
 
 /// `POST /v1/events/{id}/rsvp`: a participant accepts, declines or tentatively accepts.
-/// A user answers for themselves; the administrator names the participant in `user`.
+/// A user replies for themselves; the administrator names the participant in `user`.
 #[utoipa::path(
     post,
     path = "/v1/events/{id}/rsvp",
@@ -361,7 +360,7 @@ pub async fn remove_participant(
 }
 
 /// `GET /v1/events/{id}/reminders`: the event's planned reminders, page by page. The
-/// organizer and the administrator see everyone's; a participant sees their own.
+/// organizer and the administrator get everyone's, and a participant gets their own.
 #[utoipa::path(
     get,
     path = "/v1/events/{id}/reminders",
@@ -369,8 +368,7 @@ pub async fn remove_participant(
     tag = "events",
     params(
         ("id" = String, Path, format = Uuid, description = "The event's id."),
-        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of reminder deliveries with their latest result: everyone's for the organizer, the caller's own for a participant.",

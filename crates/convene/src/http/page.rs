@@ -7,7 +7,7 @@
 //! older event. A request names the page with
 //! `limit` (1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent) and `after`, the
 //! id of the last item of the previous page. The response is `{"items": [...], "next":
-//! id}`, where `next` is the `after` of the following page, or null on the last page; a
+//! id}`, where `next` is the `after` of the following page, or null on the last page. A
 //! `Link` header with `rel="next"` (RFC 8288) gives the same page as a URL.
 
 use std::str::FromStr;
@@ -16,7 +16,7 @@ use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::Problem;
 use super::params::QueryParams;
@@ -38,7 +38,21 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// The page that a request asks for.
+/// The query parameters of a page, for the OpenAPI document; handlers read them with
+/// [`QueryParams::page`].
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "only the OpenAPI derive reads the fields")]
+pub struct PageParams {
+    /// The `next` value of the previous page.
+    #[param(format = Uuid)]
+    after: Option<String>,
+    /// The page size; 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+/// The page that a request names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest<Id> {
     /// The id of the last item of the previous page; `None` for the first page.

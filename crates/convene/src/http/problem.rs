@@ -235,7 +235,7 @@ impl From<SchedulerError> for Problem {
 }
 
 /// Creates the response to a request whose handler panicked: the 500 problem, so that the
-/// client gets an answer instead of a closed connection. The panic is a bug and is logged.
+/// client gets a response instead of a closed connection. The panic is a bug and is logged.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<String>()

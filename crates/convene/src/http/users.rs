@@ -13,7 +13,7 @@ use jiff::Timestamp;
 
 use super::Problem;
 use super::body::decode;
-use super::page::{Page, page_response};
+use super::page::{Page, PageParams, page_response};
 use super::params::{QueryParams, path};
 use super::requests::{NewUserBody, UpdateUserBody};
 use super::views::{BusyView, TokenView, UserView, busy_view, token_view, user_view};
@@ -70,8 +70,7 @@ pub async fn create(
     operation_id = "listUsers",
     tag = "users",
     params(
-        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of users, in the order they were created.", body = Page<UserView>,
@@ -225,8 +224,7 @@ pub async fn issue_token(
     tag = "users",
     params(
         ("id" = String, Path, format = Uuid, description = "The user's id."),
-        ("after" = Option<String>, Query, format = Uuid, description = "The `next` value of the previous page."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "The page size; 50 when absent."),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of the user's tokens, without their secrets.", body = Page<TokenView>,
