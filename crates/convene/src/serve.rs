@@ -155,6 +155,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         metrics,
         uid_domain: uid_domain.clone(),
         rate_limiter: Arc::new(http::CallerLimiter::new(settings.api.rate_limit())),
+        push_public_key: None,
     });
     let mut http_stop = stop.clone();
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

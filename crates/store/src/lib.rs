@@ -23,6 +23,7 @@
 //! - [`sqlite`]: the embedded default, one SQLite file.
 //! - [`error`]: the error type and its backend-neutral kinds.
 
+mod codec;
 pub mod error;
 pub mod memory;
 pub mod repository;
