@@ -1,5 +1,5 @@
-//! What the HTTP channels share: the client with its timeouts and trusted CAs, and the
-//! check of configured URLs. It also reads the facts of a reply (status, `Retry-After`, the
+//! The parts that the HTTP channels share: the client with its timeouts and trusted CAs,
+//! and the check of configured URLs. It also reads the facts of a reply (status, `Retry-After`, the
 //! start of the body), which each channel classifies by its own peer's rules into a
 //! [`SendOutcome`].
 //!
@@ -67,8 +67,8 @@ pub struct SendOutcome {
     pub retry_after: Option<Duration>,
     /// Whether the peer replied that the endpoint is gone for good. For Web Push, the
     /// subscription expired or was removed (404 or 410), so the caller should delete it.
-    /// For a webhook, the receiver replied 410, and the Standard Webhooks specification
-    /// asks that the endpoint then be disabled. SMS never sets it.
+    /// For a webhook, the receiver replied 410, after which the Standard Webhooks
+    /// specification says to disable the endpoint. SMS never sets it.
     pub endpoint_gone: bool,
 }
 
@@ -282,7 +282,7 @@ pub(crate) struct Verdict {
     pub(crate) outcome: DeliveryOutcome,
     /// Whether the endpoint is gone for good, as [`SendOutcome::endpoint_gone`] describes.
     pub(crate) endpoint_gone: bool,
-    /// What to do about it, for a status that does not say so itself.
+    /// Advice for the reason, for a status that does not explain itself.
     pub(crate) advice: Option<&'static str>,
 }
 

@@ -263,7 +263,7 @@ async fn sms_refused_connection_is_temporary() {
 #[tokio::test]
 async fn sms_silent_gateway_times_out() {
     // No real gateway accepts a request and then never replies on purpose, so this one
-    // is written here: it accepts the connection and holds it until the test ends.
+    // is written here: it accepts the connection and keeps it open until the test ends.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (release, released) = mpsc::channel::<()>();

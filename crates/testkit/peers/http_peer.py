@@ -30,10 +30,10 @@ body in the kind's error form, and with "Retry-After: N" when the path continues
 
 Once it listens, the peer prints one JSON line on stdout: {"port": N}, with "p256dh" and
 "auth" in base64url for push. It writes every request to DIR as NNNNNN.json, under a
-temporary name first, with the keys method, path, headers (names in lower case), body
-(decoded as UTF-8 with replacement characters), status, error (why a check failed, or
-null), and for each kind: form and auth_user (sms), payload (webhook), plaintext and
-claims (push). It runs until it is killed.
+temporary name first. The keys are method, path, headers (names in lower case), body
+(decoded as UTF-8 with replacement characters), status, and error (the reason a check
+failed, or null). Each kind adds its own: form and auth_user (sms), payload (webhook),
+plaintext and claims (push). The peer runs until it is killed.
 """
 
 import argparse

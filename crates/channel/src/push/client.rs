@@ -41,8 +41,8 @@ impl PushConfig {
     }
 }
 
-/// How urgent a message is for the push service (RFC 8030, section 5.3): services may hold
-/// back less urgent messages to save a device's battery.
+/// The urgency of a message for the push service (RFC 8030, section 5.3). Services may
+/// hold back less urgent messages to save a device's battery.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Urgency {
     VeryLow,
@@ -68,9 +68,9 @@ impl Urgency {
 pub struct PushMessage<'a> {
     /// The message before encryption, at most [`MAX_PAYLOAD_BYTES`] octets.
     pub payload: &'a [u8],
-    /// How long the push service keeps the message while the browser is offline, such as
-    /// the time until the event starts; zero asks for delivery now or never. Sent in
-    /// whole seconds.
+    /// The time the push service keeps the message while the browser is offline, such as
+    /// the time until the event starts. Zero requests delivery now or never. Sent in whole
+    /// seconds.
     pub ttl: Duration,
     pub urgency: Urgency,
 }

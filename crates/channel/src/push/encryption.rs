@@ -32,7 +32,7 @@ impl KeyType for Length {
     }
 }
 
-/// Encrypts `payload` for the browser that holds the private key of `p256dh` and the
+/// Encrypts `payload` for the browser that has the private key of `p256dh` and the
 /// authentication secret `auth`, with a fresh ephemeral key pair and salt, and returns
 /// the body: the `aes128gcm` header (salt, record size, key id length and the ephemeral
 /// public key as key id) followed by one record.

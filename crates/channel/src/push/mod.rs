@@ -9,12 +9,12 @@
 //! signed with ES256 by the server's [`VapidKey`], for the endpoint's origin, valid for 12
 //! hours and naming a contact, with the public key beside it.
 //!
-//! Replies are classified for the caller: 2xx is delivered; 404 and 410 are permanent and
-//! set [`SendOutcome::endpoint_gone`](crate::SendOutcome::endpoint_gone), because the subscription expired or
-//! the browser left it and should be deleted; 413 is permanent; 400, 401 and 403, which
-//! push services return for a request or VAPID token they reject, are permanent; 408, 429,
-//! 5xx, no connection and timeouts are temporary, with the `Retry-After` wait when the
-//! service sends one. Endpoints must be `https` unless the settings allow plain HTTP.
+//! Replies are classified for the caller. 2xx is delivered. 404 and 410 are permanent and
+//! set [`SendOutcome::endpoint_gone`](crate::SendOutcome::endpoint_gone), because the
+//! subscription expired or the browser dropped it, so it should be deleted. 413 is
+//! permanent, and so are 400, 401 and 403, which push services return for a request or
+//! VAPID token they reject. 408, 429, 5xx, no connection and timeouts are temporary, with
+//! the `Retry-After` wait when the service sends one. Endpoints must be `https` unless the settings allow plain HTTP.
 //!
 //! Callers give a [`Subscription`], as browsers report it, and an already rendered message
 //! of at most [`MAX_PAYLOAD_BYTES`], usually JSON for the service worker to show.

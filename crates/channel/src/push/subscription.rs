@@ -23,8 +23,8 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 
 /// A browser's push subscription, checked and decoded.
 ///
-/// `Debug` shows the endpoint's host only, because the endpoint URL lets anyone who knows
-/// it send to the browser, and leaves the authentication secret out.
+/// `Debug` shows the endpoint's host only, because anyone with the endpoint URL can send
+/// to the browser, and leaves the authentication secret out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Subscription {
     endpoint: Url,
@@ -38,7 +38,7 @@ pub struct Subscription {
 #[error("invalid {field}: {reason}")]
 pub struct SubscriptionError {
     pub field: &'static str,
-    /// What is wrong, without the field's value when that is a key.
+    /// The problem, without the field's value when that is a key.
     pub reason: String,
 }
 
@@ -130,8 +130,8 @@ fn decode_key<const N: usize>(text: &str) -> Result<[u8; N], String> {
         .map_err(|_| format!("{} octets instead of {N}", bytes.len()))
 }
 
-/// Checks that `point` is on the P-256 curve by agreeing a key with it, which ring does
-/// only for valid points; it has no separate check.
+/// Checks that `point` is on the P-256 curve by agreeing a key with it. ring has no separate
+/// check, but agrees keys only with valid points.
 fn is_p256_point(point: &[u8]) -> bool {
     let Ok(private_key) = EphemeralPrivateKey::generate(&ECDH_P256, &SystemRandom::new()) else {
         return false;
@@ -204,8 +204,8 @@ mod tests {
     #[test]
     fn debug_shows_host_only() {
         let subscription = Subscription::new(ENDPOINT, P256DH, AUTH).unwrap();
-        let shown = format!("{subscription:?}");
-        assert!(shown.contains("push.example.net"), "{shown}");
-        assert!(!shown.contains("JzLQ3raZ"), "{shown}");
+        let printed = format!("{subscription:?}");
+        assert!(printed.contains("push.example.net"), "{printed}");
+        assert!(!printed.contains("JzLQ3raZ"), "{printed}");
     }
 }

@@ -18,7 +18,8 @@ use zeroize::Zeroizing;
 /// The length of the base64 lines of a PEM file (RFC 7468, section 2).
 const PEM_LINE_CHARS: usize = 64;
 
-/// The JOSE header of every VAPID token, in base64url: `{"typ":"JWT","alg":"ES256"}`.
+/// Returns the JOSE header of every VAPID token, `{"typ":"JWT","alg":"ES256"}`, in
+/// base64url.
 fn jwt_header() -> String {
     URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ES256"}"#)
 }
@@ -159,7 +160,8 @@ impl VapidKey {
             exp: expires.as_second(),
             sub: subject,
         };
-        // Serializing three plain fields cannot fail.
+        // serde_json fails only on maps with non-string keys or failing Serialize impls,
+        // and these claims have neither.
         let claims = serde_json::to_vec(&claims).map_err(|_| ring::error::Unspecified)?;
         let signing_input = format!("{}.{}", jwt_header(), URL_SAFE_NO_PAD.encode(claims));
         // ES256 signatures in a JWT are r and s, 32 octets each (RFC 7518, section 3.4),

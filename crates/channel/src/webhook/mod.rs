@@ -3,11 +3,11 @@
 //! any of that project's libraries.
 //!
 //! This module hides the signature scheme and the payload format. Each request carries
-//! three headers: `webhook-id`, the delivery's id, the same on every retry of one reminder
-//! so that a receiver can drop duplicates; `webhook-timestamp`, the attempt's time in Unix
-//! seconds, so that a receiver can reject replays; and `webhook-signature`, `v1,` followed
-//! by the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the key of the
-//! `whsec_` secret. The body is the envelope that the specification recommends,
+//! three headers. `webhook-id` is the delivery's id, the same on every retry of one
+//! reminder, so a receiver can drop duplicates. `webhook-timestamp` is the attempt's time
+//! in Unix seconds, so a receiver can reject replays. `webhook-signature` is `v1,` followed
+//! by the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the key of the `whsec_`
+//! secret. The body is the envelope that the specification recommends,
 //! `{"type", "timestamp", "data"}`, with the type `reminder.due` and [`ReminderDue`] as
 //! data.
 //!

@@ -68,8 +68,8 @@ impl WebhookPayload {
         let event = &reminder.event;
         let user = &recipient.user;
         // The recipient reads times in their own zone, or in the event's when they set
-        // none, as in e-mail reminders. Stored zone names are valid, so UTC only stands
-        // in for a zone that a newer database renamed.
+        // none, as in e-mail reminders. Stored zone names are valid, so UTC replaces only
+        // a zone that a newer database renamed.
         let zone_name = user.time_zone.as_deref().unwrap_or(&event.time_zone);
         let zone = TimeZone::get(zone_name).unwrap_or(TimeZone::UTC);
         let start = event.interval.start();
