@@ -1,7 +1,7 @@
 //! The parts that the HTTP channels share: the client with its timeouts and trusted CAs,
-//! and the check of configured URLs. It also reads the facts of a reply (status, `Retry-After`, the
-//! start of the body), which each channel classifies by its own peer's rules into a
-//! [`SendOutcome`].
+//! and the check of configured URLs. This module also reads the facts of a reply (status,
+//! `Retry-After`, the start of the body), which each channel classifies by its own peer's
+//! rules into a [`SendOutcome`].
 //!
 //! TLS is rustls on ring, trusting the operating system's CA store (read by
 //! `rustls-native-certs` when a client is built) plus the PEM files in
@@ -67,8 +67,8 @@ pub struct SendOutcome {
     pub retry_after: Option<Duration>,
     /// Whether the peer replied that the endpoint is gone for good. For Web Push, the
     /// subscription expired or was removed (404 or 410), so the caller should delete it.
-    /// For a webhook, the receiver replied 410, after which the Standard Webhooks
-    /// specification says to disable the endpoint. SMS never sets it.
+    /// For a webhook, the receiver replied 410, and the Standard Webhooks specification
+    /// then recommends disabling the endpoint. SMS never sets it.
     pub endpoint_gone: bool,
 }
 
@@ -243,6 +243,7 @@ pub(crate) async fn send(request: RequestBuilder, url: &Url) -> Result<Reply, Se
                     error_chain(&error)
                 )
             };
+            tracing::debug!(destination = %destination(url), %reason, "an HTTP request got no reply");
             return Err(SendOutcome {
                 attempt: attempt(url, DeliveryOutcome::TemporaryFailure, None, reason),
                 retry_after: None,
@@ -313,6 +314,12 @@ pub(crate) fn outcome_with_reason(
         DeliveryOutcome::TemporaryFailure => reply.retry_after,
         _ => None,
     };
+    tracing::debug!(
+        destination = %destination(url),
+        status = reply.status.as_u16(),
+        outcome = outcome.as_str(),
+        "an HTTP request got a reply"
+    );
     SendOutcome {
         attempt: attempt(url, outcome, Some(reply.status), reason),
         retry_after,

@@ -10,7 +10,7 @@ use convene_channel::webhook::{
 };
 use convene_channel::{HttpOptions, Secret};
 use convene_domain::{DeliveryId, DeliveryOutcome};
-use convene_testkit::{HttpPeer, Peer, require_peers, run_python};
+use convene_testkit::{HttpPeer, Peer, TestCa, require_peers, run_python};
 
 fn payload(delivery: DeliveryId, title: &str) -> WebhookPayload {
     WebhookPayload {
@@ -274,4 +274,68 @@ async fn webhook_receiver_statuses_are_classified() {
             attempt.reply_text
         );
     }
+}
+
+#[tokio::test]
+async fn webhook_https_trusts_configured_ca() {
+    if !require_peers(
+        "webhook_https_trusts_configured_ca",
+        &[Peer::Python3, Peer::Standardwebhooks],
+    ) {
+        return;
+    }
+    let ca = TestCa::generate().unwrap();
+    let certificate = ca.issue(&["127.0.0.1"]).unwrap();
+    let secret = WebhookSecret::generate();
+    let receiver = HttpPeer::webhook_receiver_over_tls(
+        secret.expose(),
+        (certificate.cert_path(), certificate.key_path()),
+    )
+    .expect("the webhook receiver starts with TLS");
+    let trusting = WebhookClient::new(WebhookConfig {
+        url: receiver.url("/hooks"),
+        secret: secret.clone(),
+        http: HttpOptions {
+            ca_certificates: vec![ca.cert_path().to_owned()],
+            ..HttpOptions::default()
+        },
+    })
+    .unwrap();
+    let untrusting =
+        WebhookClient::new(WebhookConfig::new(receiver.url("/hooks"), secret)).unwrap();
+    let delivery = DeliveryId::generate();
+
+    let trusted = trusting
+        .send(delivery, &payload(delivery, "Planning"))
+        .await;
+    let untrusted = untrusting
+        .send(delivery, &payload(delivery, "Planning"))
+        .await;
+
+    assert!(receiver.url("").starts_with("https://"));
+    let attempt = &trusted.attempt;
+    assert_eq!(
+        attempt.outcome,
+        DeliveryOutcome::Delivered,
+        "{attempt:?}\n{}",
+        receiver.log()
+    );
+    assert!(attempt.tls);
+    let attempt = &untrusted.attempt;
+    assert_eq!(
+        attempt.outcome,
+        DeliveryOutcome::TemporaryFailure,
+        "{attempt:?}"
+    );
+    assert_eq!(attempt.reply_code, None);
+    assert!(
+        attempt.reply_text.contains("certificate"),
+        "{}",
+        attempt.reply_text
+    );
+    assert_eq!(
+        receiver.requests().unwrap().len(),
+        1,
+        "only the trusting client got through"
+    );
 }

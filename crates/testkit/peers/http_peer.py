@@ -1,7 +1,9 @@
 """HTTP peers for Convene's channel tests: an SMS gateway, a webhook receiver or a Web Push
 service, listening on 127.0.0.1 and a free port.
 
-Usage: http_peer.py --kind sms|webhook|push --spool DIR
+Usage: http_peer.py --kind sms|webhook|push --spool DIR [--cert PEM --key PEM]
+
+With --cert and --key the peer speaks HTTPS with that certificate.
 
 sms      An SMS gateway that takes the request form of Twilio's Messages API:
          POST /2010-04-01/Accounts/SID/Messages.json with HTTP Basic authentication
@@ -42,6 +44,7 @@ import binascii
 import itertools
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -169,7 +172,7 @@ class WebhookReceiver:
 
 
 class PushService:
-    def __init__(self, port):
+    def __init__(self, origin):
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -178,7 +181,7 @@ class PushService:
             Encoding.X962, PublicFormat.UncompressedPoint
         )
         self.auth = os.urandom(16)
-        self.origin = f"http://127.0.0.1:{port}"
+        self.origin = origin
         expected = os.environ.get("PEER_VAPID_KEY")
         self.expected_key = b64url_decode(expected) if expected else None
         self.sequence = itertools.count(1)
@@ -352,16 +355,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=["sms", "webhook", "push"], required=True)
     parser.add_argument("--spool", required=True)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     arguments = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), None)
     port = server.server_address[1]
+    scheme = "http"
+    if arguments.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(arguments.cert, arguments.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     if arguments.kind == "sms":
         peer = SmsGateway()
     elif arguments.kind == "webhook":
         peer = WebhookReceiver()
     else:
-        peer = PushService(port)
+        peer = PushService(f"{scheme}://127.0.0.1:{port}")
     server.RequestHandlerClass = make_handler(peer, arguments.spool)
 
     ready = {"port": port}

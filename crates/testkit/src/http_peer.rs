@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -79,6 +80,8 @@ struct Ready {
 pub struct HttpPeer {
     process: PeerProcess,
     addr: SocketAddr,
+    /// `https` when the peer was started with a certificate, else `http`.
+    scheme: &'static str,
     spool: TempDir,
     subscription: Option<PeerSubscription>,
 }
@@ -95,6 +98,7 @@ impl HttpPeer {
                 ("PEER_ACCOUNT_SID", account_sid),
                 ("PEER_AUTH_TOKEN", auth_token),
             ],
+            None,
         )
     }
 
@@ -102,7 +106,13 @@ impl HttpPeer {
     /// `standardwebhooks` and `secret` (`whsec_...`), replying 204 when it passes and 400
     /// when it does not.
     pub fn webhook_receiver(secret: &str) -> io::Result<HttpPeer> {
-        HttpPeer::start("webhook", &[("PEER_WEBHOOK_SECRET", secret)])
+        HttpPeer::start("webhook", &[("PEER_WEBHOOK_SECRET", secret)], None)
+    }
+
+    /// Starts a webhook receiver, as [`HttpPeer::webhook_receiver`] does, that speaks HTTPS
+    /// with the PEM certificate and key at `tls`.
+    pub fn webhook_receiver_over_tls(secret: &str, tls: (&Path, &Path)) -> io::Result<HttpPeer> {
+        HttpPeer::start("webhook", &[("PEER_WEBHOOK_SECRET", secret)], Some(tls))
     }
 
     /// Starts a Web Push service with a subscription of its own making, which
@@ -111,12 +121,16 @@ impl HttpPeer {
     /// base64url public key the subscription was made with, it replies 403 to any other key.
     pub fn push_service(vapid_key: Option<&str>) -> io::Result<HttpPeer> {
         match vapid_key {
-            Some(key) => HttpPeer::start("push", &[("PEER_VAPID_KEY", key)]),
-            None => HttpPeer::start("push", &[]),
+            Some(key) => HttpPeer::start("push", &[("PEER_VAPID_KEY", key)], None),
+            None => HttpPeer::start("push", &[], None),
         }
     }
 
-    fn start(kind: &str, environment: &[(&str, &str)]) -> io::Result<HttpPeer> {
+    fn start(
+        kind: &str,
+        environment: &[(&str, &str)],
+        tls: Option<(&Path, &Path)>,
+    ) -> io::Result<HttpPeer> {
         let spool = tempfile::Builder::new()
             .prefix("convene-http-peer-")
             .tempdir()?;
@@ -128,6 +142,9 @@ impl HttpPeer {
             .arg("--spool")
             .arg(spool.path());
         command.envs(environment.iter().copied());
+        if let Some((cert, key)) = tls {
+            command.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
 
         let mut process = PeerProcess::spawn("http_peer.py", command, true)?;
         let deadline = Instant::now() + STARTUP_TIMEOUT;
@@ -140,6 +157,7 @@ impl HttpPeer {
         Ok(HttpPeer {
             process,
             addr,
+            scheme: if tls.is_some() { "https" } else { "http" },
             spool,
             subscription: ready.subscription,
         })
@@ -150,10 +168,10 @@ impl HttpPeer {
         self.addr
     }
 
-    /// Returns `http://127.0.0.1:PORT` followed by `path`, which starts with `/` or is
-    /// empty.
+    /// Returns `http://127.0.0.1:PORT`, or `https://` for a peer with a certificate,
+    /// followed by `path`, which starts with `/` or is empty.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// Returns the subscription of a push service peer, or `None` for other peers.

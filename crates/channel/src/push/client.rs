@@ -173,6 +173,10 @@ impl PushClient {
             request = request.header("Urgency", message.urgency.as_str());
         }
 
+        // TODO: endpoints come from users, so one can point Convene at an internal host and
+        // read the start of its reply in the attempt's reason. Refusing endpoints that
+        // resolve to loopback, private or link-local addresses (with a resolver given to
+        // reqwest, and a check of IP literals) would close that, with a setting for tests.
         let reply = match http::send(request, endpoint).await {
             Ok(reply) => reply,
             Err(outcome) => return outcome,
