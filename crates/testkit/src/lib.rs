@@ -17,6 +17,11 @@
 //!   Python's `email` package.
 //! - [`DkimVerifier`] runs dkimpy (PyPI package `dkimpy`) or OpenDKIM (Debian package
 //!   `opendkim`) on a message, answering their key lookups from given [`TxtRecord`]s.
+//! - [`HttpPeer`] runs `peers/http_peer.py`, an HTTP peer for the channels that send over
+//!   HTTP: an SMS gateway that reads the form with Python's `urllib.parse`, a webhook
+//!   receiver that verifies signatures with `standardwebhooks` (PyPI), or a Web Push
+//!   service that checks VAPID tokens with `cryptography` and decrypts with `http_ece`
+//!   (PyPI). Each records the requests it received for [`HttpPeer::requests`].
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
 //!
@@ -46,17 +51,20 @@ mod ca;
 mod cert;
 mod dkim;
 mod dnsmasq;
+mod http_peer;
 mod peers;
 mod ports;
 mod process;
 mod python;
 mod smtp_server;
 mod smtp_sink;
+mod spool;
 
 pub use ca::TestCa;
 pub use cert::SelfSignedCert;
 pub use dkim::{DkimVerdict, DkimVerifier, TxtRecord};
 pub use dnsmasq::{DnsConfig, Dnsmasq};
+pub use http_peer::{HttpPeer, PeerSubscription, ReceivedRequest};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;
 pub use python::run_python;
