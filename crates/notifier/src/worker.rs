@@ -221,6 +221,7 @@ impl Notifier {
                     recipients.push(Recipient {
                         delivery: delivery.id,
                         user: user.clone(),
+                        due_at: delivery.due_at,
                     });
                     sendable.push(delivery);
                 }

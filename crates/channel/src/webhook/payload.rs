@@ -140,6 +140,7 @@ mod tests {
             user: NewUser::new("Bob", "bob@beta.test", time_zone)
                 .unwrap()
                 .into_user(UserId::generate()),
+            due_at: "2030-01-15T07:45:00Z".parse().unwrap(),
         }
     }
 
