@@ -59,6 +59,7 @@ struct Subject {
     event: String,
     feed: String,
     token: String,
+    push: String,
     /// A start time that no other request of the run uses, for new events.
     free_start: String,
 }
@@ -156,6 +157,31 @@ fn rows() -> Vec<Row> {
             |s| format!("/v1/users/{}/feeds/{}", s.organizer, s.feed),
             |_| Empty,
             [204, 403, 403, 401, 204],
+        ),
+        row(
+            Method::POST,
+            |s| format!("/v1/users/{}/push-subscriptions", s.organizer),
+            |s| Json(push_subscription(&s.token)),
+            [201, 403, 403, 401, 201],
+        ),
+        row(
+            Method::GET,
+            |s| format!("/v1/users/{}/push-subscriptions", s.organizer),
+            |_| Empty,
+            [200, 403, 403, 401, 200],
+        ),
+        row(
+            Method::DELETE,
+            |s| format!("/v1/users/{}/push-subscriptions/{}", s.organizer, s.push),
+            |_| Empty,
+            [204, 403, 403, 401, 204],
+        ),
+        // This server has no VAPID key, so Web Push is off.
+        row(
+            Method::GET,
+            |_| "/v1/push/key".into(),
+            |_| Empty,
+            [404, 404, 404, 401, 404],
         ),
         row(
             Method::POST,
@@ -302,6 +328,17 @@ fn next_start() -> String {
         .to_string()
 }
 
+/// A browser's push subscription with an endpoint named after `name`.
+fn push_subscription(name: &str) -> Value {
+    json!({
+        "endpoint": format!("https://push.alpha.test/{}", name.replace(':', "-")),
+        "keys": {
+            "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+            "auth": "tBHItJI5svbpez7KI4CCXg",
+        },
+    })
+}
+
 async fn new_user(convene: &Convene, name: &str) -> (String, String) {
     let (status, body) = convene
         .post(
@@ -349,6 +386,13 @@ async fn subject(convene: &Convene, people: &People) -> Subject {
         )
         .await;
     assert_eq!(status, 201, "{token}");
+    let (status, push) = convene
+        .post(
+            &format!("/v1/users/{}/push-subscriptions", people.organizer.0),
+            push_subscription(&next_start()),
+        )
+        .await;
+    assert_eq!(status, 201, "{push}");
     Subject {
         organizer: people.organizer.0.clone(),
         participant: people.participant.0.clone(),
@@ -356,6 +400,7 @@ async fn subject(convene: &Convene, people: &People) -> Subject {
         event: event["id"].as_str().unwrap().to_owned(),
         feed: feed["id"].as_str().unwrap().to_owned(),
         token: token["id"].as_str().unwrap().to_owned(),
+        push: push["id"].as_str().unwrap().to_owned(),
         free_start: next_start(),
     }
 }

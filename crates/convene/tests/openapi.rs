@@ -65,7 +65,7 @@ async fn document_requires_bearer_under_v1() {
     assert_eq!(status, 200);
 
     let operations = operations(&document);
-    assert_eq!(operations.len(), 29, "{operations:?}");
+    assert_eq!(operations.len(), 33, "{operations:?}");
     for (path, method, operation) in operations {
         let secured = path.starts_with("/v1/") && path != "/v1/feeds/{token}";
         let route = format!("{method} {path}");

@@ -31,4 +31,4 @@ mod timing;
 pub use access::Caller;
 pub use error::SchedulerError;
 pub use invitations::{Invitation, InvitationKind, Invitations};
-pub use service::Scheduler;
+pub use service::{MAX_PUSH_SUBSCRIPTIONS, Scheduler};

@@ -203,6 +203,10 @@ impl Scheduler {
         if let Some(phone) = command.phone {
             user.phone = phone;
         }
+        // NOTE: new preferences apply to reminders planned from now on; those already
+        // planned keep their channels and offsets. Dropping the person's waiting deliveries
+        // of future events and planning them again, in one store transaction, would apply
+        // them at once.
         if command.reminders.is_some() || command.channels.is_some() {
             user.reminders = ReminderPreferences::new(
                 command
@@ -653,6 +657,19 @@ impl Scheduler {
         now: Timestamp,
     ) -> Result<PushSubscription, SchedulerError> {
         self.user(user).await?;
+        let existing = self.store.push_subscriptions(user).await?;
+        let renewal = existing
+            .iter()
+            .any(|stored| stored.endpoint == subscription.endpoint);
+        if !renewal && existing.len() >= MAX_PUSH_SUBSCRIPTIONS {
+            return Err(ValidationError::new(
+                "endpoint",
+                format!(
+                    "the user already has {MAX_PUSH_SUBSCRIPTIONS} push subscriptions, the maximum; remove one that is no longer used first"
+                ),
+            )
+            .into());
+        }
         let stored = self
             .store
             .add_push_subscription(&PushSubscription {
@@ -1039,6 +1056,10 @@ fn merge(busy: Vec<Interval>) -> Vec<Interval> {
     }
     merged
 }
+
+/// Maximum number of browsers one person may register for push reminders. Each push
+/// reminder goes to all of them, so the bound also bounds the requests of one reminder.
+pub const MAX_PUSH_SUBSCRIPTIONS: usize = 20;
 
 fn not_found(what: &'static str, id: impl ToString) -> SchedulerError {
     SchedulerError::NotFound {

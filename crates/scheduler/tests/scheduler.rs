@@ -708,3 +708,42 @@ async fn users_create_events_only_as_organizer() {
         other => panic!("expected an invalid organizer, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn push_subscriptions_are_bounded_per_person() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", None).await;
+    let subscription = |n: usize| {
+        convene_domain::NewPushSubscription::new(
+            &format!("https://push.alpha.test/{n}"),
+            "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+            "tBHItJI5svbpez7KI4CCXg",
+        )
+        .unwrap()
+    };
+    let max = convene_scheduler::MAX_PUSH_SUBSCRIPTIONS;
+    for n in 0..max {
+        f.scheduler
+            .subscribe_push(ann, subscription(n), at("2030-01-01T00:00:00Z"))
+            .await
+            .unwrap();
+    }
+    let err = f
+        .scheduler
+        .subscribe_push(ann, subscription(max), at("2030-01-01T00:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SchedulerError::Invalid(invalid) if invalid.field == "endpoint"),
+        "{err:?}"
+    );
+    // A browser that registers again only renews its keys.
+    f.scheduler
+        .subscribe_push(ann, subscription(0), at("2030-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.scheduler.push_subscriptions(ann).await.unwrap().len(),
+        max
+    );
+}
