@@ -1,4 +1,5 @@
-//! Test support for Convene: real network peers on loopback, started and stopped by the test.
+//! Test support for Convene: real network peers on loopback, started and stopped by the test,
+//! and PostgreSQL databases created and dropped by the test.
 //!
 //! Tests that need a DNS server or an SMTP server start the real programs rather than mocks:
 //!
@@ -17,13 +18,17 @@
 //!   Python's `email` package.
 //! - [`DkimVerifier`] runs dkimpy (PyPI package `dkimpy`) or OpenDKIM (Debian package
 //!   `opendkim`) on a message, answering their key lookups from given [`TxtRecord`]s.
+//! - [`TestDatabase`] (module [`postgres`]) creates an empty PostgreSQL database for one test
+//!   on the server that the environment variable `CONVENE_TEST_POSTGRES_URL` names, and drops
+//!   it when dropped.
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
 //!
 //! Every peer is bound to a loopback address and is killed when its handle is dropped.
 //! A test first calls [`require_peers`], which skips the test when a program is missing and
 //! fails it instead when the environment variable `CONVENE_REQUIRE_PEERS=1` is set (as CI
-//! should do).
+//! should do). [`TestDatabase::create`] does the same when `CONVENE_TEST_POSTGRES_URL` is
+//! not set.
 //!
 //! ```no_run
 //! use convene_testkit::{require_peers, DnsConfig, Dnsmasq, Peer};
@@ -48,6 +53,7 @@ mod dkim;
 mod dnsmasq;
 mod peers;
 mod ports;
+pub mod postgres;
 mod process;
 mod python;
 mod smtp_server;
@@ -59,6 +65,7 @@ pub use dkim::{DkimVerdict, DkimVerifier, TxtRecord};
 pub use dnsmasq::{DnsConfig, Dnsmasq};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;
+pub use postgres::TestDatabase;
 pub use python::run_python;
 pub use smtp_server::{SmtpOptions, SmtpServer, SpooledMessage};
 pub use smtp_sink::{SinkMessage, SmtpSink};
