@@ -14,9 +14,9 @@ use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    PostgresStore, attempt_from_row, insert_delivery_attempt, micros, parse_id, retry_aborted,
-    settled_state, sql_limit, timestamp, uuid,
+    PostgresStore, attempt_from_row, insert_delivery_attempt, parse_id, retry_aborted, uuid,
 };
+use crate::encoding::{corrupt_count, count, micros, settled_state, sql_limit, timestamp};
 use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
 
@@ -405,12 +405,4 @@ async fn insert_notice(
         insert_message(tx, notice, &queued).await?;
     }
     Ok(true)
-}
-
-fn count(value: i64) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|_| corrupt_count(value))
-}
-
-fn corrupt_count(value: i64) -> StoreError {
-    StoreError::Corrupt(format!("count or size {value} out of range"))
 }

@@ -39,6 +39,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Row, Transaction};
 use uuid::Uuid;
 
+use crate::encoding::{
+    interval_from, micros, parse_offset, row_count, settled_state, sql_limit, timestamp,
+    working_hours_text,
+};
 use crate::schedule::{
     conflicting, instants_text, occurrences_of, occurrences_to_check, recurrence_from_text,
     rules_text, series_end,
@@ -869,11 +873,6 @@ impl Store for PostgresStore {
     }
 }
 
-/// Converts a `COUNT(*)` result, which PostgreSQL returns as a BIGINT.
-fn row_count(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("row count {value} is negative")))
-}
-
 /// Locks the rows of `users` in id order, so that the transaction's overlap checks for them
 /// run in turn with every other such check. Fails with [`StoreError::NotFound`] naming the
 /// first of `users` that does not exist.
@@ -1224,15 +1223,6 @@ async fn record_attempt(tx: &mut PgConnection, record: &AttemptRecord) -> Result
     Ok(true)
 }
 
-/// Returns the state a delivery or mail recipient moves to after an attempt.
-fn settled_state(outcome: DeliveryOutcome) -> &'static str {
-    match outcome {
-        DeliveryOutcome::Delivered => "delivered",
-        DeliveryOutcome::PermanentFailure => "failed",
-        DeliveryOutcome::TemporaryFailure => "pending",
-    }
-}
-
 async fn insert_delivery_attempt(
     tx: &mut PgConnection,
     delivery: DeliveryId,
@@ -1268,11 +1258,6 @@ fn api_token_from_row(row: &PgRow) -> Result<ApiToken, StoreError> {
     })
 }
 
-/// Converts a page size to PostgreSQL's BIGINT, saturating.
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
 fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
     let email: String = row.try_get("email")?;
     Ok(User {
@@ -1287,12 +1272,6 @@ fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
                 .map_err(|err| StoreError::Corrupt(err.to_string()))?,
         },
     })
-}
-
-/// Returns the stored form of `hours`: NULL for the default, so that users who never chose
-/// their own follow it.
-fn working_hours_text(hours: &WorkingHours) -> Option<String> {
-    (*hours != WorkingHours::default()).then(|| hours.to_string())
 }
 
 fn delivery_from_row(row: &PgRow, now_us: i64) -> Result<Delivery, StoreError> {
@@ -1375,22 +1354,4 @@ pub(super) fn parse_id<T: FromStr>(id: Uuid) -> Result<T, StoreError> {
         .to_string()
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("invalid identifier {id}")))
-}
-
-pub(super) fn micros(at: Timestamp) -> i64 {
-    at.as_microsecond()
-}
-
-pub(super) fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_microsecond(us)
-        .map_err(|err| StoreError::Corrupt(format!("timestamp {us}: {err}")))
-}
-
-fn interval_from(start_us: i64, end_us: i64) -> Result<Interval, StoreError> {
-    Interval::new(timestamp(start_us)?, timestamp(end_us)?, "end")
-        .map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
-fn parse_offset(text: String) -> Result<ReminderOffset, StoreError> {
-    ReminderOffset::parse("before", &text).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
