@@ -2177,3 +2177,60 @@ async fn postgres_enqueue_across_pools_queues_once() {
         assert_eq!(stored[0].message_id, Some(winner), "round {round}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_opposite_batches_both_recorded() {
+    const DUE: usize = 200;
+    const NOW: &str = "2030-01-01T09:45:00Z";
+    let Some((_database, stores)) =
+        postgres_stores("postgres_opposite_batches_both_recorded", 2).await
+    else {
+        return;
+    };
+    let mut users = Vec::with_capacity(DUE);
+    for n in 0..DUE {
+        users.push(user(&*stores[0], &format!("user{n}@alpha.test")).await);
+    }
+    let event = event(
+        users[0],
+        &users[1..],
+        "2030-01-01T10:00:00Z",
+        "2030-01-01T11:00:00Z",
+    );
+    let deliveries = plan(&event, &users, NOW);
+    stores[0].book_event(&event, &deliveries).await.unwrap();
+
+    // Two batches record temporary failures on the same deliveries in opposite orders. Were
+    // they written in the order given, each could lock a delivery that the other needs
+    // next, and PostgreSQL would abort one again and again while the other finished.
+    for round in 0..5 {
+        let retry_at = Some(at(NOW));
+        let records: Vec<AttemptRecord> = deliveries
+            .iter()
+            .map(|delivery| AttemptRecord {
+                delivery: delivery.id,
+                attempt: attempt(DeliveryOutcome::TemporaryFailure, NOW),
+                retry_at,
+            })
+            .collect();
+        let reversed: Vec<AttemptRecord> = records.iter().rev().cloned().collect();
+        let (store_a, store_b) = (stores[0].clone(), stores[1].clone());
+        let (a, b) = at_once(
+            async move { store_a.record_attempts(&records).await },
+            async move { store_b.record_attempts(&reversed).await },
+        )
+        .await;
+        assert_eq!(a.unwrap(), vec![true; DUE], "round {round}");
+        assert_eq!(b.unwrap(), vec![true; DUE], "round {round}");
+    }
+
+    let stored = stores[0].deliveries(event.id, at(NOW)).await.unwrap();
+    assert!(
+        stored.iter().all(|delivery| delivery.attempts == 10),
+        "{:?}",
+        stored
+            .iter()
+            .map(|delivery| delivery.attempts)
+            .collect::<Vec<_>>()
+    );
+}

@@ -14,7 +14,8 @@ use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    PostgresStore, attempt_from_row, insert_delivery_attempt, parse_id, retry_aborted, uuid,
+    PostgresStore, attempt_from_row, insert_delivery_attempt, lock_order, parse_id, retry_aborted,
+    uuid,
 };
 use crate::encoding::{corrupt_count, count, micros, settled_state, sql_limit, timestamp};
 use crate::repository::repeated_recipients;
@@ -28,6 +29,7 @@ impl MailStore for PostgresStore {
     ) -> Result<Vec<Vec<bool>>, StoreError> {
         retry_aborted(|| async move {
             let mut tx = self.begin().await?;
+            lock_deliveries(&mut tx, messages).await?;
             let mut results = Vec::with_capacity(messages.len());
             for message in messages {
                 results.push(enqueue_one(&mut tx, message).await?);
@@ -116,9 +118,9 @@ impl MailStore for PostgresStore {
     ) -> Result<Vec<bool>, StoreError> {
         retry_aborted(|| async move {
             let mut tx = self.begin().await?;
-            let mut applied = Vec::with_capacity(records.len());
-            for record in records {
-                applied.push(record_mail_attempt(&mut tx, record).await?);
+            let mut applied = vec![false; records.len()];
+            for index in lock_order(records, |record| (record.message, record.position)) {
+                applied[index] = record_mail_attempt(&mut tx, &records[index]).await?;
             }
             tx.commit().await?;
             Ok(applied)
@@ -225,6 +227,30 @@ impl MailStore for PostgresStore {
     }
 }
 
+/// Locks the deliveries that the recipients of `messages` carry, in id order.
+///
+/// The locks keep each delivery pending and unqueued until the transaction ends. A
+/// concurrent enqueue of the same delivery waits for them, then finds the delivery queued
+/// and leaves it out, instead of failing on the UNIQUE column of `mail_recipients`.
+async fn lock_deliveries(
+    tx: &mut PgConnection,
+    messages: &[OutgoingMessage],
+) -> Result<(), StoreError> {
+    let carried: Vec<Uuid> = messages
+        .iter()
+        .flat_map(|message| &message.recipients)
+        .filter_map(|recipient| recipient.delivery.map(uuid))
+        .collect();
+    if carried.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(carried)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Stores one message unless none of its recipients can be queued.
 async fn enqueue_one(
     tx: &mut PgConnection,
@@ -237,12 +263,9 @@ async fn enqueue_one(
             _ if repeated => false,
             None => true,
             Some(delivery) => {
-                // The lock keeps the delivery pending and unqueued until this transaction
-                // ends. A concurrent enqueue of the same delivery waits for it, then finds the
-                // delivery queued and leaves it out, instead of failing on the UNIQUE column.
                 let pending: Option<i32> = sqlx::query_scalar(
                     "SELECT 1 FROM deliveries \
-                     WHERE id = $1 AND state = 'pending' AND message_id IS NULL FOR UPDATE",
+                     WHERE id = $1 AND state = 'pending' AND message_id IS NULL",
                 )
                 .bind(uuid(delivery))
                 .fetch_optional(&mut *tx)
@@ -389,10 +412,10 @@ async fn insert_notice(
 ) -> Result<bool, StoreError> {
     let mark = notice.map_or_else(|| "none".to_owned(), |notice| notice.id.to_string());
     let mut marked = 0;
-    for failure in failures {
+    for index in lock_order(failures, |failure| *failure) {
         marked += sqlx::query("UPDATE deliveries SET notice = $1 WHERE id = $2 AND notice = 'due'")
             .bind(&mark)
-            .bind(uuid(*failure))
+            .bind(uuid(failures[index]))
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -10,18 +10,22 @@
 //! - A transaction that checks a person's busy time first locks that person's row in `users`
 //!   (`FOR NO KEY UPDATE`), so two bookings for one person run one after the other, and the
 //!   second one's overlap check sees the first one's event. Rows are locked in id order, so
-//!   two transactions that need the same people cannot wait for each other.
+//!   of two transactions that need the same people, one waits for the other and never both
+//!   for each other.
 //! - A transaction that changes an existing event's attendees or their replies (adding,
 //!   removing, moving, answering) first locks the event's row, and only then any user rows.
 //! - Claims select due rows with `FOR UPDATE SKIP LOCKED` inside the `UPDATE` that takes
 //!   them, so concurrent claimers, in this process or another, pass over each other's rows
 //!   instead of waiting for them or taking them twice.
+//! - Handing deliveries to the mail queue locks their rows first, in id order, so a second
+//!   hand-over of one waits and then finds it queued.
 //!
 //! `FOR NO KEY UPDATE` rather than `FOR UPDATE` leaves foreign-key checks alone: inserting a
 //! row that references a locked user takes a `FOR KEY SHARE` lock, which does not conflict
-//! with it. Should PostgreSQL still abort a transaction to break a deadlock (for instance two
-//! batches that record attempts on the same deliveries in different orders), the transaction
-//! runs again; see [`retry_aborted`].
+//! with it. Batches of attempts and failures are written in the order of their rows' keys,
+//! so two batches that share rows lock them in the same order. Should PostgreSQL still
+//! abort a transaction to break a deadlock, the transaction runs again; see
+//! [`retry_aborted`].
 
 use std::fmt::Display;
 use std::future::Future;
@@ -54,6 +58,8 @@ mod mail;
 /// The maximum number of connections that one process keeps open, sqlx's default (0.9).
 /// Each `convene serve` process has a pool of its own, so the server's `max_connections`
 /// must allow this many per process.
+// NOTE: not a setting yet; a deployment whose server allows fewer connections than its
+// processes would open needs a `StoreOptions` field for this.
 const MAX_CONNECTIONS: u32 = 10;
 
 /// How often a transaction that PostgreSQL aborted to break a deadlock or a serialization
@@ -84,7 +90,11 @@ impl PostgresStore {
     /// bookkeeping table and applies migrations. So one process applies each migration, and
     /// the others wait for it and then find it applied.
     pub async fn open_with(url: &str, options: StoreOptions) -> Result<PostgresStore, StoreError> {
-        let connect = PgConnectOptions::from_str(url)?.application_name("convene");
+        // PostgreSQL sends a NOTICE for every `CREATE TABLE IF NOT EXISTS` of the migrator,
+        // which sqlx would log at info level on each start; warnings still come through.
+        let connect = PgConnectOptions::from_str(url)?
+            .application_name("convene")
+            .options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .connect_with(connect)
@@ -117,6 +127,16 @@ where
             result => return result,
         }
     }
+}
+
+/// Returns the indexes of `items` sorted by `key`, items with equal keys in their given
+/// order. A batch that writes its rows in this order locks them in key order, as every
+/// other batch does, so two batches that share rows wait for each other instead of each
+/// holding a row that the other needs.
+fn lock_order<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&index| key(&items[index]));
+    order
 }
 
 /// Returns whether PostgreSQL aborted a transaction that may succeed when run again: a
@@ -781,9 +801,9 @@ impl Store for PostgresStore {
     async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<Vec<bool>, StoreError> {
         retry_aborted(|| async move {
             let mut tx = self.begin().await?;
-            let mut applied = Vec::with_capacity(records.len());
-            for record in records {
-                applied.push(record_attempt(&mut tx, record).await?);
+            let mut applied = vec![false; records.len()];
+            for index in lock_order(records, |record| record.delivery) {
+                applied[index] = record_attempt(&mut tx, &records[index]).await?;
             }
             tx.commit().await?;
             Ok(applied)
