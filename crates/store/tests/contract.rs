@@ -1873,6 +1873,28 @@ async fn postgres_stores(test: &str, count: usize) -> Option<(TestDatabase, Vec<
     Some((database, stores))
 }
 
+/// Books an event for `attendees` new users, the organizer included, with one delivery per
+/// attendee due at `due`.
+async fn book_crowded_event(
+    store: &dyn Store,
+    attendees: usize,
+    due: &str,
+) -> (Event, Vec<Delivery>) {
+    let mut users = Vec::with_capacity(attendees);
+    for n in 0..attendees {
+        users.push(user(store, &format!("user{n}@alpha.test")).await);
+    }
+    let event = event(
+        users[0],
+        &users[1..],
+        "2030-01-01T10:00:00Z",
+        "2030-01-01T11:00:00Z",
+    );
+    let deliveries = plan(&event, &users, due);
+    store.book_event(&event, &deliveries).await.unwrap();
+    (event, deliveries)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_opened_several_times_at_once() {
     let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
@@ -1925,20 +1947,7 @@ async fn postgres_claims_exclusive_across_pools() {
     };
 
     // 1,000 due deliveries, one per attendee of one event, and 1,000 due mail recipients.
-    let mut users = Vec::with_capacity(DUE);
-    for n in 0..DUE {
-        users.push(user(&*stores[0], &format!("user{n}@alpha.test")).await);
-    }
-    let event = event(
-        users[0],
-        &users[1..],
-        "2030-01-01T10:00:00Z",
-        "2030-01-01T11:00:00Z",
-    );
-    stores[0]
-        .book_event(&event, &plan(&event, &users, NOW))
-        .await
-        .unwrap();
+    book_crowded_event(&*stores[0], DUE, NOW).await;
     let addresses: Vec<String> = (0..DUE).map(|n| format!("user{n}@beta.test")).collect();
     let messages: Vec<OutgoingMessage> = addresses
         .iter()
@@ -2187,18 +2196,7 @@ async fn postgres_opposite_batches_both_recorded() {
     else {
         return;
     };
-    let mut users = Vec::with_capacity(DUE);
-    for n in 0..DUE {
-        users.push(user(&*stores[0], &format!("user{n}@alpha.test")).await);
-    }
-    let event = event(
-        users[0],
-        &users[1..],
-        "2030-01-01T10:00:00Z",
-        "2030-01-01T11:00:00Z",
-    );
-    let deliveries = plan(&event, &users, NOW);
-    stores[0].book_event(&event, &deliveries).await.unwrap();
+    let (event, deliveries) = book_crowded_event(&*stores[0], DUE, NOW).await;
 
     // Two batches record temporary failures on the same deliveries in opposite orders. Were
     // they written in the order given, each could lock a delivery that the other needs
