@@ -19,6 +19,8 @@ pub struct Recipient {
     /// use it to queue each delivery at most once.
     pub delivery: DeliveryId,
     pub user: User,
+    /// When the reminder fell due; retries keep it.
+    pub due_at: jiff::Timestamp,
 }
 
 /// A channel's report on one recipient.

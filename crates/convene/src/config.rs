@@ -12,11 +12,13 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::api_settings::ApiSettings;
+use crate::channel_settings::ChannelSettings;
 use crate::dkim_keygen::KeygenArgs;
 use crate::ics_command::IcsCommand;
 use crate::mail_doctor::DoctorArgs;
 use crate::mail_send::SendArgs;
 use crate::mail_settings::MailSettings;
+use crate::push_command::{PushKeygenArgs, WebhookSecretArgs};
 use crate::rrule_command::RruleArgs;
 use crate::user_command::UserCommand;
 
@@ -45,6 +47,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up, so its size does not matter"
+)]
 pub enum Command {
     /// Run the HTTP API and the reminder Notifier until SIGINT or SIGTERM.
     Serve(ServeSettings),
@@ -54,6 +60,12 @@ pub enum Command {
     /// Manage DKIM keys.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Manage the VAPID key of Web Push reminders.
+    #[command(subcommand)]
+    Push(PushCommand),
+    /// Make signing secrets for webhook reminders.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Check iCalendar files, or print Convene's export of one.
     #[command(subcommand)]
     Ics(IcsCommand),
@@ -94,6 +106,19 @@ pub enum DkimCommand {
     Keygen(KeygenArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PushCommand {
+    /// Generate a VAPID key pair: write the private key to a file and print the public key
+    /// that browsers subscribe with.
+    Keygen(PushKeygenArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Print a new random signing secret for CONVENE_WEBHOOK_SECRET.
+    Secret(WebhookSecretArgs),
+}
+
 /// Settings of `convene serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
@@ -117,6 +142,9 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub mail: MailSettings,
+
+    #[command(flatten)]
+    pub channels: ChannelSettings,
 
     /// Sender address of reminders (envelope sender and From header).
     /// Default: convene@ followed by the HELO name.

@@ -25,6 +25,7 @@
 //! doctor` add their own, listed in their help.
 
 mod api_settings;
+mod channel_settings;
 mod config;
 mod dkim_keygen;
 mod http;
@@ -33,6 +34,7 @@ mod invitations;
 mod mail_doctor;
 mod mail_send;
 mod mail_settings;
+mod push_command;
 mod rrule_command;
 mod serve;
 mod user_command;
@@ -42,7 +44,9 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches;
 
-use crate::config::{Cli, Command, DkimCommand, MailCommand, SettingsError};
+use crate::config::{
+    Cli, Command, DkimCommand, MailCommand, PushCommand, SettingsError, WebhookCommand,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -67,6 +71,8 @@ async fn main() -> ExitCode {
         Command::Mail(MailCommand::Send(args)) => mail_send::run(args).await,
         Command::Mail(MailCommand::Doctor(args)) => mail_doctor::run(args).await,
         Command::Dkim(DkimCommand::Keygen(args)) => dkim_keygen::run(&args),
+        Command::Push(PushCommand::Keygen(args)) => push_command::keygen(&args),
+        Command::Webhook(WebhookCommand::Secret(args)) => push_command::webhook_secret(&args),
         Command::Ics(command) => ics_command::run(command),
         Command::Rrule(args) => rrule_command::run(&args),
         Command::User(command) => user_command::run(command).await,

@@ -87,7 +87,10 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         outbox.clone(),
         Mailbox::new(settings.mail_from_name.clone(), from_address.clone()),
     ));
-    let notifier = Notifier::new(
+    let channels = settings
+        .channels
+        .build(store.clone(), from_address.as_str())?;
+    let mut notifier = Notifier::new(
         store.clone(),
         channel,
         NotifierConfig {
@@ -99,6 +102,12 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             ..NotifierConfig::default()
         },
     );
+    let enabled_channels: Vec<&str> = std::iter::once("email")
+        .chain(channels.channels.iter().map(|(kind, _)| kind.as_str()))
+        .collect();
+    for (kind, channel) in channels.channels {
+        notifier = notifier.with_channel(kind, channel);
+    }
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -116,6 +125,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         dkim_selector = ?selector,
         admin_token = admin_token.is_some(),
         rate_limit_per_minute = settings.api.rate_limit,
+        channels = ?enabled_channels,
         "convene started"
     );
 
@@ -155,6 +165,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         metrics,
         uid_domain: uid_domain.clone(),
         rate_limiter: Arc::new(http::CallerLimiter::new(settings.api.rate_limit())),
+        push_public_key: channels.push_public_key,
     });
     let mut http_stop = stop.clone();
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -88,6 +88,12 @@ pub struct UpdateUser {
     /// `Some(None)` removes the time zone, so that times are read in UTC.
     pub time_zone: Option<Option<String>>,
     pub working_hours: Option<WorkingHours>,
+    /// `Some(None)` removes the telephone number.
+    pub phone: Option<Option<crate::PhoneNumber>>,
+    /// New default reminders.
+    pub reminders: Option<Vec<crate::ReminderOffset>>,
+    /// New reminder channels.
+    pub channels: Option<Vec<crate::ChannelKind>>,
 }
 
 /// Asks for the earliest times when all participants are free.

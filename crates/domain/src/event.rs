@@ -278,7 +278,9 @@ impl Event {
     }
 }
 
-fn reminder_due_times(
+/// Computes when each of `reminders` is due for an event starting at `start` in the zone
+/// named `time_zone`, in offset order.
+pub fn reminder_due_times(
     reminders: &[ReminderOffset],
     start: Timestamp,
     time_zone: &str,

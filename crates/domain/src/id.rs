@@ -60,6 +60,10 @@ identifier!(
     /// Identifies one API token of a user.
     TokenId
 );
+identifier!(
+    /// Identifies one Web Push subscription of a user.
+    PushSubscriptionId
+);
 
 /// A string that is not a Convene identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -15,6 +15,7 @@
 //! - [`event`]: events and the commands that create or change them.
 //! - [`reminder`]: reminder offsets and the deliveries planned from them.
 //! - [`mail`]: messages in the mail queue and each recipient's status.
+//! - [`push`]: the Web Push subscriptions of a person's browsers.
 //! - [`conflict`]: busy time reported when a booking would overlap.
 //! - [`command`]: requests that interfaces hand to the Scheduler.
 //! - [`error`]: validation errors that name the offending field.
@@ -26,6 +27,7 @@ pub mod event;
 pub mod id;
 pub mod interval;
 pub mod mail;
+pub mod push;
 pub mod recurrence;
 pub mod reminder;
 pub mod slots;
@@ -39,13 +41,16 @@ pub use command::{
 pub use conflict::Conflict;
 pub use error::ValidationError;
 pub use event::{Answer, Event, EventStatus, NewEvent, NewEventParts};
-pub use id::{DeliveryId, EventId, FeedId, MessageId, TokenId, UserId};
+pub use id::{DeliveryId, EventId, FeedId, MessageId, PushSubscriptionId, TokenId, UserId};
 pub use interval::Interval;
 pub use mail::{
     ClaimedMail, ClaimedRecipient, MailAttemptRecord, MailMessage, MailRecipient, MailState,
     OutgoingMessage, OutgoingRecipient,
 };
+pub use push::{NewPushSubscription, PushSubscription};
 pub use recurrence::{EventRecurrence, RecurrenceError, Timing};
-pub use reminder::{Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset};
-pub use user::{ApiToken, EmailAddress, NewUser, User};
+pub use reminder::{
+    ChannelKind, Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, ReminderOffset,
+};
+pub use user::{ApiToken, EmailAddress, NewUser, PhoneNumber, ReminderPreferences, User};
 pub use working_hours::{WorkingHours, WorkingPeriod};

@@ -89,6 +89,57 @@ impl fmt::Display for ReminderOffset {
     }
 }
 
+/// A medium that carries reminders to people.
+///
+/// Each person picks one or more in their reminder preferences; every
+/// reminder is planned once per channel, so each channel's delivery is
+/// claimed, retried and settled on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChannelKind {
+    Email,
+    Sms,
+    Push,
+    Webhook,
+}
+
+impl ChannelKind {
+    /// Every channel, in the order their names are listed in messages.
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Email,
+        ChannelKind::Sms,
+        ChannelKind::Push,
+        ChannelKind::Webhook,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Sms => "sms",
+            ChannelKind::Push => "push",
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+
+    /// Reads a channel name: `email`, `sms`, `push` or `webhook`.
+    pub fn parse(field: &str, value: &str) -> Result<ChannelKind, ValidationError> {
+        ChannelKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    field,
+                    format!("{value:?} is not a reminder channel; use email, sms, push or webhook"),
+                )
+            })
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// State of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
@@ -182,6 +233,8 @@ pub struct Delivery {
     pub event_id: EventId,
     pub user_id: UserId,
     pub offset: ReminderOffset,
+    /// The medium this delivery travels by.
+    pub channel: ChannelKind,
     pub due_at: Timestamp,
     pub state: DeliveryState,
     pub attempts: u32,
@@ -193,6 +246,16 @@ pub struct Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_names_round_trip() {
+        for kind in ChannelKind::ALL {
+            assert_eq!(ChannelKind::parse("channels/0", kind.as_str()), Ok(kind));
+        }
+        let err = ChannelKind::parse("channels/1", "fax").unwrap_err();
+        assert_eq!(err.field, "channels/1");
+        assert!(err.message.contains("email, sms, push or webhook"), "{err}");
+    }
 
     #[test]
     fn offset_parses_iso_durations() {

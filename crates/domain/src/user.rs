@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{TokenId, UserId, ValidationError, WorkingHours};
+use crate::{ChannelKind, ReminderOffset, TokenId, UserId, ValidationError, WorkingHours};
 
 /// Maximum length of a display name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -88,6 +88,98 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// A telephone number in E.164 form: `+`, a country code and the subscriber number, 8 to
+/// 15 digits in all, without spaces or punctuation, as SMS gateways expect it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(field: &str, value: &str) -> Result<PhoneNumber, ValidationError> {
+        let digits = value.strip_prefix('+').unwrap_or_default();
+        let valid = (8..=15).contains(&digits.len())
+            && digits.bytes().all(|byte| byte.is_ascii_digit())
+            && !digits.starts_with('0');
+        if !valid {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "{value:?} is not an E.164 telephone number; write + and 8 to 15 digits without spaces, for example +4915112345678"
+                ),
+            ));
+        }
+        Ok(PhoneNumber(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a person wants to be reminded of events that do not say otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderPreferences {
+    /// Offsets used for events created without reminders of their own.
+    pub before: Vec<ReminderOffset>,
+    /// Channels every reminder to this person goes by, each once; never empty.
+    pub channels: Vec<ChannelKind>,
+}
+
+impl Default for ReminderPreferences {
+    /// No default reminders, and e-mail for the reminders of events that set them.
+    fn default() -> Self {
+        ReminderPreferences {
+            before: Vec::new(),
+            channels: vec![ChannelKind::Email],
+        }
+    }
+}
+
+impl ReminderPreferences {
+    /// Checks the offsets (at most [`crate::event::MAX_REMINDERS`], none repeated) and the
+    /// channels (at least one, none repeated). `field` prefixes the paths in errors.
+    pub fn new(
+        before: Vec<ReminderOffset>,
+        channels: Vec<ChannelKind>,
+    ) -> Result<ReminderPreferences, ValidationError> {
+        let max = crate::event::MAX_REMINDERS;
+        if before.len() > max {
+            return Err(ValidationError::new(
+                "reminders",
+                format!("at most {max} reminders are allowed"),
+            ));
+        }
+        for (i, offset) in before.iter().enumerate() {
+            if before[..i].contains(offset) {
+                return Err(ValidationError::new(
+                    format!("reminders/{i}/before"),
+                    format!("{offset} is listed twice; give each reminder once"),
+                ));
+            }
+        }
+        if channels.is_empty() {
+            return Err(ValidationError::new(
+                "channels",
+                "name at least one channel: email, sms, push or webhook",
+            ));
+        }
+        for (i, channel) in channels.iter().enumerate() {
+            if channels[..i].contains(channel) {
+                return Err(ValidationError::new(
+                    format!("channels/{i}"),
+                    format!("{channel} is listed twice; give each channel once"),
+                ));
+            }
+        }
+        Ok(ReminderPreferences { before, channels })
+    }
+}
+
 /// Validates an IANA time zone name such as `Europe/Berlin` against the
 /// bundled time zone database.
 pub fn validate_time_zone(field: &str, name: &str) -> Result<String, ValidationError> {
@@ -122,6 +214,10 @@ pub struct User {
     pub time_zone: Option<String>,
     /// When this person accepts meetings, read in `time_zone`.
     pub working_hours: WorkingHours,
+    /// Where SMS reminders go.
+    pub phone: Option<PhoneNumber>,
+    /// Default reminders and the channels reminders take.
+    pub reminders: ReminderPreferences,
 }
 
 impl User {
@@ -141,6 +237,8 @@ pub struct NewUser {
     pub email: EmailAddress,
     pub time_zone: Option<String>,
     pub working_hours: WorkingHours,
+    pub phone: Option<PhoneNumber>,
+    pub reminders: ReminderPreferences,
 }
 
 impl NewUser {
@@ -159,6 +257,8 @@ impl NewUser {
             email,
             time_zone,
             working_hours: WorkingHours::default(),
+            phone: None,
+            reminders: ReminderPreferences::default(),
         })
     }
 
@@ -176,6 +276,8 @@ impl NewUser {
             email: self.email,
             time_zone: self.time_zone,
             working_hours: self.working_hours,
+            phone: self.phone,
+            reminders: self.reminders,
         }
     }
 }
@@ -249,6 +351,46 @@ mod tests {
             let err = EmailAddress::parse("email", bad).unwrap_err();
             assert_eq!(err.field, "email", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn phone_numbers_are_e164() {
+        for ok in ["+4915112345678", "+12025550123", "+35312345"] {
+            assert_eq!(PhoneNumber::parse("phone", ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "015112345678",
+            "+49 151 12345678",
+            "+1234567",
+            "+0123456789",
+            "+1234567890123456",
+            "+",
+            "",
+        ] {
+            let err = PhoneNumber::parse("phone", bad).unwrap_err();
+            assert_eq!(err.field, "phone", "{bad:?}");
+            assert!(err.message.contains("E.164"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn reminder_preferences_reject_repeats_and_no_channel() {
+        let offset = |text| ReminderOffset::parse("before", text).unwrap();
+        let ok = ReminderPreferences::new(
+            vec![offset("PT15M"), offset("P1D")],
+            vec![ChannelKind::Push, ChannelKind::Email],
+        )
+        .unwrap();
+        assert_eq!(ok.channels, [ChannelKind::Push, ChannelKind::Email]);
+        let twice = ReminderPreferences::new(
+            vec![offset("PT15M"), offset("PT15M")],
+            vec![ChannelKind::Email],
+        );
+        assert_eq!(twice.unwrap_err().field, "reminders/1/before");
+        let none = ReminderPreferences::new(vec![], vec![]);
+        assert_eq!(none.unwrap_err().field, "channels");
+        let repeated = ReminderPreferences::new(vec![], vec![ChannelKind::Sms, ChannelKind::Sms]);
+        assert_eq!(repeated.unwrap_err().field, "channels/1");
     }
 
     #[test]

@@ -47,6 +47,15 @@ impl InputError {
             message: message.into(),
         }
     }
+
+    /// Puts the field path under `parent`, for an error found in a nested object.
+    pub(crate) fn under(mut self, parent: &str) -> InputError {
+        self.field = Some(match self.field {
+            Some(field) => format!("{parent}/{field}"),
+            None => parent.to_owned(),
+        });
+        self
+    }
 }
 
 impl From<ValidationError> for InputError {

@@ -17,8 +17,9 @@
 use convene_domain::user::validate_time_zone;
 use convene_domain::working_hours::{parse_clock, parse_weekday};
 use convene_domain::{
-    AddParticipant, Answer, AnswerInvitation, CreateEvent, FindSlots, NewUser, RecurrenceRequest,
-    ReminderOffset, TimeOrDate, UpdateEvent, UpdateUser, UserId, UserRef, WorkingHours,
+    AddParticipant, Answer, AnswerInvitation, ChannelKind, CreateEvent, FindSlots,
+    NewPushSubscription, NewUser, PhoneNumber, RecurrenceRequest, ReminderOffset,
+    ReminderPreferences, TimeOrDate, UpdateEvent, UpdateUser, UserId, UserRef, WorkingHours,
     WorkingPeriod,
 };
 use convene_recur::Rule;
@@ -40,8 +41,19 @@ const EVENT_FIELDS: [&str; 8] = [
     "recurrence",
 ];
 
+/// The fields of a user, new or changed.
+const USER_FIELDS: [&str; 7] = [
+    "name",
+    "email",
+    "time_zone",
+    "working_hours",
+    "phone",
+    "reminders",
+    "channels",
+];
+
 pub(crate) fn new_user(body: Map<String, Value>) -> Result<NewUser, InputError> {
-    let object = Object::check(body, &["name", "email", "time_zone", "working_hours"])?;
+    let object = Object::check(body, &USER_FIELDS)?;
     let name = object.required_str("name")?;
     let email = object.required_str("email")?;
     let time_zone = object.optional_str("time_zone")?;
@@ -49,6 +61,15 @@ pub(crate) fn new_user(body: Map<String, Value>) -> Result<NewUser, InputError> 
     if let Some(hours) = object.working_hours()? {
         user = user.with_working_hours(hours);
     }
+    user.phone = object
+        .optional_str("phone")?
+        .map(|text| PhoneNumber::parse("phone", text))
+        .transpose()?;
+    let channels = object.channels()?;
+    user.reminders = ReminderPreferences::new(
+        object.reminders()?,
+        channels.unwrap_or(user.reminders.channels),
+    )?;
     Ok(user)
 }
 
@@ -86,7 +107,7 @@ pub(crate) fn add_participant(body: Map<String, Value>) -> Result<AddParticipant
 }
 
 pub(crate) fn update_user(body: Map<String, Value>) -> Result<UpdateUser, InputError> {
-    let object = Object::check(body, &["name", "email", "time_zone", "working_hours"])?;
+    let object = Object::check(body, &USER_FIELDS)?;
     let time_zone = match object.0.get("time_zone") {
         None => None,
         Some(Value::Null) => Some(None),
@@ -98,7 +119,44 @@ pub(crate) fn update_user(body: Map<String, Value>) -> Result<UpdateUser, InputE
         email: object.optional_str("email")?.map(str::to_owned),
         time_zone,
         working_hours: object.working_hours()?,
+        phone: object
+            .removable_str("phone")?
+            .map(|phone| {
+                phone
+                    .map(|text| PhoneNumber::parse("phone", &text))
+                    .transpose()
+            })
+            .transpose()?,
+        reminders: match object.0.get("reminders") {
+            None => None,
+            Some(_) => Some(object.reminders()?),
+        },
+        channels: object.channels()?,
     })
+}
+
+pub(crate) fn push_subscription(
+    body: Map<String, Value>,
+) -> Result<NewPushSubscription, InputError> {
+    let object = Object::check(body, &["endpoint", "keys", "expirationTime"])?;
+    let endpoint = object.required_str("endpoint")?;
+    let keys = match object.0.get("keys") {
+        Some(Value::Object(keys)) => {
+            Object::check(keys.clone(), &["p256dh", "auth"]).map_err(|err| err.under("keys"))?
+        }
+        None | Some(Value::Null) => {
+            return Err(InputError::invalid(
+                "keys",
+                "is required: the p256dh and auth keys of the browser's push subscription",
+            ));
+        }
+        Some(other) => return Err(expected("keys", "an object with p256dh and auth", other)),
+    };
+    let p256dh = keys
+        .required_str("p256dh")
+        .map_err(|err| err.under("keys"))?;
+    let auth = keys.required_str("auth").map_err(|err| err.under("keys"))?;
+    Ok(NewPushSubscription::new(endpoint, p256dh, auth)?)
 }
 
 pub(crate) fn update_event(body: Map<String, Value>) -> Result<UpdateEvent, InputError> {
@@ -242,6 +300,37 @@ impl Object {
             Some(Value::Array(items)) => Ok(items),
             Some(other) => Err(expected(field, "an array", other)),
         }
+    }
+
+    /// Reads the reminder channels, such as `["email", "push"]`; `None` when absent.
+    fn channels(&self) -> Result<Option<Vec<ChannelKind>>, InputError> {
+        let items = match self.0.get("channels") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(expected(
+                    "channels",
+                    "an array of channel names such as [\"email\", \"push\"]",
+                    other,
+                ));
+            }
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let field = format!("channels/{i}");
+                match item {
+                    Value::String(text) => Ok(ChannelKind::parse(&field, text)?),
+                    other => Err(expected(
+                        &field,
+                        "a channel name: email, sms, push or webhook",
+                        other,
+                    )),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     fn participants(&self) -> Result<Vec<UserId>, InputError> {

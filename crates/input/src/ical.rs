@@ -14,8 +14,8 @@
 //! that clients see the same names whichever format they send.
 
 use convene_domain::{
-    AddParticipant, AnswerInvitation, CreateEvent, EmailAddress, FindSlots, NewUser,
-    RecurrenceRequest, ReminderOffset, TimeOrDate, UpdateEvent, UpdateUser, UserRef,
+    AddParticipant, AnswerInvitation, CreateEvent, EmailAddress, FindSlots, NewPushSubscription,
+    NewUser, RecurrenceRequest, ReminderOffset, TimeOrDate, UpdateEvent, UpdateUser, UserRef,
 };
 use convene_ical::{CalendarEvent, EventTime, Limits, parse_bytes};
 use convene_recur::Rule;
@@ -41,6 +41,10 @@ impl RequestParser for IcalParser {
     }
 
     fn parse_update_user(&self, _body: &[u8]) -> Result<UpdateUser, InputError> {
+        Err(only_new_events())
+    }
+
+    fn parse_push_subscription(&self, _body: &[u8]) -> Result<NewPushSubscription, InputError> {
         Err(only_new_events())
     }
 

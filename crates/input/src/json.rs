@@ -4,7 +4,8 @@
 //! from it.
 
 use convene_domain::{
-    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser,
+    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewPushSubscription, NewUser,
+    UpdateEvent, UpdateUser,
 };
 use serde_json::{Map, Value};
 
@@ -30,6 +31,10 @@ impl RequestParser for JsonParser {
 
     fn parse_update_user(&self, body: &[u8]) -> Result<UpdateUser, InputError> {
         fields::update_user(object(body)?)
+    }
+
+    fn parse_push_subscription(&self, body: &[u8]) -> Result<NewPushSubscription, InputError> {
+        fields::push_subscription(object(body)?)
     }
 
     fn parse_update_event(&self, body: &[u8]) -> Result<UpdateEvent, InputError> {
@@ -209,5 +214,85 @@ mod tests {
             .parse_add_participant(b"{\"user\": 3}")
             .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("user"));
+    }
+
+    #[test]
+    fn user_reminder_preferences() {
+        let body = br#"{"name": "Ann", "email": "ann@alpha.test", "phone": "+4915112345678",
+            "reminders": [{"before": "P1D"}, {"before": "PT10M"}], "channels": ["sms", "email"]}"#;
+        let user = JsonParser.parse_new_user(body).unwrap();
+        assert_eq!(user.phone.unwrap().as_str(), "+4915112345678");
+        let before: Vec<&str> = user.reminders.before.iter().map(|o| o.as_str()).collect();
+        assert_eq!(before, ["P1D", "PT10M"]);
+        assert_eq!(
+            user.reminders.channels,
+            [
+                convene_domain::ChannelKind::Sms,
+                convene_domain::ChannelKind::Email
+            ]
+        );
+
+        let change = JsonParser
+            .parse_update_user(br#"{"phone": null, "channels": ["push"]}"#)
+            .unwrap();
+        assert_eq!(change.phone, Some(None));
+        assert_eq!(change.reminders, None);
+        assert_eq!(
+            change.channels,
+            Some(vec![convene_domain::ChannelKind::Push])
+        );
+    }
+
+    #[test]
+    fn user_reminder_preferences_errors_name_the_field() {
+        let cases: [(&[u8], &str); 5] = [
+            (br#"{"phone": "0151 123"}"#, "phone"),
+            (br#"{"channels": ["email", "fax"]}"#, "channels/1"),
+            (br#"{"channels": "email"}"#, "channels"),
+            (br#"{"channels": [3]}"#, "channels/0"),
+            (
+                br#"{"reminders": [{"before": "soon"}]}"#,
+                "reminders/0/before",
+            ),
+        ];
+        for (body, field) in cases {
+            let err = JsonParser.parse_update_user(body).unwrap_err();
+            assert_eq!(
+                err.field.as_deref(),
+                Some(field),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let err = JsonParser
+            .parse_new_user(br#"{"name": "Ann", "email": "ann@alpha.test", "channels": []}"#)
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("channels"));
+    }
+
+    #[test]
+    fn push_subscription_as_browsers_write_it() {
+        let body = br#"{"endpoint": "https://push.alpha.test/send/1", "expirationTime": null,
+            "keys": {"p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                     "auth": "tBHItJI5svbpez7KI4CCXg"}}"#;
+        let subscription = JsonParser.parse_push_subscription(body).unwrap();
+        assert_eq!(subscription.endpoint, "https://push.alpha.test/send/1");
+        assert_eq!(subscription.auth, "tBHItJI5svbpez7KI4CCXg");
+
+        let cases: [(&[u8], &str); 4] = [
+            (br#"{"endpoint": "https://push.alpha.test/1"}"#, "keys"),
+            (br#"{"endpoint": "https://push.alpha.test/1", "keys": {"auth": "tBHItJI5svbpez7KI4CCXg"}}"#, "keys/p256dh"),
+            (br#"{"endpoint": "https://push.alpha.test/1", "keys": {"p256dh": "x", "auth": "y", "extra": 1}}"#, "keys/extra"),
+            (br#"{"keys": {}}"#, "endpoint"),
+        ];
+        for (body, field) in cases {
+            let err = JsonParser.parse_push_subscription(body).unwrap_err();
+            assert_eq!(
+                err.field.as_deref(),
+                Some(field),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

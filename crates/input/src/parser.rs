@@ -1,7 +1,8 @@
 //! The parser interface.
 
 use convene_domain::{
-    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser,
+    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewPushSubscription, NewUser,
+    UpdateEvent, UpdateUser,
 };
 
 use crate::{IcalParser, InputError, JsonParser, XmlParser};
@@ -21,6 +22,10 @@ pub trait RequestParser: Send + Sync {
     fn parse_find_slots(&self, body: &[u8]) -> Result<FindSlots, InputError>;
 
     fn parse_answer(&self, body: &[u8]) -> Result<AnswerInvitation, InputError>;
+
+    /// Reads a browser's push subscription in the form of `PushSubscription.toJSON()`:
+    /// `endpoint`, `keys` with `p256dh` and `auth`, and an ignored `expirationTime`.
+    fn parse_push_subscription(&self, body: &[u8]) -> Result<NewPushSubscription, InputError>;
 }
 
 /// Returns the parser for a `Content-Type` header value, ignoring its

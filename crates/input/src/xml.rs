@@ -14,6 +14,7 @@
 //! - A list holds one child per item, named for the item:
 //!   `<participants><user>ID</user></participants>`,
 //!   `<reminders><reminder><before>PT15M</before></reminder></reminders>`,
+//!   `<channels><channel>email</channel></channels>`,
 //!   `<working_hours><period><days><day>monday</day></days><start>09:00</start>
 //!   <end>17:00</end></period></working_hours>`, and
 //!   `<recurrence><rrule>FREQ=WEEKLY</rrule><rdates><date>…</date></rdates>
@@ -37,7 +38,8 @@
 //! recurses. The body size is bounded by the HTTP layer.
 
 use convene_domain::{
-    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewUser, UpdateEvent, UpdateUser,
+    AddParticipant, AnswerInvitation, CreateEvent, FindSlots, NewPushSubscription, NewUser,
+    UpdateEvent, UpdateUser,
 };
 use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
@@ -58,8 +60,9 @@ pub struct XmlParser;
 pub const MAX_DEPTH: usize = 16;
 
 /// The list elements and the name of their items.
-const LISTS: [(&str, &str); 6] = [
+const LISTS: [(&str, &str); 7] = [
     ("participants", "user"),
+    ("channels", "channel"),
     ("reminders", "reminder"),
     ("working_hours", "period"),
     ("days", "day"),
@@ -68,7 +71,7 @@ const LISTS: [(&str, &str); 6] = [
 ];
 
 /// The elements that are objects even when they are empty.
-const OBJECTS: [&str; 3] = ["reminder", "period", "recurrence"];
+const OBJECTS: [&str; 4] = ["reminder", "period", "recurrence", "keys"];
 
 impl RequestParser for XmlParser {
     fn parse_new_user(&self, body: &[u8]) -> Result<NewUser, InputError> {
@@ -85,6 +88,10 @@ impl RequestParser for XmlParser {
 
     fn parse_update_user(&self, body: &[u8]) -> Result<UpdateUser, InputError> {
         fields::update_user(read_document(body, "user")?)
+    }
+
+    fn parse_push_subscription(&self, body: &[u8]) -> Result<NewPushSubscription, InputError> {
+        fields::push_subscription(read_document(body, "subscription")?)
     }
 
     fn parse_update_event(&self, body: &[u8]) -> Result<UpdateEvent, InputError> {

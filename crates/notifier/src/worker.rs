@@ -8,7 +8,9 @@ use std::time::Duration;
 use convene_channel::{
     Channel, FailedReminder, FailureNotice, Recipient, Reminder, Report, Reporter,
 };
-use convene_domain::{Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, EventId};
+use convene_domain::{
+    ChannelKind, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, EventId,
+};
 use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
 use convene_worker::backoff::retry_at;
 use convene_worker::{Claimer, Drained, Held, PollSettings, drain_reports, store_until_accepted};
@@ -17,27 +19,48 @@ use tokio::task::JoinSet;
 
 use crate::NotifierConfig;
 
-/// Sends due reminders from a store through a channel.
+/// Sends due reminders from a store through the channel each delivery names.
 #[derive(Clone)]
 pub struct Notifier {
     store: Arc<dyn Store>,
+    /// The e-mail channel, which also carries failure notices to organizers.
     channel: Arc<dyn Channel>,
+    /// The other channels this server is configured for.
+    others: Arc<BTreeMap<ChannelKind, Arc<dyn Channel>>>,
     config: Arc<NotifierConfig>,
     /// Deliveries claimed by this process whose results are not stored yet.
     held: Held<DeliveryId>,
 }
 
 impl Notifier {
-    pub fn new(
-        store: Arc<dyn Store>,
-        channel: Arc<dyn Channel>,
-        config: NotifierConfig,
-    ) -> Notifier {
+    /// Creates a Notifier that sends e-mail reminders, and failure notices to organizers,
+    /// through `email`. Reminders by any other channel fail until it is added with
+    /// [`Notifier::with_channel`].
+    pub fn new(store: Arc<dyn Store>, email: Arc<dyn Channel>, config: NotifierConfig) -> Notifier {
         Notifier {
             store,
-            channel,
+            channel: email,
+            others: Arc::new(BTreeMap::new()),
             config: Arc::new(config),
             held: Held::default(),
+        }
+    }
+
+    /// Sends the reminders planned for `kind` through `channel`.
+    pub fn with_channel(mut self, kind: ChannelKind, channel: Arc<dyn Channel>) -> Notifier {
+        if kind == ChannelKind::Email {
+            self.channel = channel;
+        } else {
+            Arc::make_mut(&mut self.others).insert(kind, channel);
+        }
+        self
+    }
+
+    /// Returns the channel for `kind`, unless this server has none.
+    fn channel_for(&self, kind: ChannelKind) -> Option<Arc<dyn Channel>> {
+        match kind {
+            ChannelKind::Email => Some(self.channel.clone()),
+            other => self.others.get(&other).cloned(),
         }
     }
 
@@ -112,8 +135,8 @@ impl Notifier {
         Ok(reported)
     }
 
-    /// Claims due deliveries and groups them into one message each per
-    /// event and reminder offset.
+    /// Claims due deliveries and groups them by event, reminder offset and channel, so
+    /// that each group is one send.
     async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<Vec<Delivery>>, StoreError> {
         let claimed = self
             .store
@@ -144,10 +167,14 @@ impl Notifier {
                 })
                 .collect()
         };
-        let mut groups: BTreeMap<(EventId, String), Vec<Delivery>> = BTreeMap::new();
+        let mut groups: BTreeMap<(EventId, String, ChannelKind), Vec<Delivery>> = BTreeMap::new();
         for delivery in claimed {
             groups
-                .entry((delivery.event_id, delivery.offset.as_str().to_owned()))
+                .entry((
+                    delivery.event_id,
+                    delivery.offset.as_str().to_owned(),
+                    delivery.channel,
+                ))
                 .or_default()
                 .push(delivery);
         }
@@ -164,6 +191,17 @@ impl Notifier {
             .held
             .release_on_drop(group.iter().map(|delivery| delivery.id).collect());
         let event_id = group[0].event_id;
+        let Some(channel) = self.channel_for(group[0].channel) else {
+            let reason = format!(
+                "reminders by {} are not configured on this server",
+                group[0].channel
+            );
+            let records: Vec<AttemptRecord> = group
+                .iter()
+                .map(|delivery| failed_locally(delivery, &reason))
+                .collect();
+            return self.store_records(&records).await;
+        };
         let Some(event) = self.store.event(event_id).await? else {
             let records: Vec<AttemptRecord> = group
                 .iter()
@@ -183,6 +221,7 @@ impl Notifier {
                     recipients.push(Recipient {
                         delivery: delivery.id,
                         user: user.clone(),
+                        due_at: delivery.due_at,
                     });
                     sendable.push(delivery);
                 }
@@ -216,7 +255,6 @@ impl Notifier {
         // a shutdown abandons it, so no send runs on with its results lost.
         let mut send = JoinSet::new();
         {
-            let channel = self.channel.clone();
             let reminder = reminder.clone();
             let recipients = recipients.clone();
             send.spawn(async move { channel.send(&reminder, &recipients, reporter).await });

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convene_channel::{Channel, FailureNotice, NoticeError, Recipient, Reminder, Reporter};
 use convene_domain::{
-    CreateEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, NewUser, ReminderOffset,
-    TimeOrDate, User, UserId,
+    ChannelKind, CreateEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, NewUser,
+    ReminderOffset, TimeOrDate, User, UserId,
 };
 use convene_notifier::{Notifier, NotifierConfig};
 use convene_scheduler::Scheduler;
@@ -563,6 +563,25 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<bool, convene_store::StoreError> {
         self.inner.revoke_feed(user, id).await
     }
+    async fn add_push_subscription(
+        &self,
+        subscription: &convene_domain::PushSubscription,
+    ) -> Result<convene_domain::PushSubscription, convene_store::StoreError> {
+        self.inner.add_push_subscription(subscription).await
+    }
+    async fn push_subscriptions(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<convene_domain::PushSubscription>, convene_store::StoreError> {
+        self.inner.push_subscriptions(user).await
+    }
+    async fn remove_push_subscription(
+        &self,
+        user: UserId,
+        id: convene_domain::PushSubscriptionId,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.remove_push_subscription(user, id).await
+    }
     async fn list_users(
         &self,
         after: Option<UserId>,
@@ -808,4 +827,72 @@ async fn slow_result_write_not_resent() {
         1,
         "the reminder was sent more than once"
     );
+}
+
+#[tokio::test]
+async fn each_channel_gets_its_own_deliveries() {
+    let f = fixture().await;
+    let now = at("2030-01-01T09:00:00Z");
+    let (event, people) = book(&f, now, "2030-01-01T11:00:00Z").await;
+    // Bob wants SMS and push next to e-mail; cid only push. The server has SMS but no push.
+    let mut bob = f.store.user(people[1]).await.unwrap().unwrap();
+    bob.reminders.channels = vec![ChannelKind::Email, ChannelKind::Sms, ChannelKind::Push];
+    bob.phone = Some(convene_domain::PhoneNumber::parse("phone", "+4915112345678").unwrap());
+    f.store.update_user(&bob).await.unwrap();
+    let mut cid = f.store.user(people[2]).await.unwrap().unwrap();
+    cid.reminders.channels = vec![ChannelKind::Push];
+    f.store.update_user(&cid).await.unwrap();
+    // Moving the event plans its reminders again, now with each person's channels.
+    f.scheduler
+        .update_event(
+            event,
+            convene_domain::UpdateEvent {
+                start: Some(TimeOrDate::Time(at("2030-01-01T10:05:00Z"))),
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+
+    let sms = Arc::new(ScriptedChannel::default());
+    let notifier =
+        notifier(&f, "w1").with_channel(ChannelKind::Sms, sms.clone() as Arc<dyn Channel>);
+    let claimed = notifier.run_once(at("2030-01-01T09:50:00Z")).await.unwrap();
+    assert_eq!(claimed, 5);
+
+    let mut by_email = f.channel.sent.lock().unwrap().clone();
+    by_email.sort();
+    assert_eq!(
+        by_email,
+        [
+            ("Planning".to_owned(), "ann@alpha.test".to_owned()),
+            ("Planning".to_owned(), "bob@beta.test".to_owned()),
+        ]
+    );
+    let by_sms = sms.sent.lock().unwrap().clone();
+    assert_eq!(
+        by_sms,
+        [("Planning".to_owned(), "bob@beta.test".to_owned())]
+    );
+
+    let deliveries = f
+        .scheduler
+        .deliveries(event, at("2030-01-01T09:51:00Z"))
+        .await
+        .unwrap();
+    let push: Vec<_> = deliveries
+        .iter()
+        .filter(|delivery| delivery.channel == ChannelKind::Push)
+        .collect();
+    assert_eq!(push.len(), 2, "{deliveries:?}");
+    for delivery in push {
+        assert_eq!(delivery.state, DeliveryState::Failed, "{delivery:?}");
+        let attempt = delivery.last_attempt.as_ref().unwrap();
+        assert!(
+            attempt.reply_text.contains("push are not configured"),
+            "{}",
+            attempt.reply_text
+        );
+    }
 }

@@ -6,9 +6,10 @@ use convene_domain::event::MAX_PARTICIPANTS;
 use convene_domain::slots::{Availability, MAX_SLOTS, SlotQuery, free_slots};
 use convene_domain::user::validate_text;
 use convene_domain::{
-    AddParticipant, Answer, ApiToken, CreateEvent, Delivery, EmailAddress, Event, EventId,
-    EventStatus, FeedId, FindSlots, Interval, NewEvent, NewEventParts, NewUser, TokenId,
-    UpdateEvent, UpdateUser, User, UserId, UserRef, ValidationError,
+    AddParticipant, Answer, ApiToken, ChannelKind, CreateEvent, Delivery, EmailAddress, Event,
+    EventId, EventStatus, FeedId, FindSlots, Interval, NewEvent, NewEventParts,
+    NewPushSubscription, NewUser, PushSubscription, PushSubscriptionId, ReminderPreferences,
+    TokenId, UpdateEvent, UpdateUser, User, UserId, UserRef, ValidationError,
 };
 use convene_store::Store;
 use jiff::{SignedDuration, Timestamp};
@@ -74,6 +75,7 @@ impl Scheduler {
 
     pub async fn create_user(&self, new_user: NewUser) -> Result<User, SchedulerError> {
         let user = new_user.into_user(UserId::generate());
+        require_phone_for_sms(&user)?;
         self.store.insert_user(&user).await?;
         tracing::info!(user.id = %user.id, "user created");
         Ok(user)
@@ -198,6 +200,20 @@ impl Scheduler {
         if let Some(hours) = command.working_hours {
             user.working_hours = hours;
         }
+        if let Some(phone) = command.phone {
+            user.phone = phone;
+        }
+        if command.reminders.is_some() || command.channels.is_some() {
+            user.reminders = ReminderPreferences::new(
+                command
+                    .reminders
+                    .unwrap_or_else(|| user.reminders.before.clone()),
+                command
+                    .channels
+                    .unwrap_or_else(|| user.reminders.channels.clone()),
+            )?;
+        }
+        require_phone_for_sms(&user)?;
         if !self.store.update_user(&user).await? {
             return Err(not_found("user", id));
         }
@@ -420,7 +436,8 @@ impl Scheduler {
             recurrence,
         })?;
         let event = new_event.into_event(EventId::generate());
-        let deliveries = plan_deliveries(&event, &event.attendees(), now)?;
+        let attendees = self.store.users(&event.attendees()).await?;
+        let deliveries = plan_deliveries(&event, &attendees, now)?;
 
         if let Err(err) = self.store.book_event(&event, &deliveries).await {
             return Err(self
@@ -514,7 +531,8 @@ impl Scheduler {
 
         let replan = moved || event.reminders != current.reminders;
         let deliveries = if replan {
-            Some(plan_deliveries(&event, &event.attendees(), now)?)
+            let attendees = self.store.users(&event.attendees()).await?;
+            Some(plan_deliveries(&event, &attendees, now)?)
         } else {
             None
         };
@@ -626,6 +644,53 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Registers a browser's push subscription for `user`. Registering the same endpoint
+    /// again replaces its keys.
+    pub async fn subscribe_push(
+        &self,
+        user: UserId,
+        subscription: NewPushSubscription,
+        now: Timestamp,
+    ) -> Result<PushSubscription, SchedulerError> {
+        self.user(user).await?;
+        let stored = self
+            .store
+            .add_push_subscription(&PushSubscription {
+                id: PushSubscriptionId::generate(),
+                user,
+                endpoint: subscription.endpoint,
+                p256dh: subscription.p256dh,
+                auth: subscription.auth,
+                // Stores keep whole microseconds, so the response shows what a listing will.
+                created_at: Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now),
+            })
+            .await?;
+        tracing::info!(user.id = %user, subscription.id = %stored.id, "push subscription registered");
+        Ok(stored)
+    }
+
+    /// Returns the push subscriptions of `user`.
+    pub async fn push_subscriptions(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<PushSubscription>, SchedulerError> {
+        self.user(user).await?;
+        Ok(self.store.push_subscriptions(user).await?)
+    }
+
+    /// Removes a push subscription of `user`.
+    pub async fn unsubscribe_push(
+        &self,
+        user: UserId,
+        id: PushSubscriptionId,
+    ) -> Result<(), SchedulerError> {
+        if !self.store.remove_push_subscription(user, id).await? {
+            return Err(not_found("push subscription", id));
+        }
+        tracing::info!(user.id = %user, subscription.id = %id, "push subscription removed");
+        Ok(())
+    }
+
     /// Returns the owner of the feed with `token` and the events the feed shows, each with
     /// its organizer and participants: the owner's events that have not ended by `since`,
     /// at most `limit`.
@@ -707,10 +772,10 @@ impl Scheduler {
             )
             .into());
         }
-        if self.store.user(command.user).await?.is_none() {
+        let Some(user) = self.store.user(command.user).await? else {
             return Err(unknown_user("user", command.user).into());
-        }
-        let deliveries = plan_deliveries(&event, &[command.user], now)?;
+        };
+        let deliveries = plan_deliveries(&event, &[user], now)?;
         self.store
             .add_participant(event_id, command.user, &deliveries)
             .await?;
@@ -783,7 +848,8 @@ impl Scheduler {
             )
             .into());
         }
-        let deliveries = plan_deliveries(&event, &[user], now)?;
+        let person = self.store.users(&[user]).await?;
+        let deliveries = plan_deliveries(&event, &person, now)?;
         if !self
             .store
             .set_answer(event_id, user, answer, &deliveries)
@@ -993,4 +1059,15 @@ fn unknown_user(field: &str, id: UserId) -> ValidationError {
         field,
         format!("no user has the id {id}; create the user first"),
     )
+}
+
+/// Refuses reminder preferences that name SMS for a person without a telephone number.
+fn require_phone_for_sms(user: &User) -> Result<(), ValidationError> {
+    if user.reminders.channels.contains(&ChannelKind::Sms) && user.phone.is_none() {
+        return Err(ValidationError::new(
+            "channels",
+            "sms needs a telephone number; set phone too, or leave sms out",
+        ));
+    }
+    Ok(())
 }

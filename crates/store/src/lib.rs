@@ -25,7 +25,7 @@
 //! - [`postgres`]: a PostgreSQL database, which several processes can share.
 //! - [`error`]: the error type and its backend-neutral kinds.
 
-mod encoding;
+mod codec;
 pub mod error;
 pub mod memory;
 pub mod postgres;

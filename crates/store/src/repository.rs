@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convene_domain::{
     Answer, ApiToken, ClaimedMail, Delivery, DeliveryAttempt, DeliveryId, EmailAddress, Event,
-    EventId, FeedId, Interval, MailAttemptRecord, MailMessage, MessageId, OutgoingMessage, TokenId,
-    User, UserId,
+    EventId, FeedId, Interval, MailAttemptRecord, MailMessage, MessageId, OutgoingMessage,
+    PushSubscription, PushSubscriptionId, TokenId, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -273,6 +273,25 @@ pub trait Store: MailStore {
     /// Revokes a feed of `user`. Returns false when `user` has no such feed that is not
     /// already revoked.
     async fn revoke_feed(&self, user: UserId, id: FeedId) -> Result<bool, StoreError>;
+
+    /// Registers a Web Push subscription of `subscription.user` and returns it as stored.
+    /// Registering an endpoint the user already has replaces its keys and keeps its id and
+    /// creation time. Fails with [`StoreError::NotFound`] when the user does not exist.
+    async fn add_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+    ) -> Result<PushSubscription, StoreError>;
+
+    /// Returns the push subscriptions of `user`, in id order.
+    async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError>;
+
+    /// Removes a push subscription of `user`. Returns false when `user` has no such
+    /// subscription.
+    async fn remove_push_subscription(
+        &self,
+        user: UserId,
+        id: PushSubscriptionId,
+    ) -> Result<bool, StoreError>;
 
     /// Marks an event cancelled, raises its sequence and drops its reminders that are
     /// neither in flight at `now` nor settled. A cancelled event is no longer busy time.

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_domain::{
-    Answer, ApiToken, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, DeliveryState,
-    EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval,
-    MailAttemptRecord, MailState, MessageId, OutgoingMessage, OutgoingRecipient, ReminderOffset,
-    TokenId, User, UserId, WorkingHours,
+    Answer, ApiToken, ChannelKind, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome,
+    DeliveryState, EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval,
+    MailAttemptRecord, MailState, MessageId, OutgoingMessage, OutgoingRecipient, PhoneNumber,
+    PushSubscription, PushSubscriptionId, ReminderOffset, ReminderPreferences, TokenId, User,
+    UserId, WorkingHours,
 };
 use convene_store::{
     AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, PostgresStore, QueueCounts,
@@ -70,6 +71,8 @@ async fn user(store: &dyn Store, email: &str) -> UserId {
         email: EmailAddress::parse("email", email).unwrap(),
         time_zone: Some("Europe/Berlin".to_owned()),
         working_hours: Default::default(),
+        phone: None,
+        reminders: Default::default(),
     };
     store.insert_user(&user).await.unwrap();
     user.id
@@ -105,6 +108,7 @@ fn plan(event: &Event, users: &[UserId], due: &str) -> Vec<Delivery> {
             event_id: event.id,
             user_id: *user,
             offset: event.reminders[0].clone(),
+            channel: convene_domain::ChannelKind::Email,
             due_at: at(due),
             state: DeliveryState::Pending,
             attempts: 0,
@@ -234,6 +238,8 @@ async fn duplicate_email_rejected(store: Arc<dyn Store>) {
         email: EmailAddress::parse("email", "ANN@alpha.test").unwrap(),
         time_zone: None,
         working_hours: Default::default(),
+        phone: None,
+        reminders: Default::default(),
     };
     let err = store.insert_user(&again).await.unwrap_err();
     assert!(
@@ -1727,6 +1733,119 @@ async fn queue_counts_follow_deliveries_and_mail(store: Arc<dyn Store>) {
     assert_eq!((settled.mail_queued, settled.mail_sending), (1, 0));
 }
 
+async fn reminder_preferences_round_trip(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let mut stored = store.user(ann).await.unwrap().unwrap();
+    assert_eq!(stored.phone, None);
+    assert_eq!(stored.reminders, ReminderPreferences::default());
+
+    stored.phone = Some(PhoneNumber::parse("phone", "+4915112345678").unwrap());
+    stored.reminders = ReminderPreferences::new(
+        vec![
+            ReminderOffset::parse("before", "P1D").unwrap(),
+            ReminderOffset::parse("before", "PT10M").unwrap(),
+        ],
+        vec![ChannelKind::Sms, ChannelKind::Push, ChannelKind::Webhook],
+    )
+    .unwrap();
+    assert!(store.update_user(&stored).await.unwrap());
+    assert_eq!(store.user(ann).await.unwrap(), Some(stored.clone()));
+    assert_eq!(store.users(&[ann]).await.unwrap(), vec![stored.clone()]);
+
+    stored.phone = None;
+    stored.reminders = ReminderPreferences::default();
+    assert!(store.update_user(&stored).await.unwrap());
+    assert_eq!(store.user(ann).await.unwrap(), Some(stored));
+}
+
+async fn one_delivery_per_channel(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let event = event(ann, &[], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let mut planned = Vec::new();
+    for channel in [ChannelKind::Email, ChannelKind::Sms, ChannelKind::Push] {
+        let mut delivery = plan(&event, &[ann], "2030-01-01T09:45:00Z").remove(0);
+        delivery.channel = channel;
+        planned.push(delivery);
+    }
+    // The same person, offset and channel again is one delivery, not two.
+    let mut repeated = plan(&event, &[ann], "2030-01-01T09:45:00Z").remove(0);
+    repeated.channel = ChannelKind::Sms;
+    planned.push(repeated);
+    store.book_event(&event, &planned).await.unwrap();
+
+    let mut claimed = store
+        .claim_due_deliveries(claim("2030-01-01T09:45:00Z", 10, "w1"))
+        .await
+        .unwrap();
+    claimed.sort_by_key(|delivery| delivery.channel);
+    let channels: Vec<ChannelKind> = claimed.iter().map(|delivery| delivery.channel).collect();
+    assert_eq!(
+        channels,
+        [ChannelKind::Email, ChannelKind::Sms, ChannelKind::Push]
+    );
+    let listed = store
+        .deliveries(event.id, at("2030-01-01T09:45:00Z"))
+        .await
+        .unwrap();
+    let mut listed: Vec<ChannelKind> = listed.iter().map(|delivery| delivery.channel).collect();
+    listed.sort();
+    assert_eq!(listed, channels);
+}
+
+async fn push_subscriptions_replace_by_endpoint(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@alpha.test").await;
+    let subscription = |user, endpoint: &str, auth: &str| {
+        PushSubscription {
+        id: PushSubscriptionId::generate(),
+        user,
+        endpoint: endpoint.to_owned(),
+        p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM".to_owned(),
+        auth: auth.to_owned(),
+        created_at: at("2030-01-01T08:00:00Z"),
+    }
+    };
+    let first = store
+        .add_push_subscription(&subscription(ann, "https://push.alpha.test/1", "a1"))
+        .await
+        .unwrap();
+    let second = store
+        .add_push_subscription(&subscription(ann, "https://push.alpha.test/2", "a2"))
+        .await
+        .unwrap();
+    // The browser registers its endpoint again with new keys: same subscription.
+    let renewed = store
+        .add_push_subscription(&subscription(ann, "https://push.alpha.test/1", "a3"))
+        .await
+        .unwrap();
+    assert_eq!((renewed.id, renewed.auth.as_str()), (first.id, "a3"));
+    // Another person's subscription to the same endpoint is theirs alone.
+    store
+        .add_push_subscription(&subscription(bob, "https://push.alpha.test/1", "b1"))
+        .await
+        .unwrap();
+
+    let listed = store.push_subscriptions(ann).await.unwrap();
+    assert_eq!(listed, vec![renewed.clone(), second.clone()]);
+    assert!(!store.remove_push_subscription(bob, first.id).await.unwrap());
+    assert!(store.remove_push_subscription(ann, first.id).await.unwrap());
+    assert!(!store.remove_push_subscription(ann, first.id).await.unwrap());
+    assert_eq!(store.push_subscriptions(ann).await.unwrap(), vec![second]);
+    assert_eq!(store.push_subscriptions(bob).await.unwrap().len(), 1);
+
+    let nobody = store
+        .add_push_subscription(&subscription(
+            UserId::generate(),
+            "https://push.alpha.test/9",
+            "x",
+        ))
+        .await;
+    assert!(
+        matches!(nobody, Err(StoreError::NotFound { .. })),
+        "{nobody:?}"
+    );
+}
+
 macro_rules! contract {
     ($backend:ident: $($case:ident),* $(,)?) => {
         mod $backend {
@@ -1754,6 +1873,9 @@ macro_rules! contract_for_all {
 
 contract_for_all!(
     user_round_trip,
+    reminder_preferences_round_trip,
+    one_delivery_per_channel,
+    push_subscriptions_replace_by_endpoint,
     users_by_email_ignores_case,
     user_update_replaces_settings,
     duplicate_email_rejected,

@@ -18,6 +18,11 @@
 //!   Python's `email` package.
 //! - [`DkimVerifier`] runs dkimpy (PyPI package `dkimpy`) or OpenDKIM (Debian package
 //!   `opendkim`) on a message, answering their key lookups from given [`TxtRecord`]s.
+//! - [`HttpPeer`] runs `peers/http_peer.py`, an HTTP peer for the channels that send over
+//!   HTTP: an SMS gateway that reads the form with Python's `urllib.parse`, a webhook
+//!   receiver that verifies signatures with `standardwebhooks` (PyPI), or a Web Push
+//!   service that checks VAPID tokens with `cryptography` and decrypts with `http_ece`
+//!   (PyPI). Each records the requests it received for [`HttpPeer::requests`].
 //! - [`TestDatabase`] (module [`postgres`]) creates an empty PostgreSQL database for one test
 //!   on the server that the environment variable `CONVENE_TEST_POSTGRES_URL` names, and drops
 //!   it when dropped.
@@ -51,6 +56,7 @@ mod ca;
 mod cert;
 mod dkim;
 mod dnsmasq;
+mod http_peer;
 mod peers;
 mod ports;
 pub mod postgres;
@@ -58,11 +64,13 @@ mod process;
 mod python;
 mod smtp_server;
 mod smtp_sink;
+mod spool;
 
 pub use ca::TestCa;
 pub use cert::SelfSignedCert;
 pub use dkim::{DkimVerdict, DkimVerifier, TxtRecord};
 pub use dnsmasq::{DnsConfig, Dnsmasq};
+pub use http_peer::{HttpPeer, PeerSubscription, ReceivedRequest};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;
 pub use postgres::TestDatabase;

@@ -28,6 +28,11 @@ pub enum Peer {
     /// The Python package `schemathesis`, major version 4, importable by `python3`. Its
     /// command-line options changed between major versions.
     Schemathesis,
+    /// The Python package `standardwebhooks`, importable by `python3`.
+    Standardwebhooks,
+    /// The Python packages `http_ece` and `cryptography`, importable by `python3`, which
+    /// the Web Push service peer decrypts and verifies with.
+    HttpEce,
 }
 
 impl Peer {
@@ -41,6 +46,8 @@ impl Peer {
             Peer::Opendkim => "opendkim",
             Peer::PythonIcalendar => "icalendar",
             Peer::Schemathesis => "schemathesis 4",
+            Peer::Standardwebhooks => "standardwebhooks",
+            Peer::HttpEce => "http_ece",
         }
     }
 
@@ -62,6 +69,12 @@ impl Peer {
             Peer::Schemathesis => {
                 "install the PyPI package schemathesis: python3 -m pip install 'schemathesis>=4,<5'"
             }
+            Peer::Standardwebhooks => {
+                "install the PyPI package standardwebhooks: python3 -m pip install standardwebhooks"
+            }
+            Peer::HttpEce => {
+                "install the PyPI packages http_ece and cryptography: python3 -m pip install http_ece cryptography"
+            }
         }
     }
 
@@ -73,6 +86,8 @@ impl Peer {
         static OPENDKIM: OnceLock<bool> = OnceLock::new();
         static ICALENDAR: OnceLock<bool> = OnceLock::new();
         static SCHEMATHESIS: OnceLock<bool> = OnceLock::new();
+        static STANDARDWEBHOOKS: OnceLock<bool> = OnceLock::new();
+        static HTTP_ECE: OnceLock<bool> = OnceLock::new();
         match self {
             Peer::Dnsmasq => *DNSMASQ.get_or_init(|| runs_successfully("dnsmasq", &["--version"])),
             Peer::Aiosmtpd => {
@@ -92,6 +107,11 @@ impl Peer {
                 let check = "import schemathesis, sys; \
                              sys.exit(not schemathesis.__version__.startswith('4.'))";
                 runs_successfully("python3", &["-c", check])
+            }),
+            Peer::Standardwebhooks => *STANDARDWEBHOOKS
+                .get_or_init(|| runs_successfully("python3", &["-c", "import standardwebhooks"])),
+            Peer::HttpEce => *HTTP_ECE.get_or_init(|| {
+                runs_successfully("python3", &["-c", "import http_ece, cryptography"])
             }),
         }
     }

@@ -1,17 +1,15 @@
 //! An aiosmtpd SMTP server on loopback that stores every accepted message in a spool.
 
-use std::fs;
-use std::io::{self, BufRead, BufReader};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::process::PeerProcess;
+use crate::spool::read_spool;
 
 /// Maximum time to wait for the server to listen. A generous bound for a loaded machine:
 /// starting Python and importing aiosmtpd normally takes well under a second.
@@ -143,32 +141,8 @@ impl SmtpServer {
 
     /// Reads every message in the spool, oldest first.
     pub fn messages(&self) -> io::Result<Vec<SpooledMessage>> {
-        let mut paths = Vec::new();
-        for entry in fs::read_dir(&self.spool_dir)? {
-            let path = entry?.path();
-            // Files still being written end in ".tmp" and are skipped.
-            if path
-                .extension()
-                .is_some_and(|extension| extension == "json")
-            {
-                paths.push(path);
-            }
-        }
         // File names start with the arrival time in nanoseconds, zero-padded.
-        paths.sort();
-
-        let mut messages = Vec::with_capacity(paths.len());
-        for path in paths {
-            let text = fs::read_to_string(&path)?;
-            let message = serde_json::from_str(&text).map_err(|error| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("invalid spool file {}: {error}", path.display()),
-                )
-            })?;
-            messages.push(message);
-        }
-        Ok(messages)
+        read_spool(&self.spool_dir)
     }
 
     /// Returns the server's log so far (aiosmtpd's warnings and errors).
@@ -179,44 +153,11 @@ impl SmtpServer {
 
 /// Waits for the script's "ready" line, which it prints once it has bound the port, and then
 /// for a TCP connection to succeed.
-///
-/// Waiting for the line first matters when another process has bound the port: a
-/// connection alone would reach that process while the script fails to bind.
 fn wait_until_listening(process: &mut PeerProcess, addr: SocketAddr) -> io::Result<()> {
-    let stdout = process.child_mut().stdout.take().expect("stdout is piped");
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        let mut line = String::new();
-        let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-        // The receiver is gone only if the start already failed.
-        let _ = sender.send(result);
-    });
-
     let deadline = Instant::now() + STARTUP_TIMEOUT;
-    match receiver.recv_timeout(STARTUP_TIMEOUT) {
-        Ok(Ok(line)) if line.trim() == "ready" => {}
-        Ok(Ok(line)) if line.is_empty() => {
-            return Err(process.startup_error("the process exited"));
-        }
-        Ok(Ok(line)) => {
-            return Err(process.startup_error(&format!("unexpected output {line:?}")));
-        }
-        Ok(Err(error)) => {
-            return Err(process.startup_error(&format!("reading its output failed: {error}")));
-        }
-        Err(_) => {
-            return Err(process.startup_error(&format!("not ready within {STARTUP_TIMEOUT:?}")));
-        }
+    let line = process.first_stdout_line(STARTUP_TIMEOUT)?;
+    if line != "ready" {
+        return Err(process.startup_error(&format!("unexpected output {line:?}")));
     }
-
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        if process.exit_status().is_some() {
-            return Err(process.startup_error("the process exited"));
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    Err(process.startup_error(&format!("{addr} accepted no connection")))
+    process.wait_for_connection(addr, deadline)
 }

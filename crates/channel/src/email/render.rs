@@ -176,6 +176,8 @@ mod tests {
             email: EmailAddress::parse("email", "ann@alpha.test").unwrap(),
             time_zone: None,
             working_hours: Default::default(),
+            phone: None,
+            reminders: Default::default(),
         };
         Reminder {
             event: Event {

@@ -32,6 +32,7 @@ mod openapi;
 mod page;
 mod params;
 mod problem;
+mod push;
 mod request_id;
 mod requests;
 mod schema;
@@ -69,6 +70,8 @@ pub struct Services {
     pub uid_domain: String,
     /// The request budget of each caller.
     pub rate_limiter: Arc<CallerLimiter>,
+    /// The VAPID public key in base64url, when Web Push is configured.
+    pub push_public_key: Option<String>,
 }
 
 impl FromRef<Services> for Scheduler {
@@ -119,6 +122,15 @@ pub fn router(services: Services) -> Router {
             get(users::tokens).post(users::issue_token),
         )
         .route("/v1/users/{id}/tokens/{token}", delete(users::revoke_token))
+        .route(
+            "/v1/users/{id}/push-subscriptions",
+            get(push::list).post(push::create),
+        )
+        .route(
+            "/v1/users/{id}/push-subscriptions/{subscription}",
+            delete(push::delete),
+        )
+        .route("/v1/push/key", get(push::key))
         .route("/v1/availability", post(availability::find))
         .route("/v1/events", get(events::list).post(events::create))
         .route(

@@ -19,7 +19,7 @@ use utoipa::openapi::{ContentBuilder, Header, Object, Ref, RefOr, Response, Type
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{PROBLEM_JSON, ProblemDocument};
-use super::{availability, calendar, events, health, messages, metrics, users};
+use super::{availability, calendar, events, health, messages, metrics, push, users};
 
 /// The name of the bearer token's security scheme.
 const BEARER: &str = "bearer";
@@ -34,7 +34,8 @@ const UNAUTHENTICATED_ROUTE: &str = "/v1/feeds/{token}";
         title = "Convene",
         description = "Convene is a self-hosted scheduling service. Organizers book events \
                        after Convene has checked every attendee's calendar, and Convene \
-                       delivers each attendee's reminders by e-mail itself. Errors are RFC \
+                       delivers each attendee's reminders by e-mail, SMS, Web Push or \
+                       webhook. Errors are RFC \
                        9457 problem documents.",
     ),
     paths(
@@ -56,6 +57,10 @@ const UNAUTHENTICATED_ROUTE: &str = "/v1/feeds/{token}";
         calendar::feeds,
         calendar::revoke_feed,
         calendar::feed,
+        push::key,
+        push::create,
+        push::list,
+        push::delete,
         availability::find,
         events::list,
         events::create,

@@ -131,6 +131,16 @@ impl Problem {
         )
     }
 
+    /// Creates the 404 problem for a feature that this server's settings leave off.
+    pub fn not_configured(detail: &str) -> Problem {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-configured",
+            "Not configured",
+            detail,
+        )
+    }
+
     /// Creates the 500 problem for a failure inside the server. Its cause
     /// belongs in the log, because it may name files or hosts.
     pub fn internal() -> Problem {

@@ -39,6 +39,15 @@ pub struct NewUserBody {
     /// and never with an empty list.
     #[schema(xml(wrapped))]
     working_hours: Option<Vec<WorkingPeriodBody>>,
+    /// Where SMS reminders go; required when `channels` names `sms`.
+    #[schema(schema_with = schema::phone)]
+    phone: Option<String>,
+    /// The reminders of events that set none of their own; none without this field.
+    #[schema(xml(wrapped))]
+    reminders: Option<Vec<ReminderBody>>,
+    /// The channels every reminder goes by, each once; `["email"]` without this field.
+    #[schema(schema_with = schema::channels)]
+    channels: Option<Vec<String>>,
 }
 
 /// A change to a user; absent fields stay as they are.
@@ -55,6 +64,41 @@ pub struct UpdateUserBody {
     time_zone: Option<String>,
     #[schema(xml(wrapped))]
     working_hours: Option<Vec<WorkingPeriodBody>>,
+    /// Where SMS reminders go; `null` removes it.
+    #[schema(schema_with = schema::phone)]
+    phone: Option<String>,
+    /// The reminders of events that set none of their own, replacing the old ones.
+    #[schema(xml(wrapped))]
+    reminders: Option<Vec<ReminderBody>>,
+    #[schema(schema_with = schema::channels)]
+    channels: Option<Vec<String>>,
+}
+
+/// A browser's push subscription, as `PushSubscription.toJSON()` gives it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = NewPushSubscription, xml(name = "subscription"))]
+pub struct PushSubscriptionBody {
+    /// The push service's URL for the browser.
+    #[schema(examples("https://push.example.org/send/abc"))]
+    endpoint: String,
+    /// Ignored: browsers send `null`.
+    #[serde(rename = "expirationTime")]
+    expiration_time: Option<f64>,
+    keys: PushKeysBody,
+}
+
+/// The keys of a push subscription, in base64url.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = PushKeys, xml(name = "keys"))]
+pub struct PushKeysBody {
+    /// The browser's P-256 public key, 65 octets.
+    #[schema(pattern = "^[A-Za-z0-9_-]{87}=?$")]
+    p256dh: String,
+    /// The authentication secret, 16 octets.
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}(==)?$")]
+    auth: String,
 }
 
 /// Hours of the same days of the week, in the user's time zone.
@@ -96,6 +140,8 @@ pub struct CreateEventBody {
     /// The other attendees.
     #[schema(schema_with = schema::participants)]
     participants: Option<Vec<String>>,
+    /// The reminders for every attendee; without them, each attendee's own default
+    /// reminders apply.
     #[schema(xml(wrapped))]
     reminders: Option<Vec<ReminderBody>>,
     recurrence: Option<RecurrenceBody>,
@@ -120,7 +166,8 @@ pub struct UpdateEventBody {
     end: Option<String>,
     #[schema(examples("Europe/Berlin"))]
     time_zone: Option<String>,
-    /// The new reminders, replacing the old ones; `null` or an empty list removes them all.
+    /// The new reminders, replacing the old ones; with `null` or an empty list, each
+    /// attendee's own default reminders apply.
     #[schema(xml(wrapped))]
     reminders: Option<Vec<ReminderBody>>,
     /// The new recurrence; `null` makes the event single.

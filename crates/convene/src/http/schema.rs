@@ -234,6 +234,33 @@ pub fn name() -> Schema {
     text(MAX_NAME_CHARS).into()
 }
 
+/// Returns the schema of an E.164 telephone number.
+pub fn phone() -> Schema {
+    string()
+        .pattern(Some(r"^\+[1-9][0-9]{7,14}$"))
+        .description(Some(
+            "A telephone number in E.164 form for SMS reminders: + and 8 to 15 digits.",
+        ))
+        .examples(["+4915112345678"])
+        .into()
+}
+
+/// Returns the schema of a list of reminder channels: at least one, each once.
+pub fn channels() -> Schema {
+    ArrayBuilder::new()
+        .items(one_of_strings(&["email", "sms", "push", "webhook"]).xml(xml_item("channel")))
+        .min_items(Some(1))
+        .max_items(Some(4))
+        .unique_items(true)
+        .xml(xml_list())
+        .into()
+}
+
+/// Returns the schema of one reminder channel.
+pub fn channel() -> Schema {
+    one_of_strings(&["email", "sms", "push", "webhook"]).into()
+}
+
 /// Returns the schema of an event's title, as a request gives it.
 pub fn title() -> Schema {
     text(MAX_TITLE_CHARS).into()

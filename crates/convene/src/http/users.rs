@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use convene_domain::{Interval, TokenId, UserId};
+use convene_domain::{Interval, TokenId, User, UserId};
 use convene_scheduler::access::{require_admin, require_self};
 use convene_scheduler::{Caller, Scheduler};
 use jiff::Timestamp;
@@ -16,7 +16,9 @@ use super::body::decode;
 use super::page::{Page, PageParams, page_response};
 use super::params::{QueryParams, path};
 use super::requests::{NewUserBody, UpdateUserBody};
-use super::views::{BusyView, TokenView, UserView, busy_view, token_view, user_view};
+use super::views::{
+    BusyView, TokenView, UserView, busy_view, private_user_view, token_view, user_view,
+};
 
 /// The widest window one busy-time query may cover.
 const MAX_BUSY_WINDOW_DAYS: i64 = 366;
@@ -54,7 +56,7 @@ pub async fn create(
     let user = scheduler.create_user(new_user).await?;
     let (_, secret) = scheduler.issue_token(user.id, Timestamp::now()).await?;
     let location = format!("/v1/users/{}", user.id);
-    let mut view = user_view(&user);
+    let mut view = private_user_view(&user);
     view.token = Some(secret);
     Ok((
         StatusCode::CREATED,
@@ -80,13 +82,14 @@ pub async fn create(
 )]
 pub async fn list(
     State(scheduler): State<Scheduler>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let page = QueryParams::new(query)?.page::<UserId>()?;
     let users = scheduler.users(page.after, page.fetch_limit()).await?;
     let items = users
         .iter()
-        .map(|user| (user.id.to_string(), user_view(user)))
+        .map(|user| (user.id.to_string(), view_for(caller, user)))
         .collect();
     Ok(page_response(items, &page, "/v1/users", ""))
 }
@@ -105,11 +108,22 @@ pub async fn list(
 )]
 pub async fn show(
     State(scheduler): State<Scheduler>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UserView>, Problem> {
     let id = user_id(&path(id)?)?;
     let user = scheduler.user(id).await?;
-    Ok(Json(user_view(&user)))
+    Ok(Json(view_for(caller, &user)))
+}
+
+/// Writes `user` with their telephone number when the caller is that user or the
+/// administrator, and without it for anyone else.
+fn view_for(caller: Caller, user: &User) -> UserView {
+    if require_self(caller, user.id, "read the telephone number").is_ok() {
+        private_user_view(user)
+    } else {
+        user_view(user)
+    }
 }
 
 #[utoipa::path(
@@ -145,7 +159,7 @@ pub async fn update(
     let (parser, body) = decode(&headers, body)?;
     let command = parser.parse_update_user(&body)?;
     let user = scheduler.update_user(id, command).await?;
-    Ok(Json(user_view(&user)))
+    Ok(Json(private_user_view(&user)))
 }
 
 #[utoipa::path(

@@ -18,7 +18,7 @@
 use convene_domain::working_hours::{clock, weekday_name};
 use convene_domain::{
     Answer, ApiToken, Conflict, Delivery, DeliveryAttempt, Event, Interval, MailMessage,
-    MailRecipient, User, UserId, WorkingHours,
+    MailRecipient, PushSubscription, ReminderOffset, User, UserId, WorkingHours,
 };
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
@@ -31,11 +31,21 @@ use super::schema;
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = User)]
 pub struct UserView {
+    /// The channels every reminder to this user goes by.
+    #[schema(schema_with = schema::channels)]
+    channels: Vec<&'static str>,
     #[schema(format = Email)]
     email: String,
     #[schema(format = Uuid)]
     id: String,
     name: String,
+    /// The telephone number for SMS reminders, shown only to the user and the
+    /// administrator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::phone)]
+    pub phone: Option<String>,
+    /// The reminders of events that set none of their own.
+    reminders: Vec<ReminderView>,
     /// The IANA time zone the user reads times in, or `null` when none is set.
     #[schema(examples("Europe/Berlin"))]
     time_zone: Option<String>,
@@ -84,6 +94,36 @@ pub struct FeedIdView {
     pub user: String,
 }
 
+/// A browser registered for push reminders. Its keys are not shown again.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PushSubscription)]
+pub struct PushSubscriptionView {
+    #[schema(format = DateTime)]
+    created_at: String,
+    endpoint: String,
+    #[schema(format = Uuid)]
+    id: String,
+    #[schema(format = Uuid)]
+    user: String,
+}
+
+pub fn push_subscription_view(subscription: &PushSubscription) -> PushSubscriptionView {
+    PushSubscriptionView {
+        created_at: subscription.created_at.to_string(),
+        endpoint: subscription.endpoint.clone(),
+        id: subscription.id.to_string(),
+        user: subscription.user.to_string(),
+    }
+}
+
+/// The server's VAPID public key.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PushKey)]
+pub struct PushKeyView {
+    /// The uncompressed P-256 public key in base64url, for `applicationServerKey`.
+    pub public_key: String,
+}
+
 /// Hours of the same days of the week, in the user's time zone.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = WorkingPeriod)]
@@ -104,7 +144,31 @@ pub fn user_view(user: &User) -> UserView {
         time_zone: user.time_zone.clone(),
         token: None,
         working_hours: working_hours_view(&user.working_hours),
+        phone: None,
+        reminders: reminders_view(&user.reminders.before),
+        channels: user
+            .reminders
+            .channels
+            .iter()
+            .map(|channel| channel.as_str())
+            .collect(),
     }
+}
+
+/// Writes a user with the details that only they and the administrator see.
+pub fn private_user_view(user: &User) -> UserView {
+    let mut view = user_view(user);
+    view.phone = user.phone.as_ref().map(|phone| phone.as_str().to_owned());
+    view
+}
+
+fn reminders_view(offsets: &[ReminderOffset]) -> Vec<ReminderView> {
+    offsets
+        .iter()
+        .map(|offset| ReminderView {
+            before: offset.as_str().to_owned(),
+        })
+        .collect()
 }
 
 /// Writes working hours as the request form reads them: one entry per run of days with the
@@ -213,13 +277,7 @@ pub fn event_view(event: &Event, answers: &[(UserId, Answer)]) -> EventView {
         organizer: event.organizer.to_string(),
         participants: event.participants.iter().map(ToString::to_string).collect(),
         recurrence,
-        reminders: event
-            .reminders
-            .iter()
-            .map(|offset| ReminderView {
-                before: offset.as_str().to_owned(),
-            })
-            .collect(),
+        reminders: reminders_view(&event.reminders),
         sequence: event.sequence,
         start: moment(event.interval.start()),
         status: event.status.as_str(),
@@ -341,6 +399,8 @@ pub struct DeliveryView {
     attempts: u32,
     #[schema(schema_with = schema::reminder_offset)]
     before: String,
+    #[schema(schema_with = schema::channel)]
+    channel: &'static str,
     #[schema(format = DateTime)]
     due_at: String,
     #[schema(format = Uuid)]
@@ -359,6 +419,7 @@ pub fn delivery_view(delivery: &Delivery) -> DeliveryView {
     DeliveryView {
         attempts: delivery.attempts,
         before: delivery.offset.as_str().to_owned(),
+        channel: delivery.channel.as_str(),
         due_at: delivery.due_at.to_string(),
         id: delivery.id.to_string(),
         last_attempt: delivery.last_attempt.as_ref().map(attempt_view),
@@ -560,9 +621,14 @@ mod tests {
         };
 
         assert_sorted(&UserView {
+            channels: vec!["email", "push"],
             email: text("ann@example.org"),
             id: text("u"),
             name: text("Ann"),
+            phone: Some(text("+4915112345678")),
+            reminders: vec![ReminderView {
+                before: text("PT15M"),
+            }],
             time_zone: None,
             token: Some(text("cnv_secret")),
             working_hours: vec![WorkingPeriodView {
@@ -579,6 +645,12 @@ mod tests {
         });
         assert_sorted(&FeedIdView {
             id: text("f"),
+            user: text("u"),
+        });
+        assert_sorted(&PushSubscriptionView {
+            created_at: text("2030-01-15T08:00:00Z"),
+            endpoint: text("https://push.example.org/send/1"),
+            id: text("p"),
             user: text("u"),
         });
 
@@ -630,6 +702,7 @@ mod tests {
         assert_sorted(&DeliveryView {
             attempts: 1,
             before: text("PT15M"),
+            channel: "email",
             due_at: text("2030-01-15T07:45:00Z"),
             id: text("d"),
             last_attempt: Some(attempt()),

@@ -11,7 +11,12 @@ CREATE TABLE users (
     time_zone TEXT,
     -- Working hours in WorkingHours' text form ("monday 09:00-17:00, ..."); NULL means the
     -- default, so that a later change of the default reaches everyone who never set their own.
-    working_hours TEXT
+    working_hours TEXT,
+    -- A telephone number (E.164) for SMS, default reminders (offsets separated by spaces,
+    -- NULL for none) and reminder channels (names separated by spaces, NULL for e-mail alone).
+    phone TEXT,
+    reminders TEXT,
+    channels TEXT
 );
 CREATE UNIQUE INDEX users_email ON users (lower(email));
 
@@ -84,6 +89,8 @@ CREATE TABLE deliveries (
     event_id UUID NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     user_id UUID NOT NULL REFERENCES users (id),
     before TEXT NOT NULL,
+    -- Reminders travel by e-mail, SMS, Web Push or webhook, one delivery per channel.
+    channel TEXT NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'sms', 'push', 'webhook')),
     due_us BIGINT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
     not_before_us BIGINT NOT NULL,
@@ -97,7 +104,7 @@ CREATE TABLE deliveries (
     -- then the identifier of the message that told them, or 'none' when the organizer could
     -- not be written to.
     notice TEXT,
-    UNIQUE (event_id, user_id, before)
+    UNIQUE (event_id, user_id, before, channel)
 );
 -- The claim reads the deliveries that wait for the Notifier in this order, so the index
 -- holds only those and the claim stops after its LIMIT without sorting.
@@ -174,3 +181,15 @@ CREATE TABLE api_tokens (
     revoked BOOLEAN NOT NULL DEFAULT false
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_id, id);
+
+-- The Web Push subscriptions of a person's browsers. An endpoint belongs to one browser,
+-- so registering it again replaces its keys.
+CREATE TABLE push_subscriptions (
+    id UUID PRIMARY KEY,
+    user_id UUID NOT NULL REFERENCES users (id),
+    endpoint TEXT NOT NULL,
+    p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    created_at_us BIGINT NOT NULL,
+    UNIQUE (user_id, endpoint)
+);

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use convene_domain::{
     Answer, ApiToken, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome,
-    DeliveryState, EmailAddress, Event, EventId, EventStatus, FeedId, Interval, MessageId, TokenId,
-    User, UserId,
+    DeliveryState, EmailAddress, Event, EventId, EventStatus, FeedId, Interval, MessageId,
+    PushSubscription, PushSubscriptionId, TokenId, User, UserId,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -47,6 +47,7 @@ struct State {
     feeds: HashMap<FeedId, (UserId, String, bool)>,
     /// API tokens that are not revoked, by id, with the hash of each secret.
     api_tokens: BTreeMap<TokenId, (ApiToken, String)>,
+    push_subscriptions: BTreeMap<PushSubscriptionId, PushSubscription>,
 }
 
 struct StoredDelivery {
@@ -220,6 +221,7 @@ impl State {
                 stored.delivery.event_id == delivery.event_id
                     && stored.delivery.user_id == delivery.user_id
                     && stored.delivery.offset == delivery.offset
+                    && stored.delivery.channel == delivery.channel
             });
             if duplicate {
                 continue;
@@ -695,6 +697,51 @@ impl Store for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn add_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+    ) -> Result<PushSubscription, StoreError> {
+        let mut state = self.lock();
+        state.require_users(&[subscription.user])?;
+        if let Some(existing) = state.push_subscriptions.values_mut().find(|stored| {
+            stored.user == subscription.user && stored.endpoint == subscription.endpoint
+        }) {
+            existing.p256dh.clone_from(&subscription.p256dh);
+            existing.auth.clone_from(&subscription.auth);
+            return Ok(existing.clone());
+        }
+        state
+            .push_subscriptions
+            .insert(subscription.id, subscription.clone());
+        Ok(subscription.clone())
+    }
+
+    async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .push_subscriptions
+            .values()
+            .filter(|stored| stored.user == user)
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_push_subscription(
+        &self,
+        user: UserId,
+        id: PushSubscriptionId,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let owned = state
+            .push_subscriptions
+            .get(&id)
+            .is_some_and(|stored| stored.user == user);
+        if owned {
+            state.push_subscriptions.remove(&id);
+        }
+        Ok(owned)
     }
 
     async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {

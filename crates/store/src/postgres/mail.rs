@@ -17,7 +17,7 @@ use super::{
     PostgresStore, attempt_from_row, insert_delivery_attempt, lock_order, parse_id, retry_aborted,
     uuid,
 };
-use crate::encoding::{corrupt_count, count, micros, settled_state, sql_limit, timestamp};
+use crate::codec::{corrupt_count, count, micros, settled_state, sql_limit, timestamp};
 use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
 

@@ -36,15 +36,16 @@ use async_trait::async_trait;
 use convene_domain::{
     Answer, ApiToken, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome,
     DeliveryState, EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval,
-    ReminderOffset, TokenId, User, UserId, WorkingHours,
+    PhoneNumber, PushSubscription, PushSubscriptionId, ReminderOffset, TokenId, User, UserId,
+    WorkingHours,
 };
 use jiff::{SignedDuration, Timestamp};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Row, Transaction};
 use uuid::Uuid;
 
-use crate::encoding::{
-    interval_from, micros, parse_offset, row_count, settled_state, sql_limit, timestamp,
+use crate::codec::{
+    self, interval_from, micros, parse_offset, row_count, settled_state, sql_limit, timestamp,
     working_hours_text,
 };
 use crate::schedule::{
@@ -154,14 +155,18 @@ fn was_aborted(err: &StoreError) -> bool {
 impl Store for PostgresStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let result = sqlx::query(
-            "INSERT INTO users (id, name, email, time_zone, working_hours) \
-                 VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, name, email, time_zone, working_hours, phone, reminders, \
+                                channels) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(uuid(user.id))
         .bind(&user.name)
         .bind(user.email.as_str())
         .bind(user.time_zone.as_deref())
         .bind(working_hours_text(&user.working_hours))
+        .bind(user.phone.as_ref().map(PhoneNumber::as_str))
+        .bind(codec::offsets_text(&user.reminders))
+        .bind(codec::channels_text(&user.reminders))
         .execute(&self.pool)
         .await;
         match result {
@@ -178,7 +183,8 @@ impl Store for PostgresStore {
 
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, email, time_zone, working_hours FROM users WHERE id = $1",
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels \
+             FROM users WHERE id = $1",
         )
         .bind(uuid(id))
         .fetch_optional(&self.pool)
@@ -188,7 +194,8 @@ impl Store for PostgresStore {
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, email, time_zone, working_hours FROM users WHERE id = ANY($1)",
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels \
+             FROM users WHERE id = ANY($1)",
         )
         .bind(uuids(ids))
         .fetch_all(&self.pool)
@@ -203,7 +210,8 @@ impl Store for PostgresStore {
             .map(|address| address.as_str().to_ascii_lowercase())
             .collect();
         let rows = sqlx::query(
-            "SELECT id, name, email, time_zone, working_hours FROM users \
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels \
+             FROM users \
              WHERE lower(email) = ANY($1)",
         )
         .bind(lowered)
@@ -214,13 +222,17 @@ impl Store for PostgresStore {
 
     async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE users SET name = $1, email = $2, time_zone = $3, working_hours = $4 \
-             WHERE id = $5",
+            "UPDATE users SET name = $1, email = $2, time_zone = $3, working_hours = $4, \
+                              phone = $5, reminders = $6, channels = $7 \
+             WHERE id = $8",
         )
         .bind(&user.name)
         .bind(user.email.as_str())
         .bind(user.time_zone.as_deref())
         .bind(working_hours_text(&user.working_hours))
+        .bind(user.phone.as_ref().map(PhoneNumber::as_str))
+        .bind(codec::offsets_text(&user.reminders))
+        .bind(codec::channels_text(&user.reminders))
         .bind(uuid(user.id))
         .execute(&self.pool)
         .await;
@@ -559,7 +571,8 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, email, time_zone, working_hours FROM users \
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels \
+             FROM users \
              WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after.map_or(Uuid::nil(), uuid))
@@ -709,6 +722,60 @@ impl Store for PostgresStore {
         Ok(updated > 0)
     }
 
+    async fn add_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+    ) -> Result<PushSubscription, StoreError> {
+        retry_aborted(|| async move {
+            let mut tx = self.begin().await?;
+            require_user(&mut tx, subscription.user).await?;
+            let row = sqlx::query(
+                "INSERT INTO push_subscriptions \
+                 (id, user_id, endpoint, p256dh, auth, created_at_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (user_id, endpoint) DO UPDATE SET p256dh = excluded.p256dh, \
+                                                               auth = excluded.auth \
+                 RETURNING id, user_id, endpoint, p256dh, auth, created_at_us",
+            )
+            .bind(uuid(subscription.id))
+            .bind(uuid(subscription.user))
+            .bind(&subscription.endpoint)
+            .bind(&subscription.p256dh)
+            .bind(&subscription.auth)
+            .bind(micros(subscription.created_at))
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            push_subscription_from_row(&row)
+        })
+        .await
+    }
+
+    async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, endpoint, p256dh, auth, created_at_us FROM push_subscriptions \
+             WHERE user_id = $1 ORDER BY id",
+        )
+        .bind(uuid(user))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(push_subscription_from_row).collect()
+    }
+
+    async fn remove_push_subscription(
+        &self,
+        user: UserId,
+        id: PushSubscriptionId,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM push_subscriptions WHERE id = $1 AND user_id = $2")
+            .bind(uuid(id))
+            .bind(uuid(user))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
     async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {
         retry_aborted(|| async move {
             let mut tx = self.begin().await?;
@@ -755,8 +822,8 @@ impl Store for PostgresStore {
                  ORDER BY not_before_us, id LIMIT $4 \
                  FOR UPDATE SKIP LOCKED \
              ) \
-             RETURNING id, event_id, user_id, before, due_us, state, attempts, lease_until_us, \
-                       message_id",
+             RETURNING id, event_id, user_id, before, channel, due_us, state, attempts, \
+                       lease_until_us, message_id",
         )
         .bind(request.owner)
         .bind(lease_until)
@@ -817,7 +884,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.id, d.event_id, d.user_id, d.before, d.due_us, d.state, d.attempts, \
+            "SELECT d.id, d.event_id, d.user_id, d.before, d.channel, d.due_us, d.state, d.attempts, \
                     d.lease_until_us, d.message_id, a.at_us, a.outcome, a.destination, a.tls, \
                     a.tls_version, a.tls_cipher, a.reply_code, a.reply_text \
              FROM deliveries d LEFT JOIN delivery_attempts a \
@@ -839,7 +906,7 @@ impl Store for PostgresStore {
 
     async fn unreported_failures(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.id, d.event_id, d.user_id, d.before, d.due_us, d.state, d.attempts, \
+            "SELECT d.id, d.event_id, d.user_id, d.before, d.channel, d.due_us, d.state, d.attempts, \
                     d.lease_until_us, d.message_id, a.at_us, a.outcome, a.destination, a.tls, \
                     a.tls_version, a.tls_cipher, a.reply_code, a.reply_text \
              FROM deliveries d LEFT JOIN delivery_attempts a \
@@ -1130,14 +1197,16 @@ async fn insert_deliveries(
 ) -> Result<(), StoreError> {
     for delivery in deliveries {
         sqlx::query(
-            "INSERT INTO deliveries (id, event_id, user_id, before, due_us, state, not_before_us) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $5) \
-             ON CONFLICT (event_id, user_id, before) DO NOTHING",
+            "INSERT INTO deliveries (id, event_id, user_id, before, channel, due_us, state, \
+                                     not_before_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $6) \
+             ON CONFLICT (event_id, user_id, before, channel) DO NOTHING",
         )
         .bind(uuid(delivery.id))
         .bind(uuid(delivery.event_id))
         .bind(uuid(delivery.user_id))
         .bind(delivery.offset.as_str())
+        .bind(delivery.channel.as_str())
         .bind(micros(delivery.due_at))
         .execute(&mut *tx)
         .await?;
@@ -1270,6 +1339,17 @@ async fn insert_delivery_attempt(
     Ok(())
 }
 
+fn push_subscription_from_row(row: &PgRow) -> Result<PushSubscription, StoreError> {
+    Ok(PushSubscription {
+        id: parse_id(row.try_get("id")?)?,
+        user: parse_id(row.try_get("user_id")?)?,
+        endpoint: row.try_get("endpoint")?,
+        p256dh: row.try_get("p256dh")?,
+        auth: row.try_get("auth")?,
+        created_at: timestamp(row.try_get("created_at_us")?)?,
+    })
+}
+
 fn api_token_from_row(row: &PgRow) -> Result<ApiToken, StoreError> {
     Ok(ApiToken {
         id: parse_id(row.try_get("id")?)?,
@@ -1291,6 +1371,14 @@ fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
             Some(text) => WorkingHours::parse("working_hours", &text)
                 .map_err(|err| StoreError::Corrupt(err.to_string()))?,
         },
+        phone: row
+            .try_get::<Option<String>, _>("phone")?
+            .map(|text| codec::phone(&text))
+            .transpose()?,
+        reminders: codec::preferences(
+            row.try_get::<Option<String>, _>("reminders")?.as_deref(),
+            row.try_get::<Option<String>, _>("channels")?.as_deref(),
+        )?,
     })
 }
 
@@ -1316,6 +1404,7 @@ fn delivery_from_row(row: &PgRow, now_us: i64) -> Result<Delivery, StoreError> {
         event_id: parse_id(row.try_get("event_id")?)?,
         user_id: parse_id(row.try_get("user_id")?)?,
         offset: parse_offset(row.try_get("before")?)?,
+        channel: codec::channel(row.try_get("channel")?)?,
         due_at: timestamp(row.try_get("due_us")?)?,
         state,
         attempts: u32::try_from(attempts)

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{SqliteStore, attempt_from_row, insert_delivery_attempt, parse_id, string_list};
-use crate::encoding::{corrupt_count, count, micros, settled_state, timestamp};
+use crate::codec::{corrupt_count, count, micros, settled_state, timestamp};
 use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
 

@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use convene_domain::{
     Answer, ApiToken, Conflict, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome,
     DeliveryState, EmailAddress, Event, EventId, EventRecurrence, EventStatus, FeedId, Interval,
-    ReminderOffset, TokenId, User, UserId, WorkingHours,
+    PhoneNumber, PushSubscription, PushSubscriptionId, ReminderOffset, TokenId, User, UserId,
+    WorkingHours,
 };
 use jiff::{SignedDuration, Timestamp};
 use sqlx::sqlite::{
@@ -24,8 +25,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::encoding::{
-    interval_from, micros, parse_offset, row_count, settled_state, sql_limit, timestamp,
+use crate::codec::{
+    self, interval_from, micros, parse_offset, row_count, settled_state, sql_limit, timestamp,
     working_hours_text,
 };
 use crate::schedule::{
@@ -118,14 +119,18 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let result = sqlx::query(
-            "INSERT INTO users (id, name, email, time_zone, working_hours) \
-                 VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (id, name, email, time_zone, working_hours, phone, reminders, \
+                                channels) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(user.id.to_string())
         .bind(&user.name)
         .bind(user.email.as_str())
         .bind(user.time_zone.as_deref())
         .bind(working_hours_text(&user.working_hours))
+        .bind(user.phone.as_ref().map(PhoneNumber::as_str))
+        .bind(codec::offsets_text(&user.reminders))
+        .bind(codec::channels_text(&user.reminders))
         .execute(&self.pool)
         .await;
         match result {
@@ -142,7 +147,7 @@ impl Store for SqliteStore {
 
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let row =
-            sqlx::query("SELECT id, name, email, time_zone, working_hours FROM users WHERE id = ?")
+            sqlx::query("SELECT id, name, email, time_zone, working_hours, phone, reminders, channels FROM users WHERE id = ?")
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
                 .await?;
@@ -151,7 +156,7 @@ impl Store for SqliteStore {
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, email, time_zone, working_hours FROM users \
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels FROM users \
              WHERE id IN (SELECT value FROM json_each(?))",
         )
         .bind(id_list(ids))
@@ -168,7 +173,7 @@ impl Store for SqliteStore {
             .map(|address| address.as_str().to_ascii_lowercase())
             .collect();
         let rows = sqlx::query(
-            "SELECT id, name, email, time_zone, working_hours FROM users \
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels FROM users \
              WHERE lower(email) IN (SELECT value FROM json_each(?))",
         )
         .bind(string_list(&lowered))
@@ -179,12 +184,17 @@ impl Store for SqliteStore {
 
     async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE users SET name = ?, email = ?, time_zone = ?, working_hours = ? WHERE id = ?",
+            "UPDATE users SET name = ?, email = ?, time_zone = ?, working_hours = ?, phone = ?, \
+                              reminders = ?, channels = ? \
+             WHERE id = ?",
         )
         .bind(&user.name)
         .bind(user.email.as_str())
         .bind(user.time_zone.as_deref())
         .bind(working_hours_text(&user.working_hours))
+        .bind(user.phone.as_ref().map(PhoneNumber::as_str))
+        .bind(codec::offsets_text(&user.reminders))
+        .bind(codec::channels_text(&user.reminders))
         .bind(user.id.to_string())
         .execute(&self.pool)
         .await;
@@ -491,7 +501,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, email, time_zone, working_hours FROM users \
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels FROM users \
              WHERE id > ? ORDER BY id LIMIT ?",
         )
         .bind(after.map(|id| id.to_string()).unwrap_or_default())
@@ -634,6 +644,56 @@ impl Store for SqliteStore {
         Ok(updated > 0)
     }
 
+    async fn add_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+    ) -> Result<PushSubscription, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        require_users(&mut tx, &[subscription.user]).await?;
+        let row = sqlx::query(
+            "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at_us) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id, endpoint) DO UPDATE SET p256dh = excluded.p256dh, \
+                                                           auth = excluded.auth \
+             RETURNING id, user_id, endpoint, p256dh, auth, created_at_us",
+        )
+        .bind(subscription.id.to_string())
+        .bind(subscription.user.to_string())
+        .bind(&subscription.endpoint)
+        .bind(&subscription.p256dh)
+        .bind(&subscription.auth)
+        .bind(micros(subscription.created_at))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        push_subscription_from_row(&row)
+    }
+
+    async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, endpoint, p256dh, auth, created_at_us FROM push_subscriptions \
+             WHERE user_id = ? ORDER BY id",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(push_subscription_from_row).collect()
+    }
+
+    async fn remove_push_subscription(
+        &self,
+        user: UserId,
+        id: PushSubscriptionId,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM push_subscriptions WHERE id = ? AND user_id = ?")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
     async fn cancel_event(&self, id: EventId, now: Timestamp) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let updated = sqlx::query(
@@ -675,7 +735,7 @@ impl Store for SqliteStore {
                    AND (lease_until_us IS NULL OR lease_until_us <= ?) \
                  ORDER BY not_before_us, id LIMIT ? \
              ) \
-             RETURNING id, event_id, user_id, before, due_us, state, attempts, lease_until_us, message_id",
+             RETURNING id, event_id, user_id, before, channel, due_us, state, attempts, lease_until_us, message_id",
         )
         .bind(request.owner)
         .bind(lease_until)
@@ -734,7 +794,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.id, d.event_id, d.user_id, d.before, d.due_us, d.state, d.attempts, \
+            "SELECT d.id, d.event_id, d.user_id, d.before, d.channel, d.due_us, d.state, d.attempts, \
                     d.lease_until_us, d.message_id, a.at_us, a.outcome, a.destination, a.tls, \
                     a.tls_version, a.tls_cipher, a.reply_code, a.reply_text \
              FROM deliveries d LEFT JOIN delivery_attempts a \
@@ -764,7 +824,7 @@ impl Store for SqliteStore {
 
     async fn unreported_failures(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.id, d.event_id, d.user_id, d.before, d.due_us, d.state, d.attempts, \
+            "SELECT d.id, d.event_id, d.user_id, d.before, d.channel, d.due_us, d.state, d.attempts, \
                     d.lease_until_us, d.message_id, a.at_us, a.outcome, a.destination, a.tls, \
                     a.tls_version, a.tls_cipher, a.reply_code, a.reply_text \
              FROM deliveries d LEFT JOIN delivery_attempts a \
@@ -1013,13 +1073,16 @@ async fn insert_deliveries(
 ) -> Result<(), StoreError> {
     for delivery in deliveries {
         sqlx::query(
-            "INSERT INTO deliveries (id, event_id, user_id, before, due_us, state, not_before_us) \
-             VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (event_id, user_id, before) DO NOTHING",
+            "INSERT INTO deliveries (id, event_id, user_id, before, channel, due_us, state, \
+                                     not_before_us) \
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?) \
+             ON CONFLICT (event_id, user_id, before, channel) DO NOTHING",
         )
         .bind(delivery.id.to_string())
         .bind(delivery.event_id.to_string())
         .bind(delivery.user_id.to_string())
         .bind(delivery.offset.as_str())
+        .bind(delivery.channel.as_str())
         .bind(micros(delivery.due_at))
         .bind(micros(delivery.due_at))
         .execute(&mut **tx)
@@ -1184,6 +1247,17 @@ fn api_token_from_row(row: &SqliteRow) -> Result<ApiToken, StoreError> {
     })
 }
 
+fn push_subscription_from_row(row: &SqliteRow) -> Result<PushSubscription, StoreError> {
+    Ok(PushSubscription {
+        id: parse_id(row.try_get("id")?)?,
+        user: parse_id(row.try_get("user_id")?)?,
+        endpoint: row.try_get("endpoint")?,
+        p256dh: row.try_get("p256dh")?,
+        auth: row.try_get("auth")?,
+        created_at: timestamp(row.try_get("created_at_us")?)?,
+    })
+}
+
 fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     let email: String = row.try_get("email")?;
     Ok(User {
@@ -1197,6 +1271,14 @@ fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
             Some(text) => WorkingHours::parse("working_hours", &text)
                 .map_err(|err| StoreError::Corrupt(err.to_string()))?,
         },
+        phone: row
+            .try_get::<Option<String>, _>("phone")?
+            .map(|text| codec::phone(&text))
+            .transpose()?,
+        reminders: codec::preferences(
+            row.try_get::<Option<String>, _>("reminders")?.as_deref(),
+            row.try_get::<Option<String>, _>("channels")?.as_deref(),
+        )?,
     })
 }
 
@@ -1222,6 +1304,7 @@ fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreErro
         event_id: parse_id(row.try_get("event_id")?)?,
         user_id: parse_id(row.try_get("user_id")?)?,
         offset: parse_offset(row.try_get("before")?)?,
+        channel: codec::channel(row.try_get("channel")?)?,
         due_at: timestamp(row.try_get("due_us")?)?,
         state,
         attempts: u32::try_from(attempts)
