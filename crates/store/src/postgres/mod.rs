@@ -78,7 +78,9 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to the database that `url` names, such as
     /// `postgres://convene@127.0.0.1/convene`, and applies pending migrations. The database
-    /// must exist.
+    /// must exist. A refused connection is tried again until sqlx's acquire timeout of 30 s
+    /// (0.9) has passed, so a process may start while its PostgreSQL server is still coming
+    /// up.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         PostgresStore::open_with(url, StoreOptions::default()).await
     }
