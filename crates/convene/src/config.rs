@@ -127,7 +127,9 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
 
     /// Where data is stored: `sqlite:PATH` for a SQLite file (created when
-    /// missing) or `memory:` for an in-process store that is lost on exit.
+    /// missing), `postgres://USER@HOST/DATABASE` for an existing PostgreSQL
+    /// database that several processes can share, or `memory:` for an
+    /// in-process store that is lost on exit.
     #[arg(
         long,
         env = "CONVENE_DATABASE_URL",

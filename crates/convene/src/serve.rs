@@ -199,15 +199,15 @@ async fn shutdown_signal() {
 /// Explains why the database could not be opened. A URL that names no
 /// supported store is a setting error, so start-up exits with status 2.
 /// Other failures, such as a missing directory, name the setting too.
-fn database_error(url: &str, error: convene_store::StoreError) -> anyhow::Error {
+pub(crate) fn database_error(url: &str, error: convene_store::StoreError) -> anyhow::Error {
     let shown = redact_url(url);
     match error {
         convene_store::StoreError::UnsupportedUrl { .. } => SettingsError::new(format!(
-            "unsupported database URL {shown:?}; set --database-url / CONVENE_DATABASE_URL to sqlite:PATH (a file, created when missing) or memory:"
+            "unsupported database URL {shown:?}; set --database-url / CONVENE_DATABASE_URL to sqlite:PATH (a file, created when missing), postgres://USER@HOST/DATABASE (an existing PostgreSQL database) or memory:"
         ))
         .into(),
         other => anyhow::anyhow!(
-            "opening the database {shown:?} failed: {other}; check --database-url / CONVENE_DATABASE_URL and that its directory exists and is writable"
+            "opening the database {shown:?} failed: {other}; check --database-url / CONVENE_DATABASE_URL, that a SQLite file's directory exists and is writable, and that a PostgreSQL server is reachable and has the database"
         ),
     }
 }

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::config::SettingsError;
+use crate::serve::database_error;
 
 /// The `convene user` subcommands.
 #[derive(Debug, Subcommand)]
@@ -32,7 +33,7 @@ pub enum UserCommand {
 /// The database setting shared by the `convene user` subcommands.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// The database of `convene serve`: `sqlite:PATH`.
+    /// The database of `convene serve`: `sqlite:PATH` or `postgres://USER@HOST/DATABASE`.
     #[arg(
         long,
         env = "CONVENE_DATABASE_URL",
@@ -143,7 +144,7 @@ async fn open(database: &DatabaseArgs) -> anyhow::Result<Scheduler> {
     let url = database.database_url.as_str();
     if url.starts_with("memory:") {
         return Err(SettingsError::new(
-            "a memory: database ends with this command; set --database-url / CONVENE_DATABASE_URL to the sqlite:PATH of convene serve",
+            "a memory: database ends with this command; set --database-url / CONVENE_DATABASE_URL to the database URL of convene serve",
         )
         .into());
     }
@@ -157,14 +158,9 @@ async fn open(database: &DatabaseArgs) -> anyhow::Result<Scheduler> {
             .into());
         }
     }
-    let store = convene_store::open(&database.database_url)
+    let store = convene_store::open(url)
         .await
-        .with_context(|| {
-            format!(
-                "opening the database {:?} failed; check --database-url / CONVENE_DATABASE_URL",
-                database.database_url
-            )
-        })?;
+        .map_err(|error| database_error(url, error))?;
     Ok(Scheduler::new(store))
 }
 

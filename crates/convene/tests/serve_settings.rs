@@ -69,7 +69,7 @@ fn serve_rejects_invalid_mail_settings() {
         (
             vec![(
                 "CONVENE_DATABASE_URL",
-                "postgres://db.test/convene".to_owned(),
+                "mysql://convene:s3cret@127.0.0.1/convene".to_owned(),
             )],
             "--database-url / CONVENE_DATABASE_URL",
         ),

@@ -24,7 +24,10 @@ pub enum StoreError {
     Duplicate { field: &'static str, value: String },
 
     /// The database URL names no supported backend.
-    #[error("unsupported database URL {url:?}: expected sqlite:PATH with a file path, or memory:")]
+    #[error(
+        "unsupported database URL {url:?}: expected sqlite:PATH with a file path, \
+         postgres://USER@HOST/DATABASE or memory:"
+    )]
     UnsupportedUrl { url: String },
 
     /// A stored row could not be turned back into a domain value.

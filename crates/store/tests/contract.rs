@@ -11,31 +11,49 @@ use convene_domain::{
     UserId, WorkingHours,
 };
 use convene_store::{
-    AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, QueueCounts, SqliteStore,
-    Store, StoreError,
+    AttemptRecord, ClaimRequest, MAX_LISTED_CONFLICTS, MemoryStore, PostgresStore, QueueCounts,
+    SqliteStore, Store, StoreError,
 };
+use convene_testkit::TestDatabase;
 use jiff::Timestamp;
+use sqlx::Connection;
 
-/// A store under test, with whatever keeps it alive (a temporary directory).
+/// A store under test, with whatever keeps it alive (a temporary directory or a database,
+/// dropped after the store).
 struct Subject {
     store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
+    _database: Option<TestDatabase>,
 }
 
-async fn memory() -> Subject {
-    Subject {
+async fn memory(_test: &str) -> Option<Subject> {
+    Some(Subject {
         store: Arc::new(MemoryStore::new()),
         _dir: None,
-    }
+        _database: None,
+    })
 }
 
-async fn sqlite() -> Subject {
+async fn sqlite(_test: &str) -> Option<Subject> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("convene.db").display());
-    Subject {
+    Some(Subject {
         store: Arc::new(SqliteStore::open(&url).await.unwrap()),
         _dir: Some(dir),
-    }
+        _database: None,
+    })
+}
+
+/// Opens a store in a new database, or returns `None` when no PostgreSQL server is
+/// configured and the test is skipped.
+async fn postgres(test: &str) -> Option<Subject> {
+    let database = TestDatabase::create(test).await?;
+    let store = PostgresStore::open(database.url()).await.unwrap();
+    Some(Subject {
+        store: Arc::new(store),
+        _dir: None,
+        _database: Some(database),
+    })
 }
 
 fn at(text: &str) -> Timestamp {
@@ -1834,7 +1852,10 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let subject = super::$backend().await;
+                    let test = concat!(stringify!($backend), "::", stringify!($case));
+                    let Some(subject) = super::$backend(test).await else {
+                        return;
+                    };
                     super::$case(subject.store.clone()).await;
                 }
             )*
@@ -1846,6 +1867,7 @@ macro_rules! contract_for_all {
     ($($case:ident),* $(,)?) => {
         contract!(memory: $($case),*);
         contract!(sqlite: $($case),*);
+        contract!(postgres: $($case),*);
     };
 }
 
@@ -1952,4 +1974,383 @@ async fn sqlite_close_leaves_data_in_main_file() {
         .await
         .unwrap();
     assert!(reopened.user(ann).await.unwrap().is_some());
+}
+
+/// Opens `count` stores on one new database, each with a pool of its own as separate
+/// processes would have, all at once. Returns `None` when no PostgreSQL server is
+/// configured and the test is skipped.
+async fn postgres_stores(test: &str, count: usize) -> Option<(TestDatabase, Vec<Arc<dyn Store>>)> {
+    let database = TestDatabase::create(test).await?;
+    let opens: Vec<_> = (0..count)
+        .map(|_| {
+            let url = database.url().to_owned();
+            tokio::spawn(async move { PostgresStore::open(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::with_capacity(count);
+    for open in opens {
+        let store: Arc<dyn Store> = Arc::new(open.await.unwrap().unwrap());
+        stores.push(store);
+    }
+    Some((database, stores))
+}
+
+/// Books an event for `attendees` new users, the organizer included, with one delivery per
+/// attendee due at `due`.
+async fn book_crowded_event(
+    store: &dyn Store,
+    attendees: usize,
+    due: &str,
+) -> (Event, Vec<Delivery>) {
+    let mut users = Vec::with_capacity(attendees);
+    for n in 0..attendees {
+        users.push(user(store, &format!("user{n}@alpha.test")).await);
+    }
+    let event = event(
+        users[0],
+        &users[1..],
+        "2030-01-01T10:00:00Z",
+        "2030-01-01T11:00:00Z",
+    );
+    let deliveries = plan(&event, &users, due);
+    store.book_event(&event, &deliveries).await.unwrap();
+    (event, deliveries)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_opened_several_times_at_once() {
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    for _ in 0..3 {
+        let Some((database, stores)) =
+            postgres_stores("postgres_opened_several_times_at_once", 4).await
+        else {
+            return;
+        };
+        let ann = user(&*stores[0], "ann@alpha.test").await;
+        for store in &stores[1..] {
+            assert!(store.user(ann).await.unwrap().is_some());
+        }
+
+        let mut connection = sqlx::PgConnection::connect(database.url()).await.unwrap();
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+        assert_eq!(applied, migrations as i64);
+    }
+}
+
+#[tokio::test]
+async fn postgres_open_accepts_both_schemes() {
+    let Some(database) = TestDatabase::create("postgres_open_accepts_both_schemes").await else {
+        return;
+    };
+    let url = database.url();
+    assert!(url.starts_with("postgres://"), "{url}");
+    let long = url.replacen("postgres://", "postgresql://", 1);
+
+    let store = convene_store::open(url).await.unwrap();
+    let ann = user(&*store, "ann@alpha.test").await;
+    let reopened = convene_store::open(&long).await.unwrap();
+    assert!(reopened.user(ann).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_claims_exclusive_across_pools() {
+    const DUE: usize = 1_000;
+    const NOW: &str = "2030-01-01T09:45:00Z";
+    let Some((database, stores)) =
+        postgres_stores("postgres_claims_exclusive_across_pools", 2).await
+    else {
+        return;
+    };
+
+    // 1,000 due deliveries, one per attendee of one event, and 1,000 due mail recipients.
+    book_crowded_event(&*stores[0], DUE, NOW).await;
+    let addresses: Vec<String> = (0..DUE).map(|n| format!("user{n}@beta.test")).collect();
+    let messages: Vec<OutgoingMessage> = addresses
+        .iter()
+        .map(|address| outgoing(NOW, &[(address.as_str(), None)]))
+        .collect();
+    stores[0].enqueue_mail(&messages).await.unwrap();
+
+    // Four claimers per store take small batches until they find nothing left.
+    let mut claimers = Vec::new();
+    for (index, store) in stores.iter().enumerate() {
+        for claimer in 0..4 {
+            let store = store.clone();
+            let owner = format!("store{index}-claimer{claimer}");
+            claimers.push(tokio::spawn(async move {
+                let request = || ClaimRequest {
+                    now: at(NOW),
+                    limit: 7,
+                    lease: Duration::from_secs(600),
+                    owner: &owner,
+                };
+                let mut deliveries = Vec::new();
+                let mut recipients = Vec::new();
+                loop {
+                    let due = store.claim_due_deliveries(request()).await.unwrap();
+                    let mail = store.claim_due_mail(request()).await.unwrap();
+                    if due.is_empty() && mail.is_empty() {
+                        break;
+                    }
+                    deliveries.extend(due.iter().map(|delivery| delivery.id.to_string()));
+                    for message in &mail {
+                        recipients.extend(
+                            message
+                                .recipients
+                                .iter()
+                                .map(|recipient| (message.message.to_string(), recipient.position)),
+                        );
+                    }
+                }
+                (owner.clone(), deliveries, recipients)
+            }));
+        }
+    }
+
+    let mut delivery_owners = std::collections::HashMap::new();
+    let mut recipient_owners = std::collections::HashMap::new();
+    for claimer in claimers {
+        let (owner, deliveries, recipients) = claimer.await.unwrap();
+        for delivery in deliveries {
+            if let Some(other) = delivery_owners.insert(delivery.clone(), owner.clone()) {
+                panic!("delivery {delivery} was claimed by {other} and {owner}");
+            }
+        }
+        for recipient in recipients {
+            if let Some(other) = recipient_owners.insert(recipient.clone(), owner.clone()) {
+                panic!("recipient {recipient:?} was claimed by {other} and {owner}");
+            }
+        }
+    }
+    assert_eq!(delivery_owners.len(), DUE);
+    assert_eq!(recipient_owners.len(), DUE);
+
+    // Each stored lease names the claimer that received the row, so no claim replaced
+    // another's lease.
+    let mut connection = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let leases: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT id::text, lease_owner FROM deliveries")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    assert_eq!(leases.len(), DUE);
+    for (id, owner) in leases {
+        assert_eq!(owner.as_ref(), delivery_owners.get(&id), "delivery {id}");
+    }
+    let leases: Vec<(String, i64, Option<String>)> =
+        sqlx::query_as("SELECT message_id::text, position, lease_owner FROM mail_recipients")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    assert_eq!(leases.len(), DUE);
+    for (message, position, owner) in leases {
+        let recipient = (message, u32::try_from(position).unwrap());
+        assert_eq!(
+            owner.as_ref(),
+            recipient_owners.get(&recipient),
+            "recipient {recipient:?}"
+        );
+    }
+}
+
+/// Runs `first` and `second` at the same time on separate tasks and returns both results.
+async fn at_once<T: Send + 'static>(
+    first: impl std::future::Future<Output = T> + Send + 'static,
+    second: impl std::future::Future<Output = T> + Send + 'static,
+) -> (T, T) {
+    let first = tokio::spawn(first);
+    let second = tokio::spawn(second);
+    (first.await.unwrap(), second.await.unwrap())
+}
+
+/// Checks that exactly one of two results is `Ok` and the other is [`StoreError::Busy`].
+fn assert_one_booked(round: u32, results: [&Result<(), StoreError>; 2]) {
+    let booked = results.iter().filter(|result| result.is_ok()).count();
+    assert_eq!(booked, 1, "round {round}: {results:?}");
+    for result in results {
+        assert!(
+            matches!(result, Ok(()) | Err(StoreError::Busy(_))),
+            "round {round}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_bookings_across_pools_exclusive() {
+    let Some((_database, stores)) =
+        postgres_stores("postgres_bookings_across_pools_exclusive", 2).await
+    else {
+        return;
+    };
+    let ann = user(&*stores[0], "ann@alpha.test").await;
+    let bob = user(&*stores[0], "bob@beta.test").await;
+
+    // Each round books two overlapping events for both people, on a day of its own. The
+    // two events list the people in opposite orders, so bookings that locked people in the
+    // order given would deadlock until PostgreSQL aborted one of them.
+    for round in 1..=20 {
+        let day = format!("2030-01-{round:02}");
+        let first = event(
+            ann,
+            &[bob],
+            &format!("{day}T10:00:00Z"),
+            &format!("{day}T11:00:00Z"),
+        );
+        let second = event(
+            bob,
+            &[ann],
+            &format!("{day}T10:30:00Z"),
+            &format!("{day}T11:30:00Z"),
+        );
+        let (store_a, store_b) = (stores[0].clone(), stores[1].clone());
+        let (a, b) = at_once(
+            async move { store_a.book_event(&first, &[]).await },
+            async move { store_b.book_event(&second, &[]).await },
+        )
+        .await;
+        assert_one_booked(round, [&a, &b]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_adding_while_moving_checks_both() {
+    let Some((_database, stores)) =
+        postgres_stores("postgres_adding_while_moving_checks_both", 2).await
+    else {
+        return;
+    };
+    let ann = user(&*stores[0], "ann@alpha.test").await;
+    let bob = user(&*stores[0], "bob@beta.test").await;
+
+    // Ann is busy from 10:00 to 11:00. One store adds her to Bob's meeting at 12:00 while
+    // the other moves that meeting to 10:30. Either change alone is fine, but whichever
+    // comes second must see the first and fail.
+    for round in 1..=20 {
+        let day = format!("2030-02-{round:02}");
+        let busy = event(
+            ann,
+            &[],
+            &format!("{day}T10:00:00Z"),
+            &format!("{day}T11:00:00Z"),
+        );
+        stores[0].book_event(&busy, &[]).await.unwrap();
+        let meeting = event(
+            bob,
+            &[],
+            &format!("{day}T12:00:00Z"),
+            &format!("{day}T13:00:00Z"),
+        );
+        stores[0].book_event(&meeting, &[]).await.unwrap();
+        let mut moved = meeting.clone();
+        moved.interval = interval(&format!("{day}T10:30:00Z"), &format!("{day}T11:30:00Z"));
+        moved.sequence += 1;
+
+        let (store_a, store_b) = (stores[0].clone(), stores[1].clone());
+        let (added, updated) = at_once(
+            async move { store_a.add_participant(meeting.id, ann, &[]).await },
+            async move {
+                store_b
+                    .update_event(&moved, None, at("2030-01-01T00:00:00Z"))
+                    .await
+            },
+        )
+        .await;
+        assert_one_booked(round, [&added, &updated]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_enqueue_across_pools_queues_once() {
+    let Some((_database, stores)) =
+        postgres_stores("postgres_enqueue_across_pools_queues_once", 2).await
+    else {
+        return;
+    };
+    let ann = user(&*stores[0], "ann@alpha.test").await;
+
+    for round in 1..=20u32 {
+        let day = format!("2030-03-{round:02}");
+        let event = event(
+            ann,
+            &[],
+            &format!("{day}T10:00:00Z"),
+            &format!("{day}T11:00:00Z"),
+        );
+        let due = format!("{day}T09:45:00Z");
+        let deliveries = plan(&event, &[ann], &due);
+        stores[0].book_event(&event, &deliveries).await.unwrap();
+
+        let delivery = Some(deliveries[0].id);
+        let first = outgoing(&due, &[("ann@alpha.test", delivery)]);
+        let second = outgoing(&due, &[("ann@alpha.test", delivery)]);
+        let (first_id, second_id) = (first.id, second.id);
+        let (store_a, store_b) = (stores[0].clone(), stores[1].clone());
+        let (a, b) = at_once(
+            async move { store_a.enqueue_mail(&[first]).await },
+            async move { store_b.enqueue_mail(&[second]).await },
+        )
+        .await;
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let winner = match (a[0][0], b[0][0]) {
+            (true, false) => first_id,
+            (false, true) => second_id,
+            other => panic!("round {round}: queued {other:?}, expected exactly one"),
+        };
+
+        let stored = stores[1].deliveries(event.id, at(&due)).await.unwrap();
+        assert_eq!(stored[0].state, DeliveryState::Queued, "round {round}");
+        assert_eq!(stored[0].message_id, Some(winner), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_opposite_batches_both_recorded() {
+    const DUE: usize = 200;
+    const NOW: &str = "2030-01-01T09:45:00Z";
+    let Some((_database, stores)) =
+        postgres_stores("postgres_opposite_batches_both_recorded", 2).await
+    else {
+        return;
+    };
+    let (event, deliveries) = book_crowded_event(&*stores[0], DUE, NOW).await;
+
+    // Two batches record temporary failures on the same deliveries in opposite orders. Were
+    // they written in the order given, each could lock a delivery that the other needs
+    // next, and PostgreSQL would abort one again and again while the other finished.
+    for round in 0..5 {
+        let retry_at = Some(at(NOW));
+        let records: Vec<AttemptRecord> = deliveries
+            .iter()
+            .map(|delivery| AttemptRecord {
+                delivery: delivery.id,
+                attempt: attempt(DeliveryOutcome::TemporaryFailure, NOW),
+                retry_at,
+            })
+            .collect();
+        let reversed: Vec<AttemptRecord> = records.iter().rev().cloned().collect();
+        let (store_a, store_b) = (stores[0].clone(), stores[1].clone());
+        let (a, b) = at_once(
+            async move { store_a.record_attempts(&records).await },
+            async move { store_b.record_attempts(&reversed).await },
+        )
+        .await;
+        assert_eq!(a.unwrap(), vec![true; DUE], "round {round}");
+        assert_eq!(b.unwrap(), vec![true; DUE], "round {round}");
+    }
+
+    let stored = stores[0].deliveries(event.id, at(NOW)).await.unwrap();
+    assert!(
+        stored.iter().all(|delivery| delivery.attempts == 10),
+        "{:?}",
+        stored
+            .iter()
+            .map(|delivery| delivery.attempts)
+            .collect::<Vec<_>>()
+    );
 }

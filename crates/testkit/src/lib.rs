@@ -1,4 +1,5 @@
-//! Test support for Convene: real network peers on loopback, started and stopped by the test.
+//! Test support for Convene: real network peers on loopback, started and stopped by the test,
+//! and PostgreSQL databases created and dropped by the test.
 //!
 //! Tests that need a DNS server or an SMTP server start the real programs rather than mocks:
 //!
@@ -22,13 +23,17 @@
 //!   receiver that verifies signatures with `standardwebhooks` (PyPI), or a Web Push
 //!   service that checks VAPID tokens with `cryptography` and decrypts with `http_ece`
 //!   (PyPI). Each records the requests it received for [`HttpPeer::requests`].
+//! - [`TestDatabase`] (module [`postgres`]) creates an empty PostgreSQL database for one test
+//!   on the server that the environment variable `CONVENE_TEST_POSTGRES_URL` names, and drops
+//!   it when dropped.
 //! - [`free_port_on`] finds a TCP port that is free on several loopback addresses at once,
 //!   because a mailer connects to one port number on every host.
 //!
 //! Every peer is bound to a loopback address and is killed when its handle is dropped.
 //! A test first calls [`require_peers`], which skips the test when a program is missing and
 //! fails it instead when the environment variable `CONVENE_REQUIRE_PEERS=1` is set (as CI
-//! should do).
+//! should do). [`TestDatabase::create`] does the same when `CONVENE_TEST_POSTGRES_URL` is
+//! not set.
 //!
 //! ```no_run
 //! use convene_testkit::{require_peers, DnsConfig, Dnsmasq, Peer};
@@ -54,6 +59,7 @@ mod dnsmasq;
 mod http_peer;
 mod peers;
 mod ports;
+pub mod postgres;
 mod process;
 mod python;
 mod smtp_server;
@@ -67,6 +73,7 @@ pub use dnsmasq::{DnsConfig, Dnsmasq};
 pub use http_peer::{HttpPeer, PeerSubscription, ReceivedRequest};
 pub use peers::{Peer, require_peers};
 pub use ports::free_port_on;
+pub use postgres::TestDatabase;
 pub use python::run_python;
 pub use smtp_server::{SmtpOptions, SmtpServer, SpooledMessage};
 pub use smtp_sink::{SinkMessage, SmtpSink};

@@ -124,7 +124,7 @@ impl Peer {
 /// `skipped: <test>: <peer> not installed (...)` to stderr and returns `false`, and the test
 /// should return at once.
 pub fn require_peers(test: &str, peers: &[Peer]) -> bool {
-    let required = env::var("CONVENE_REQUIRE_PEERS").is_ok_and(|value| value == "1");
+    let required = peers_required();
     for &peer in peers {
         if peer.is_installed() {
             continue;
@@ -144,6 +144,12 @@ pub fn require_peers(test: &str, peers: &[Peer]) -> bool {
         return false;
     }
     true
+}
+
+/// Returns whether a missing peer fails a test instead of skipping it: whether the
+/// environment variable `CONVENE_REQUIRE_PEERS` is `1`.
+pub(crate) fn peers_required() -> bool {
+    env::var("CONVENE_REQUIRE_PEERS").is_ok_and(|value| value == "1")
 }
 
 fn runs_successfully(program: &str, arguments: &[&str]) -> bool {

@@ -1,14 +1,17 @@
-//! Checks that the peers start, answer as documented and stop when dropped.
+//! Checks that the peers start, answer as documented and stop when dropped, and that test
+//! databases are created empty and dropped.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
+use convene_testkit::postgres::POSTGRES_URL_VARIABLE;
 use convene_testkit::{
-    DnsConfig, Dnsmasq, Peer, SelfSignedCert, SmtpServer, SmtpSink, free_port_on, require_peers,
-    run_python,
+    DnsConfig, Dnsmasq, Peer, SelfSignedCert, SmtpServer, SmtpSink, TestDatabase, free_port_on,
+    require_peers, run_python,
 };
+use sqlx::{Connection, PgConnection};
 
 /// The parts of a DNS response that the tests check.
 #[derive(Debug)]
@@ -388,4 +391,47 @@ fn self_signed_cert_writes_pem_files() {
     let dir = cert.cert_path().parent().unwrap().to_owned();
     drop(cert);
     assert!(!dir.exists(), "{} was not removed", dir.display());
+}
+
+#[tokio::test]
+async fn test_database_dropped_with_open_connection() {
+    let Some(database) = TestDatabase::create("test_database_dropped_with_open_connection").await
+    else {
+        return;
+    };
+    let name = database.name().to_owned();
+    assert!(name.starts_with("convene_t_"), "{name}");
+
+    // The new database accepts connections and is empty.
+    let mut connection = PgConnection::connect(database.url()).await.unwrap();
+    let current: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(current, name);
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0);
+
+    // Dropping it ends the connection that is still open and removes the database.
+    let server = std::env::var(POSTGRES_URL_VARIABLE).unwrap();
+    drop(database);
+    let mut admin = PgConnection::connect(&server).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "{name} still exists");
+    assert!(
+        sqlx::query("SELECT 1")
+            .execute(&mut connection)
+            .await
+            .is_err(),
+        "the connection to {name} still works"
+    );
 }

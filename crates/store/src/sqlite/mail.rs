@@ -11,10 +11,8 @@ use convene_domain::{
 use jiff::Timestamp;
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{
-    SqliteStore, attempt_from_row, insert_delivery_attempt, micros, parse_id, settled_state,
-    string_list, timestamp,
-};
+use super::{SqliteStore, attempt_from_row, insert_delivery_attempt, parse_id, string_list};
+use crate::codec::{corrupt_count, count, micros, settled_state, timestamp};
 use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
 
@@ -393,12 +391,4 @@ async fn insert_notice(
         insert_message(tx, notice, &queued).await?;
     }
     Ok(true)
-}
-
-fn count(value: i64) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|_| corrupt_count(value))
-}
-
-fn corrupt_count(value: i64) -> StoreError {
-    StoreError::Corrupt(format!("count or size {value} out of range"))
 }

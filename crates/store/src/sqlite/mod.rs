@@ -25,7 +25,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::codec;
+use crate::codec::{
+    self, interval_from, micros, parse_offset, row_count, settled_state, sql_limit, timestamp,
+    working_hours_text,
+};
 use crate::schedule::{
     conflicting, instants_text, occurrences_of, occurrences_to_check, recurrence_from_text,
     rules_text, series_end,
@@ -874,11 +877,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// Converts a `COUNT(*)` result, which SQLite returns as a signed integer.
-fn row_count(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("row count {value} is negative")))
-}
-
 /// Reads the events with the ids `ids`, in that order, leaving out any that do not exist.
 async fn events_in(
     conn: &mut sqlx::SqliteConnection,
@@ -1214,15 +1212,6 @@ async fn record_attempt(
     Ok(true)
 }
 
-/// Returns the state a delivery or mail recipient moves to after an attempt.
-fn settled_state(outcome: DeliveryOutcome) -> &'static str {
-    match outcome {
-        DeliveryOutcome::Delivered => "delivered",
-        DeliveryOutcome::PermanentFailure => "failed",
-        DeliveryOutcome::TemporaryFailure => "pending",
-    }
-}
-
 async fn insert_delivery_attempt(
     tx: &mut Transaction<'static, Sqlite>,
     delivery: DeliveryId,
@@ -1269,11 +1258,6 @@ fn push_subscription_from_row(row: &SqliteRow) -> Result<PushSubscription, Store
     })
 }
 
-/// Converts a page size to SQLite's signed integer, saturating.
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
 fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     let email: String = row.try_get("email")?;
     Ok(User {
@@ -1296,12 +1280,6 @@ fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
             row.try_get::<Option<String>, _>("channels")?.as_deref(),
         )?,
     })
-}
-
-/// Returns the stored form of `hours`: NULL for the default, so that users who never chose
-/// their own follow it.
-fn working_hours_text(hours: &WorkingHours) -> Option<String> {
-    (*hours != WorkingHours::default()).then(|| hours.to_string())
 }
 
 fn delivery_from_row(row: &SqliteRow, now_us: i64) -> Result<Delivery, StoreError> {
@@ -1382,25 +1360,7 @@ pub(super) fn string_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(","))
 }
 
-pub(super) fn micros(at: Timestamp) -> i64 {
-    at.as_microsecond()
-}
-
-pub(super) fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_microsecond(us)
-        .map_err(|err| StoreError::Corrupt(format!("timestamp {us}: {err}")))
-}
-
-fn interval_from(start_us: i64, end_us: i64) -> Result<Interval, StoreError> {
-    Interval::new(timestamp(start_us)?, timestamp(end_us)?, "end")
-        .map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
 pub(super) fn parse_id<T: FromStr>(text: String) -> Result<T, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("invalid identifier {text:?}")))
-}
-
-fn parse_offset(text: String) -> Result<ReminderOffset, StoreError> {
-    ReminderOffset::parse("before", &text).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
