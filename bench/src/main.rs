@@ -12,6 +12,10 @@
 //! searches in memory and on SQLite, `recurrence` expands the shared recurrence cases for a
 //! comparison with python-dateutil, and `freebusy` prepares the free-busy comparison with
 //! Radicale and `convene serve`.
+//!
+//! `bench/reminders` runs `reminder-seed`, which books the reminders through the Scheduler,
+//! `reminder-inject`, which puts the messages of a Convene run into Postfix's queue, and
+//! `sink-wait`, which times the arrivals at `smtp-sink`.
 
 mod calendar_data;
 mod convene;
@@ -21,6 +25,7 @@ mod lettre_send;
 mod load;
 mod message;
 mod recurrence;
+mod reminders;
 mod scheduling;
 
 use std::net::SocketAddr;
@@ -123,6 +128,48 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Seeds reminders for bench/reminders: one person per reminder, each organizing an
+    /// event of their own, booked through the Scheduler, every reminder due at once.
+    ReminderSeed {
+        /// The database, as CONVENE_DATABASE_URL names it.
+        #[arg(long)]
+        database: String,
+        /// The number of reminders.
+        #[arg(long, value_parser = positive())]
+        reminders: usize,
+        /// The domain of every person's address.
+        #[arg(long)]
+        domain: String,
+    },
+    /// Sends the messages that a Convene run stored in a SQLite file, with the same senders,
+    /// recipients and bytes, to an SMTP server found through MX records.
+    ReminderInject {
+        /// The SQLite file of the Convene run.
+        #[arg(long)]
+        database: PathBuf,
+        /// The DNS server that answers the MX queries, as IP:PORT.
+        #[arg(long)]
+        dns: SocketAddr,
+        /// The TCP port of the SMTP server.
+        #[arg(long)]
+        port: u16,
+        /// The number of messages in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = positive())]
+        concurrency: usize,
+    },
+    /// Waits until the counters that `smtp-sink -c` writes to a file show a number of
+    /// messages, and prints the Unix time of that moment in seconds.
+    SinkWait {
+        /// The file that smtp-sink's standard output goes to.
+        #[arg(long)]
+        counter: PathBuf,
+        /// The number of messages to wait for.
+        #[arg(long)]
+        messages: u64,
+        /// Seconds to wait at most.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
     /// Delivers the message with lettre's SMTP client to 127.0.0.1.
     Lettre {
         #[command(flatten)]
@@ -180,6 +227,22 @@ fn main() -> Result<()> {
             limit,
             counts,
         } => recurrence::run(&cases, limit, &counts),
+        Command::ReminderSeed {
+            database,
+            reminders,
+            domain,
+        } => runtime()?.block_on(reminders::seed(&database, reminders, &domain)),
+        Command::ReminderInject {
+            database,
+            dns,
+            port,
+            concurrency,
+        } => runtime()?.block_on(reminders::inject(&database, dns, port, concurrency)),
+        Command::SinkWait {
+            counter,
+            messages,
+            timeout,
+        } => reminders::wait_for_sink(&counter, messages, std::time::Duration::from_secs(timeout)),
         Command::Freebusy {
             database,
             users,

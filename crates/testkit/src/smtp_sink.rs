@@ -25,6 +25,9 @@ const UNPRIVILEGED_USER: &str = "nobody";
 /// One message accepted by an [`SmtpSink`], read back from its dump file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkMessage {
+    /// The argument of the client's last `EHLO` or `HELO` before this message, if it sent
+    /// one.
+    pub helo_name: Option<String>,
     /// The reverse path from `MAIL FROM`, without angle brackets.
     pub mail_from: String,
     /// The forward paths from every `RCPT TO`, in the order received.
@@ -126,6 +129,17 @@ impl SmtpSink {
         Ok(messages)
     }
 
+    /// Counts the dump files, without reading them: the messages accepted so far and the
+    /// transactions in progress, whose files `smtp-sink` deletes if they are not completed.
+    pub fn dump_count(&self) -> io::Result<usize> {
+        let mut count = 0;
+        for entry in fs::read_dir(self.dump_dir.path())? {
+            entry?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// Returns the server's log so far (its warnings and errors).
     pub fn log(&self) -> String {
         self.process.log()
@@ -136,11 +150,14 @@ impl SmtpSink {
 /// lines, a three-line `Received` header, the message with LF line endings, and the LF of
 /// the final `.` line.
 fn parse_dump(dump: &str) -> Option<SinkMessage> {
+    let mut helo_name = None;
     let mut mail_from = None;
     let mut rcpt_tos = Vec::new();
     let mut lines = dump.split_inclusive('\n');
     for line in lines.by_ref() {
-        if let Some(arguments) = line.strip_prefix("X-Mail-Args: ") {
+        if let Some(arguments) = line.strip_prefix("X-Helo-Args: ") {
+            helo_name = Some(arguments.trim_end().to_owned());
+        } else if let Some(arguments) = line.strip_prefix("X-Mail-Args: ") {
             mail_from = Some(path_argument(arguments));
         } else if let Some(arguments) = line.strip_prefix("X-Rcpt-Args: ") {
             rcpt_tos.push(path_argument(arguments));
@@ -156,6 +173,7 @@ fn parse_dump(dump: &str) -> Option<SinkMessage> {
     let message: String = lines.collect();
     let message = message.strip_suffix('\n')?;
     Some(SinkMessage {
+        helo_name,
         mail_from: mail_from?,
         rcpt_tos,
         data: message.replace('\n', "\r\n"),
@@ -255,6 +273,7 @@ mod tests {
                     .leading dot\n\
                     \n";
         let message = parse_dump(dump).expect("valid dump");
+        assert_eq!(message.helo_name.as_deref(), Some("client.convene.test"));
         assert_eq!(message.mail_from, "a@convene.test");
         assert_eq!(message.rcpt_tos, ["b@beta.test", "c@gamma.test"]);
         assert_eq!(message.data, "Subject: hi\r\n\r\n.leading dot\r\n");

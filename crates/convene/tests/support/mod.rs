@@ -31,13 +31,20 @@ impl Convene {
     /// another DNS server, DNS goes to a closed loopback port, so nothing ever leaves
     /// the machine.
     pub fn start(database: &Path, settings: &[(&str, String)]) -> Convene {
+        let url = format!("sqlite:{}", database.display());
+        Convene::start_with_url(&url, database, settings)
+    }
+
+    /// Starts `convene serve` like [`Convene::start`], on the database that `url` names.
+    /// The log goes next to `log_base`, named after it and the HTTP port.
+    pub fn start_with_url(url: &str, log_base: &Path, settings: &[(&str, String)]) -> Convene {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log_path = database.with_extension(format!("{port}.log"));
+        let log_path = log_base.with_extension(format!("{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
 
         let mut command = Command::new(env!("CARGO_BIN_EXE_convene"));
@@ -46,10 +53,7 @@ impl Convene {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("CONVENE_LISTEN", addr.to_string())
-            .env(
-                "CONVENE_DATABASE_URL",
-                format!("sqlite:{}", database.display()),
-            )
+            .env("CONVENE_DATABASE_URL", url)
             .env("CONVENE_DNS_SERVER", "127.0.0.1:9")
             .env("CONVENE_HELO_NAME", "convene.test")
             .env("CONVENE_MAIL_FROM", "reminders@convene.test")
@@ -96,6 +100,11 @@ impl Convene {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Returns the process id, until the process is killed.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Kills the process with SIGKILL, as a crash would.
