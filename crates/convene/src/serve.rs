@@ -67,6 +67,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .await
         .map_err(|error| database_error(&settings.database_url, error))?;
 
+    let worker_id = worker_id();
     let metrics = Arc::new(http::HttpMetrics::default());
     let outbox = Outbox::new(
         store.clone(),
@@ -80,7 +81,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             expiry: settings.mail_expiry,
             signer: signer.map(Arc::new),
             observer: Some(metrics.clone()),
-            ..OutboxConfig::default()
+            worker_id: worker_id.clone(),
         },
     );
     let channel = Arc::new(EmailChannel::new(
@@ -99,7 +100,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             lease: settings.notifier_lease,
             retry_initial: settings.retry_initial,
             retry_max: settings.retry_initial.max(MAX_RETRY_DELAY),
-            ..NotifierConfig::default()
+            worker_id,
         },
     );
     let enabled_channels: Vec<&str> = std::iter::once("email")
@@ -196,6 +197,20 @@ async fn shutdown_signal() {
     }
 }
 
+/// Returns the name under which this process claims due reminders and queued mail:
+/// `HOST:PID:RANDOM`. Processes on several machines or in containers share one
+/// PostgreSQL database and may have the same process id (often 1 in a container), so
+/// the host name and a random part keep their claims apart.
+fn worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &random[..8])
+}
+
 /// Explains why the database could not be opened. A URL that names no
 /// supported store is a setting error, so start-up exits with status 2.
 /// Other failures, such as a missing directory, name the setting too.
@@ -231,6 +246,17 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_ids_differ_per_process_start() {
+        let first = worker_id();
+        let second = worker_id();
+        assert_ne!(first, second);
+        assert!(
+            first.contains(&format!(":{}:", std::process::id())),
+            "{first}"
+        );
+    }
 
     #[test]
     fn redact_url_hides_password() {

@@ -1,4 +1,4 @@
-//! Scale-out: three `convene serve` processes share one database and deliver 10,000
+//! Scale-out: three `convene serve` processes share one PostgreSQL database and deliver 10,000
 //! reminders, all due within one minute, to Postfix's `smtp-sink`. Every reminder arrives
 //! exactly once, and every process delivers part of them. When one process is killed with
 //! SIGKILL midway, no reminder is lost, and a reminder arrives twice only if the killed
@@ -95,7 +95,7 @@ async fn killed_process_loses_no_reminder() {
         "convene_reminders_total{result=\"sent\"}",
     )
     .await;
-    let owner = format!("pid-{}", processes[victim].pid().unwrap());
+    let owner = worker_id(&processes[victim]);
     processes[victim].kill();
     let arrived_at_kill = world.sink.dump_count().unwrap();
     // What the dead process held can no longer change: recipients it claimed and had not
@@ -398,6 +398,21 @@ fn helo_name(process: usize) -> String {
     format!("worker{process}.convene.test")
 }
 
+/// Returns the name under which `process` claims work, from the line its Notifier logs
+/// at start.
+fn worker_id(process: &Convene) -> String {
+    let log = process.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("notifier started"))
+        .unwrap_or_else(|| panic!("no \"notifier started\" line in the log:\n{log}"));
+    let value = line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("worker="))
+        .unwrap_or_else(|| panic!("no worker= field in {line:?}"));
+    value.trim_matches('"').to_owned()
+}
+
 /// Reads one sample of the process's `/metrics`, by its name and labels as written there.
 async fn metric(process: &Convene, series: &str) -> u64 {
     let (status, _, text) = process.get_text("/metrics").await;
@@ -412,51 +427,47 @@ async fn metric(process: &Convene, series: &str) -> u64 {
         .unwrap_or_else(|_| panic!("{series} is {value:?}"))
 }
 
-/// A database of the test's own, and a directory for the server logs.
-///
-/// NOTE: this is a SQLite file until the PostgreSQL store is available.
+/// A PostgreSQL database of the test's own, and a directory for the server logs.
 struct TestDatabase {
+    database: convene_testkit::TestDatabase,
     url: String,
-    path: std::path::PathBuf,
     log_dir: tempfile::TempDir,
 }
 
 impl TestDatabase {
-    async fn create(_test: &str) -> Option<TestDatabase> {
-        let log_dir = tempfile::tempdir().unwrap();
-        let path = log_dir.path().join("convene.db");
+    /// Creates the database, or returns `None` when the test is skipped because no
+    /// PostgreSQL server is configured.
+    async fn create(test: &str) -> Option<TestDatabase> {
+        let database = convene_testkit::TestDatabase::create(test).await?;
         Some(TestDatabase {
-            url: format!("sqlite:{}", path.display()),
-            path,
-            log_dir,
+            url: database.url().to_owned(),
+            database,
+            log_dir: tempfile::tempdir().unwrap(),
         })
     }
 
-    /// Returns the rows of `sql`, one string per row.
-    fn query(&self, sql: &str) -> Vec<String> {
-        let output = std::process::Command::new("sqlite3")
-            .arg(&self.path)
-            .arg(sql)
-            .output()
-            .expect("sqlite3 runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+    /// Returns the first column of the rows of `sql`, bound to `owner`.
+    async fn strings(&self, sql: &str, owner: &str) -> Vec<String> {
+        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+            .await
+            .unwrap_or_else(|err| panic!("connecting to {} failed: {err}", self.database.name()));
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .bind(owner)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap_or_else(|err| panic!("{sql} failed: {err}"));
+        let _ = sqlx::Connection::close(connection).await;
+        rows
     }
 
     /// Returns the addresses of the mail recipients that `owner` has claimed and not
     /// settled.
     async fn claimed_recipients(&self, owner: &str) -> BTreeSet<String> {
-        self.query(&format!(
-            "SELECT address FROM mail_recipients WHERE lease_owner = '{owner}' AND state = 'queued'"
-        ))
+        self.strings(
+            "SELECT address FROM mail_recipients WHERE lease_owner = $1 AND state = 'queued'",
+            owner,
+        )
+        .await
         .into_iter()
         .collect()
     }
@@ -464,10 +475,12 @@ impl TestDatabase {
     /// Counts the reminder deliveries that `owner` has claimed and not handed to the mail
     /// queue.
     async fn claimed_deliveries(&self, owner: &str) -> usize {
-        let rows = self.query(&format!(
-            "SELECT count(*) FROM deliveries WHERE lease_owner = '{owner}' \
-             AND state = 'pending' AND message_id IS NULL"
-        ));
-        rows[0].parse().unwrap()
+        self.strings(
+            "SELECT id::text FROM deliveries WHERE lease_owner = $1 \
+             AND state = 'pending' AND message_id IS NULL",
+            owner,
+        )
+        .await
+        .len()
     }
 }
