@@ -27,7 +27,12 @@ pub struct Recipient {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
     /// The channel tried to send, with this result.
-    Attempt(DeliveryAttempt),
+    Attempt {
+        attempt: DeliveryAttempt,
+        /// On a temporary failure, the wait the peer asked for (HTTP `Retry-After`).
+        /// The next try comes no earlier, even when the usual backoff is shorter.
+        retry_after: Option<std::time::Duration>,
+    },
     /// The channel handed the reminder to a durable queue of its own, which
     /// records the final result in the store, so there is nothing left to
     /// record. Also reported when the delivery had been queued already.
@@ -52,7 +57,26 @@ impl Reporter {
     /// Reports the attempt for recipient `index`. A report made after the
     /// receiver is gone is dropped, because the caller stopped waiting.
     pub fn attempt(&self, index: usize, attempt: DeliveryAttempt) {
-        let _ = self.sender.send((index, Report::Attempt(attempt)));
+        let report = Report::Attempt {
+            attempt,
+            retry_after: None,
+        };
+        let _ = self.sender.send((index, report));
+    }
+
+    /// Reports the attempt for recipient `index` with the wait the peer asked for
+    /// before another try, if any.
+    pub fn attempt_after(
+        &self,
+        index: usize,
+        attempt: DeliveryAttempt,
+        retry_after: Option<std::time::Duration>,
+    ) {
+        let report = Report::Attempt {
+            attempt,
+            retry_after,
+        };
+        let _ = self.sender.send((index, report));
     }
 
     /// Reports that recipient `index` was handed to a durable queue.

@@ -23,7 +23,7 @@ use crate::{Channel, FailureNotice, NoticeError, Recipient, Reminder, Reporter, 
 async fn send_each<F, Fut>(recipients: &[Recipient], reporter: Reporter, send: F)
 where
     F: Fn(Recipient) -> Fut,
-    Fut: Future<Output = DeliveryAttempt> + Send + 'static,
+    Fut: Future<Output = SendOutcome> + Send + 'static,
 {
     let mut sends = JoinSet::new();
     for (i, recipient) in recipients.iter().enumerate() {
@@ -32,7 +32,7 @@ where
     }
     while let Some(joined) = sends.join_next().await {
         match joined {
-            Ok((i, attempt)) => reporter.attempt(i, attempt),
+            Ok((i, outcome)) => reporter.attempt_after(i, outcome.attempt, outcome.retry_after),
             // A send that panicked has no result; its recipient is retried after the
             // Notifier's time limit.
             Err(err) => tracing::error!(error = %err, "a reminder send task failed"),
@@ -94,12 +94,12 @@ impl Channel for SmsChannel {
             );
             async move {
                 let Some(phone) = &recipient.user.phone else {
-                    return DeliveryAttempt::local(
+                    return SendOutcome::local(
                         DeliveryOutcome::PermanentFailure,
                         "the recipient has no telephone number; they set one with phone in their profile",
                     );
                 };
-                client.send(phone.as_str(), &text).await.attempt
+                client.send(phone.as_str(), &text).await
             }
         })
         .await;
@@ -138,7 +138,7 @@ impl Channel for WebhookChannel {
                         "the webhook receiver answered 410 Gone; remove or fix the webhook setting"
                     );
                 }
-                outcome.attempt
+                outcome
             }
         })
         .await;
@@ -238,19 +238,19 @@ async fn push_to_browsers(
     payload: &[u8],
     ttl: Duration,
     urgency: Urgency,
-) -> DeliveryAttempt {
+) -> SendOutcome {
     let user = recipient.user.id;
     let subscriptions = match store.push_subscriptions(user).await {
         Ok(subscriptions) => subscriptions,
         Err(err) => {
-            return DeliveryAttempt::local(
+            return SendOutcome::local(
                 DeliveryOutcome::TemporaryFailure,
                 format!("reading the push subscriptions failed: {err}"),
             );
         }
     };
     if subscriptions.is_empty() {
-        return DeliveryAttempt::local(
+        return SendOutcome::local(
             DeliveryOutcome::PermanentFailure,
             "the recipient has no browser registered for push reminders",
         );
@@ -294,21 +294,73 @@ async fn push_to_browsers(
 }
 
 /// Picks the attempt that stands for all of one person's browsers: the first delivered,
-/// else the first temporary failure, else the first permanent one.
-fn merge(outcomes: Vec<SendOutcome>) -> DeliveryAttempt {
+/// else the first temporary failure, else the first permanent one. A temporary failure
+/// keeps the longest `Retry-After` of the browsers that failed temporarily.
+fn merge(outcomes: Vec<SendOutcome>) -> SendOutcome {
     let rank = |outcome: &SendOutcome| match outcome.attempt.outcome {
         DeliveryOutcome::Delivered => 0,
         DeliveryOutcome::TemporaryFailure => 1,
         DeliveryOutcome::PermanentFailure => 2,
     };
     let count = outcomes.len();
+    let retry_after = outcomes
+        .iter()
+        .filter(|outcome| outcome.attempt.outcome == DeliveryOutcome::TemporaryFailure)
+        .filter_map(|outcome| outcome.retry_after)
+        .max();
     let mut best = outcomes
         .into_iter()
         .min_by_key(rank)
-        .expect("at least one subscription")
-        .attempt;
+        .expect("at least one subscription");
     if count > 1 {
-        best.reply_text = format!("{} (best of {count} browsers)", best.reply_text);
+        best.attempt.reply_text = format!("{} (best of {count} browsers)", best.attempt.reply_text);
     }
+    best.retry_after = match best.attempt.outcome {
+        DeliveryOutcome::TemporaryFailure => retry_after,
+        _ => None,
+    };
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(result: DeliveryOutcome, retry_after: Option<u64>) -> SendOutcome {
+        SendOutcome {
+            attempt: DeliveryAttempt::local(result, "peer reply"),
+            retry_after: retry_after.map(Duration::from_secs),
+            endpoint_gone: false,
+        }
+    }
+
+    #[test]
+    fn merge_prefers_delivered_browser() {
+        let merged = merge(vec![
+            outcome(DeliveryOutcome::TemporaryFailure, Some(600)),
+            outcome(DeliveryOutcome::Delivered, None),
+        ]);
+        assert_eq!(merged.attempt.outcome, DeliveryOutcome::Delivered);
+        assert_eq!(merged.retry_after, None);
+        assert_eq!(merged.attempt.reply_text, "peer reply (best of 2 browsers)");
+    }
+
+    #[test]
+    fn merge_keeps_longest_requested_wait() {
+        let merged = merge(vec![
+            outcome(DeliveryOutcome::PermanentFailure, None),
+            outcome(DeliveryOutcome::TemporaryFailure, Some(60)),
+            outcome(DeliveryOutcome::TemporaryFailure, Some(600)),
+        ]);
+        assert_eq!(merged.attempt.outcome, DeliveryOutcome::TemporaryFailure);
+        assert_eq!(merged.retry_after, Some(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn merge_of_permanent_failures_has_no_wait() {
+        let merged = merge(vec![outcome(DeliveryOutcome::PermanentFailure, Some(60))]);
+        assert_eq!(merged.attempt.outcome, DeliveryOutcome::PermanentFailure);
+        assert_eq!(merged.retry_after, None);
+        assert_eq!(merged.attempt.reply_text, "peer reply");
+    }
 }

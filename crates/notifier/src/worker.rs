@@ -14,7 +14,7 @@ use convene_domain::{
 use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
 use convene_worker::backoff::retry_at;
 use convene_worker::{Claimer, Drained, Held, PollSettings, drain_reports, store_until_accepted};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::task::JoinSet;
 
 use crate::NotifierConfig;
@@ -287,7 +287,11 @@ impl Notifier {
                     "no result within the send time limit of {budget:?}"
                 ));
                 attempt.outcome = DeliveryOutcome::TemporaryFailure;
-                (i, Report::Attempt(attempt))
+                let report = Report::Attempt {
+                    attempt,
+                    retry_after: None,
+                };
+                (i, report)
             })
             .collect();
         let records = self.prepare_records(&reminder, &sendable, &mut reported, unreported);
@@ -323,9 +327,10 @@ impl Notifier {
                     return None;
                 }
                 match report {
-                    Report::Attempt(attempt) => {
-                        Some(self.prepare_record(reminder, deliveries[i], attempt))
-                    }
+                    Report::Attempt {
+                        attempt,
+                        retry_after,
+                    } => Some(self.prepare_record(reminder, deliveries[i], attempt, retry_after)),
                     // The queue took the delivery over in the store itself.
                     Report::Queued => None,
                 }
@@ -333,21 +338,31 @@ impl Notifier {
             .collect()
     }
 
-    /// Decides the retry time of one attempt and logs it.
+    /// Decides the retry time of one attempt and logs it. A temporary failure is
+    /// retried after the usual backoff, or after `retry_after` when the peer asked to
+    /// wait longer.
     fn prepare_record(
         &self,
         reminder: &Reminder,
         delivery: &Delivery,
         mut attempt: DeliveryAttempt,
+        retry_after: Option<Duration>,
     ) -> AttemptRecord {
         let mut retry = None;
         if attempt.outcome == DeliveryOutcome::TemporaryFailure {
-            let at = retry_at(
+            let backoff = retry_at(
                 attempt.at,
                 delivery.attempts + 1,
                 self.config.retry_initial,
                 self.config.retry_max,
             );
+            let requested = retry_after
+                .and_then(|wait| SignedDuration::try_from(wait).ok())
+                .and_then(|wait| attempt.at.checked_add(wait).ok());
+            let at = match requested {
+                Some(requested) if requested > backoff => requested,
+                _ => backoff,
+            };
             if at >= reminder.event.interval.end() {
                 // A reminder for an event that is over is of no use.
                 attempt.outcome = DeliveryOutcome::PermanentFailure;

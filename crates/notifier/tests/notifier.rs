@@ -19,6 +19,8 @@ use jiff::Timestamp;
 #[derive(Default)]
 struct ScriptedChannel {
     outcomes: Mutex<VecDeque<DeliveryOutcome>>,
+    /// The wait reported with each temporary failure, like an HTTP peer's `Retry-After`.
+    retry_after: Mutex<Option<Duration>>,
     sent: Mutex<Vec<(String, String)>>,
     notices: Mutex<Vec<FailureNotice>>,
 }
@@ -54,7 +56,11 @@ impl Channel for ScriptedChannel {
                 .unwrap()
                 .pop_front()
                 .unwrap_or(DeliveryOutcome::Delivered);
-            reporter.attempt(i, scripted_attempt(outcome));
+            let retry_after = match outcome {
+                DeliveryOutcome::TemporaryFailure => *self.retry_after.lock().unwrap(),
+                _ => None,
+            };
+            reporter.attempt_after(i, scripted_attempt(outcome), retry_after);
         }
     }
 
@@ -225,6 +231,41 @@ async fn temporary_failure_retried_after_backoff() {
             .all(|d| d.state == DeliveryState::Delivered),
         "{deliveries:?}"
     );
+    assert_eq!(f.channel.sent.lock().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn retry_waits_for_requested_delay() {
+    let f = fixture().await;
+    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    f.channel
+        .outcomes
+        .lock()
+        .unwrap()
+        .push_back(DeliveryOutcome::TemporaryFailure);
+    *f.channel.retry_after.lock().unwrap() = Some(Duration::from_secs(2 * 60 * 60));
+    let notifier = notifier(&f, "w1");
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
+        3
+    );
+
+    // The backoff alone would retry within 60 s, and even its maximum is 10 minutes.
+    let after_backoff = Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_mins(11))
+        .unwrap();
+    assert_eq!(notifier.run_once(after_backoff).await.unwrap(), 0);
+    let deliveries = f.scheduler.deliveries(event, after_backoff).await.unwrap();
+    let pending: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.state == DeliveryState::Pending)
+        .collect();
+    assert_eq!(pending.len(), 1, "{deliveries:?}");
+
+    let after_wait = Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(2 * 60 * 60 + 1))
+        .unwrap();
+    assert_eq!(notifier.run_once(after_wait).await.unwrap(), 1);
     assert_eq!(f.channel.sent.lock().unwrap().len(), 4);
 }
 
