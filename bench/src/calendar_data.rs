@@ -55,6 +55,8 @@ pub fn user(index: usize) -> User {
         time_zone: Some(ZONES[index % ZONES.len()].to_owned()),
         working_hours: WorkingHours::parse("working_hours", &hours)
             .expect("generated working hours are valid"),
+        phone: None,
+        reminders: Default::default(),
     }
 }
 

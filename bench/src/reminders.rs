@@ -194,8 +194,8 @@ pub fn wait_for_sink(counter: &Path, messages: u64, timeout: Duration) -> Result
 fn last_message_count(counter: &Path) -> Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
 
-    let mut file = std::fs::File::open(counter)
-        .with_context(|| format!("opening {}", counter.display()))?;
+    let mut file =
+        std::fs::File::open(counter).with_context(|| format!("opening {}", counter.display()))?;
     let length = file.metadata()?.len();
     // A counter line is about 40 octets, so the last 256 contain a whole one.
     file.seek(SeekFrom::Start(length.saturating_sub(256)))?;

@@ -209,9 +209,16 @@ impl Notifier {
                 .collect();
             return self.store_records(&records).await;
         };
-        let organizer = self.store.user(event.organizer).await?;
-        let user_ids: Vec<_> = group.iter().map(|delivery| delivery.user_id).collect();
+        // The organizer is read with the recipients, in one store call.
+        let mut user_ids: Vec<_> = group.iter().map(|delivery| delivery.user_id).collect();
+        if !user_ids.contains(&event.organizer) {
+            user_ids.push(event.organizer);
+        }
         let users = self.store.users(&user_ids).await?;
+        let organizer = users
+            .iter()
+            .find(|user| user.id == event.organizer)
+            .cloned();
 
         let mut recipients: Vec<Recipient> = Vec::with_capacity(group.len());
         let mut sendable: Vec<&Delivery> = Vec::with_capacity(group.len());

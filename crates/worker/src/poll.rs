@@ -62,7 +62,10 @@ pub struct PollSettings {
 ///
 /// Each claimed item runs in the background, so a slow one never delays
 /// the next poll; at most `batch_size` run at once. A poll keeps claiming
-/// while full batches come back and room is left. On shutdown, tasks in
+/// while full batches come back and room is left. While a claim last came
+/// back full, the loop also claims again between polls each time half the
+/// tasks have finished, so a backlog drains at the pace of the work rather
+/// than one batch per poll interval. On shutdown, tasks in
 /// flight get [`SHUTDOWN_GRACE`] to finish. Any still running then are
 /// abandoned; their claims expire, so another poll runs them again.
 pub async fn run_polls<C: Claimer>(
@@ -81,14 +84,27 @@ pub async fn run_polls<C: Claimer>(
     let mut ticker = tokio::time::interval(settings.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut in_flight = JoinSet::new();
+    // Whether the last claim filled all the room it had, so more work may be due.
+    let mut backlog = false;
     loop {
-        tokio::select! {
+        let ticked = tokio::select! {
             _ = &mut shutdown => break,
-            _ = ticker.tick() => {}
-        }
+            _ = ticker.tick() => true,
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                log_task_result(name, joined);
+                false
+            }
+        };
         while let Some(joined) = in_flight.try_join_next() {
             log_task_result(name, joined);
         }
+        // Between ticks, a backlog is claimed again once half the tasks are done, so that
+        // work flows on without waiting for the next tick and is still claimed in batches.
+        let refill = backlog && in_flight.len() <= settings.batch_size / 2;
+        if !(ticked || refill) {
+            continue;
+        }
+        backlog = false;
         while in_flight.len() < settings.batch_size {
             // A claimed unit becomes at most one task, so claiming no more
             // than the room left keeps the tasks in flight within the batch.
@@ -109,8 +125,11 @@ pub async fn run_polls<C: Claimer>(
             if units < room {
                 break;
             }
+            backlog = true;
         }
-        claimer.after_poll().await;
+        if ticked {
+            claimer.after_poll().await;
+        }
     }
 
     if !in_flight.is_empty() {
@@ -158,5 +177,103 @@ fn log_task_result<E: Display>(name: &str, joined: Result<Result<(), E>, tokio::
         Ok(Err(err)) => tracing::error!(error = %err, "{name}: storing a result failed"),
         Err(err) if err.is_cancelled() => {}
         Err(err) => tracing::error!(error = %err, "{name}: a task panicked"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// Work items numbered from 0, each taking one millisecond to run.
+    #[derive(Clone)]
+    struct Backlog {
+        waiting: Arc<Mutex<VecDeque<u32>>>,
+        done: Arc<Mutex<Vec<u32>>>,
+        claims: Arc<Mutex<usize>>,
+        all_done: Arc<Notify>,
+        total: usize,
+    }
+
+    impl Backlog {
+        fn new(total: u32) -> Backlog {
+            Backlog {
+                waiting: Arc::new(Mutex::new((0..total).collect())),
+                done: Arc::default(),
+                claims: Arc::default(),
+                all_done: Arc::new(Notify::new()),
+                total: total as usize,
+            }
+        }
+    }
+
+    impl Claimer for Backlog {
+        type Work = u32;
+        type Error = Infallible;
+
+        async fn claim(&self, _now: Timestamp, limit: usize) -> Result<Vec<u32>, Infallible> {
+            *self.claims.lock().unwrap() += 1;
+            let mut waiting = self.waiting.lock().unwrap();
+            let count = limit.min(waiting.len());
+            Ok(waiting.drain(..count).collect())
+        }
+
+        fn units(_work: &u32) -> usize {
+            1
+        }
+
+        async fn run(&self, work: u32, _claimed_at: Instant) -> Result<(), Infallible> {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let mut done = self.done.lock().unwrap();
+            done.push(work);
+            if done.len() == self.total {
+                self.all_done.notify_one();
+            }
+            Ok(())
+        }
+    }
+
+    fn settings(batch_size: usize) -> PollSettings {
+        PollSettings {
+            name: "test",
+            worker_id: "test".to_owned(),
+            poll_interval: Duration::from_secs(3600),
+            batch_size,
+            lease: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backlog_drains_between_polls() {
+        let backlog = Backlog::new(20);
+        let started = Instant::now();
+        let all_done = backlog.all_done.clone();
+        run_polls(backlog.clone(), &settings(4), all_done.notified()).await;
+
+        // The first poll comes at once and the next one an hour later, so the 20 items,
+        // at most 4 at a time, were claimed between polls as tasks finished.
+        assert!(started.elapsed() < Duration::from_secs(3600));
+        let mut done = backlog.done.lock().unwrap().clone();
+        done.sort_unstable();
+        assert_eq!(done, (0..20).collect::<Vec<u32>>());
+        // Claims happen once half of the 4 tasks are done, not after every task.
+        let claims = *backlog.claims.lock().unwrap();
+        assert!(claims <= 11, "{claims} claims");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_loop_claims_once_per_poll() {
+        let backlog = Backlog::new(3);
+        let all_done = backlog.all_done.clone();
+        run_polls(backlog.clone(), &settings(4), all_done.notified()).await;
+
+        // The first claim came back short, so finishing tasks claims nothing more.
+        assert_eq!(*backlog.claims.lock().unwrap(), 1);
+        assert_eq!(backlog.done.lock().unwrap().len(), 3);
     }
 }

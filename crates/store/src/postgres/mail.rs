@@ -1,6 +1,6 @@
 //! The mail queue in PostgreSQL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -13,10 +13,7 @@ use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
-use super::{
-    PostgresStore, attempt_from_row, insert_delivery_attempt, lock_order, parse_id, retry_aborted,
-    uuid,
-};
+use super::{PostgresStore, attempt_from_row, lock_order, parse_id, retry_aborted, uuid};
 use crate::codec::{corrupt_count, count, micros, settled_state, sql_limit, timestamp};
 use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
@@ -29,10 +26,10 @@ impl MailStore for PostgresStore {
     ) -> Result<Vec<Vec<bool>>, StoreError> {
         retry_aborted(|| async move {
             let mut tx = self.begin().await?;
-            lock_deliveries(&mut tx, messages).await?;
+            let mut pending = lock_deliveries(&mut tx, messages).await?;
             let mut results = Vec::with_capacity(messages.len());
             for message in messages {
-                results.push(enqueue_one(&mut tx, message).await?);
+                results.push(enqueue_one(&mut tx, message, &mut pending).await?);
             }
             tx.commit().await?;
             Ok(results)
@@ -227,54 +224,55 @@ impl MailStore for PostgresStore {
     }
 }
 
-/// Locks the deliveries that the recipients of `messages` carry, in id order.
-///
-/// The locks keep each delivery pending and unqueued until the transaction ends. A
-/// concurrent enqueue of the same delivery waits for them, then finds the delivery queued
-/// and leaves it out, instead of failing on the UNIQUE column of `mail_recipients`.
+/// Locks the deliveries that `messages` carry, in id order so that concurrent batches
+/// never wait for each other in a cycle, and returns those still waiting to be queued.
 async fn lock_deliveries(
     tx: &mut PgConnection,
     messages: &[OutgoingMessage],
-) -> Result<(), StoreError> {
+) -> Result<HashSet<Uuid>, StoreError> {
     let carried: Vec<Uuid> = messages
         .iter()
         .flat_map(|message| &message.recipients)
         .filter_map(|recipient| recipient.delivery.map(uuid))
         .collect();
     if carried.is_empty() {
-        return Ok(());
+        return Ok(HashSet::new());
     }
-    sqlx::query("SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(carried)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    // FOR UPDATE returns the row as the transaction that held the lock left it.
+    let rows = sqlx::query(
+        "SELECT id, state = 'pending' AND message_id IS NULL AS waiting FROM deliveries \
+         WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(carried)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut pending = HashSet::new();
+    for row in rows {
+        if row.try_get::<bool, _>("waiting")? {
+            pending.insert(row.try_get::<Uuid, _>("id")?);
+        }
+    }
+    Ok(pending)
 }
 
-/// Stores one message unless none of its recipients can be queued.
+/// Stores one message unless none of its recipients can be queued. A delivery in
+/// `pending` is taken by the first recipient that carries it.
 async fn enqueue_one(
     tx: &mut PgConnection,
     message: &OutgoingMessage,
+    pending: &mut HashSet<Uuid>,
 ) -> Result<Vec<bool>, StoreError> {
     let repeated = repeated_recipients(message);
-    let mut queued = Vec::with_capacity(message.recipients.len());
-    for (recipient, repeated) in message.recipients.iter().zip(repeated) {
-        let takes = match recipient.delivery {
+    let queued: Vec<bool> = message
+        .recipients
+        .iter()
+        .zip(repeated)
+        .map(|(recipient, repeated)| match recipient.delivery {
             _ if repeated => false,
             None => true,
-            Some(delivery) => {
-                let pending: Option<i32> = sqlx::query_scalar(
-                    "SELECT 1 FROM deliveries \
-                     WHERE id = $1 AND state = 'pending' AND message_id IS NULL",
-                )
-                .bind(uuid(delivery))
-                .fetch_optional(&mut *tx)
-                .await?;
-                pending.is_some()
-            }
-        };
-        queued.push(takes);
-    }
+            Some(delivery) => pending.remove(&uuid(delivery)),
+        })
+        .collect();
     if queued.contains(&true) {
         insert_message(tx, message, &queued).await?;
     }
@@ -282,56 +280,48 @@ async fn enqueue_one(
 }
 
 /// Stores a message and the recipients marked in `queued`, and hands their
-/// deliveries to the queue.
+/// deliveries to the queue, in one statement.
 async fn insert_message(
     tx: &mut PgConnection,
     message: &OutgoingMessage,
     queued: &[bool],
 ) -> Result<(), StoreError> {
+    let (addresses, deliveries): (Vec<&str>, Vec<Option<Uuid>>) = message
+        .recipients
+        .iter()
+        .zip(queued)
+        .filter(|(_, queued)| **queued)
+        .map(|(recipient, _)| (recipient.address.as_str(), recipient.delivery.map(uuid)))
+        .unzip();
     sqlx::query(
-        "INSERT INTO mail_messages (id, sender, data, created_us, expires_us) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "WITH message AS ( \
+             INSERT INTO mail_messages (id, sender, data, created_us, expires_us) \
+             VALUES ($1, $2, $3, $4, $5) \
+         ), recipient AS ( \
+             INSERT INTO mail_recipients \
+                 (message_id, position, address, state, not_before_us, delivery_id) \
+             SELECT $1, r.position - 1, r.address, 'queued', $4, r.delivery \
+             FROM unnest($6::text[], $7::uuid[]) WITH ORDINALITY AS r(address, delivery, position) \
+         ) \
+         UPDATE deliveries SET message_id = $1, lease_owner = NULL, lease_until_us = NULL \
+         WHERE id = ANY($7)",
     )
     .bind(uuid(message.id))
     .bind(&message.sender)
     .bind(&message.data)
     .bind(micros(message.created_at))
     .bind(micros(message.expires_at))
+    .bind(addresses)
+    .bind(deliveries)
     .execute(&mut *tx)
     .await?;
-    let recipients = message
-        .recipients
-        .iter()
-        .zip(queued)
-        .filter(|(_, queued)| **queued)
-        .map(|(recipient, _)| recipient);
-    for (position, recipient) in recipients.enumerate() {
-        sqlx::query(
-            "INSERT INTO mail_recipients \
-             (message_id, position, address, state, not_before_us, delivery_id) \
-             VALUES ($1, $2, $3, 'queued', $4, $5)",
-        )
-        .bind(uuid(message.id))
-        .bind(position as i64)
-        .bind(&recipient.address)
-        .bind(micros(message.created_at))
-        .bind(recipient.delivery.map(uuid))
-        .execute(&mut *tx)
-        .await?;
-        if let Some(delivery) = recipient.delivery {
-            sqlx::query(
-                "UPDATE deliveries SET message_id = $1, lease_owner = NULL, \
-                 lease_until_us = NULL WHERE id = $2",
-            )
-            .bind(uuid(message.id))
-            .bind(uuid(delivery))
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
     Ok(())
 }
 
+/// Records one attempt for one recipient and, when the recipient carries a reminder
+/// delivery that is still pending, settles that delivery too. It is one statement, because
+/// it runs once per message sent: the recipient's update, both attempt rows and the
+/// delivery's update are data-modifying parts of it.
 async fn record_mail_attempt(
     tx: &mut PgConnection,
     record: &MailAttemptRecord,
@@ -342,34 +332,38 @@ async fn record_mail_attempt(
         settled => settled,
     };
     let not_before = micros(record.retry_at.unwrap_or(attempt.at));
-    let updated = sqlx::query(
-        "UPDATE mail_recipients SET state = $1, attempts = attempts + 1, lease_owner = NULL, \
-         lease_until_us = NULL, \
-         not_before_us = CASE WHEN $1 = 'queued' THEN $2 ELSE not_before_us END \
-         WHERE message_id = $3 AND position = $4 AND state = 'queued' \
-           AND ($1 <> 'queued' OR lease_owner IS NOT DISTINCT FROM $5) \
-         RETURNING attempts, delivery_id",
+    let applied: i64 = sqlx::query_scalar(
+        "WITH recipient AS ( \
+             UPDATE mail_recipients SET state = $1, attempts = attempts + 1, \
+                 lease_owner = NULL, lease_until_us = NULL, \
+                 not_before_us = CASE WHEN $1 = 'queued' THEN $2 ELSE not_before_us END \
+             WHERE message_id = $3 AND position = $4 AND state = 'queued' \
+               AND ($1 <> 'queued' OR lease_owner IS NOT DISTINCT FROM $5) \
+             RETURNING message_id, position, attempts, delivery_id \
+         ), mail_attempt AS ( \
+             INSERT INTO mail_attempts \
+                 (message_id, position, attempt, at_us, outcome, destination, tls, \
+                  tls_version, tls_cipher, reply_code, reply_text) \
+             SELECT message_id, position, attempts, $6, $7, $8, $9, $10, $11, $12, $13 \
+             FROM recipient \
+         ), delivery AS ( \
+             UPDATE deliveries d SET state = $14, attempts = d.attempts + 1, \
+                 notice = CASE WHEN $14 = 'failed' THEN 'due' ELSE d.notice END \
+             FROM recipient r WHERE d.id = r.delivery_id AND d.state = 'pending' \
+             RETURNING d.id, d.attempts \
+         ), delivery_attempt AS ( \
+             INSERT INTO delivery_attempts \
+                 (delivery_id, attempt, at_us, outcome, destination, tls, tls_version, \
+                  tls_cipher, reply_code, reply_text) \
+             SELECT id, attempts, $6, $7, $8, $9, $10, $11, $12, $13 FROM delivery \
+         ) \
+         SELECT count(*) FROM recipient",
     )
     .bind(state)
     .bind(not_before)
     .bind(uuid(record.message))
     .bind(i64::from(record.position))
     .bind(&record.owner)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = updated else {
-        return Ok(false);
-    };
-    let number: i64 = row.try_get("attempts")?;
-    sqlx::query(
-        "INSERT INTO mail_attempts \
-         (message_id, position, attempt, at_us, outcome, destination, tls, tls_version, \
-          tls_cipher, reply_code, reply_text) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(uuid(record.message))
-    .bind(i64::from(record.position))
-    .bind(number)
     .bind(micros(attempt.at))
     .bind(attempt.outcome.as_str())
     .bind(attempt.destination.as_deref())
@@ -378,29 +372,10 @@ async fn record_mail_attempt(
     .bind(attempt.tls_cipher.as_deref())
     .bind(attempt.reply_code.map(i64::from))
     .bind(&attempt.reply_text)
-    .execute(&mut *tx)
+    .bind(settled_state(attempt.outcome))
+    .fetch_one(&mut *tx)
     .await?;
-
-    // The reminder delivery this recipient carries follows it.
-    let delivery: Option<Uuid> = row.try_get("delivery_id")?;
-    if let Some(delivery) = delivery {
-        let delivery: DeliveryId = parse_id(delivery)?;
-        let delivery_state = settled_state(attempt.outcome);
-        let updated = sqlx::query(
-            "UPDATE deliveries SET state = $1, attempts = attempts + 1, \
-             notice = CASE WHEN $1 = 'failed' THEN 'due' ELSE notice END \
-             WHERE id = $2 AND state = 'pending' RETURNING attempts",
-        )
-        .bind(delivery_state)
-        .bind(uuid(delivery))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = updated {
-            let number: i64 = row.try_get("attempts")?;
-            insert_delivery_attempt(tx, delivery, number, attempt).await?;
-        }
-    }
-    Ok(true)
+    Ok(applied > 0)
 }
 
 /// Marks failures reported and stores the notice that reports them; see

@@ -1026,10 +1026,19 @@ async fn events_in(conn: &mut PgConnection, ids: Vec<Uuid>) -> Result<Vec<Event>
 }
 
 async fn event_in(conn: &mut PgConnection, id: EventId) -> Result<Option<Event>, StoreError> {
+    // One statement reads the event with its participants and reminders, because events
+    // are read once per reminder sent and each round trip costs the server more than
+    // the subqueries.
     let Some(row) = sqlx::query(
-        "SELECT id, title, description, location, start_us, end_us, time_zone, organizer, \
-         sequence, status, all_day, rrules, rdates, exdates, external_uid \
-         FROM events WHERE id = $1",
+        "SELECT e.id, e.title, e.description, e.location, e.start_us, e.end_us, e.time_zone, \
+         e.organizer, e.sequence, e.status, e.all_day, e.rrules, e.rdates, e.exdates, \
+         e.external_uid, \
+         ARRAY(SELECT a.user_id FROM attendees a \
+               WHERE a.event_id = e.id AND a.user_id <> e.organizer ORDER BY a.position) \
+             AS participants, \
+         ARRAY(SELECT r.before FROM event_reminders r \
+               WHERE r.event_id = e.id ORDER BY r.position) AS reminders \
+         FROM events e WHERE e.id = $1",
     )
     .bind(uuid(id))
     .fetch_optional(&mut *conn)
@@ -1039,24 +1048,16 @@ async fn event_in(conn: &mut PgConnection, id: EventId) -> Result<Option<Event>,
     };
 
     let organizer: UserId = parse_id(row.try_get("organizer")?)?;
-    let participants = sqlx::query(
-        "SELECT user_id FROM attendees WHERE event_id = $1 AND user_id <> $2 ORDER BY position",
-    )
-    .bind(uuid(id))
-    .bind(uuid(organizer))
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|row| parse_id(row.try_get("user_id")?))
-    .collect::<Result<Vec<UserId>, StoreError>>()?;
-    let reminders =
-        sqlx::query("SELECT before FROM event_reminders WHERE event_id = $1 ORDER BY position")
-            .bind(uuid(id))
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|row| parse_offset(row.try_get("before")?))
-            .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
+    let participants = row
+        .try_get::<Vec<Uuid>, _>("participants")?
+        .into_iter()
+        .map(parse_id)
+        .collect::<Result<Vec<UserId>, StoreError>>()?;
+    let reminders = row
+        .try_get::<Vec<String>, _>("reminders")?
+        .into_iter()
+        .map(parse_offset)
+        .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
 
     Ok(Some(Event {
         id,

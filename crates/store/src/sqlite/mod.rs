@@ -895,10 +895,17 @@ async fn event_in(
     conn: &mut sqlx::SqliteConnection,
     id: EventId,
 ) -> Result<Option<Event>, StoreError> {
+    // One statement reads the event with its participants and reminders, because events
+    // are read once per reminder sent. Identifiers and offsets contain no spaces.
     let Some(row) = sqlx::query(
-        "SELECT id, title, description, location, start_us, end_us, time_zone, organizer, \
-         sequence, status, all_day, rrules, rdates, exdates, external_uid \
-         FROM events WHERE id = ?",
+        "SELECT e.id, e.title, e.description, e.location, e.start_us, e.end_us, e.time_zone, \
+         e.organizer, e.sequence, e.status, e.all_day, e.rrules, e.rdates, e.exdates, \
+         e.external_uid, \
+         (SELECT group_concat(a.user_id, ' ' ORDER BY a.position) FROM attendees a \
+          WHERE a.event_id = e.id AND a.user_id <> e.organizer) AS participants, \
+         (SELECT group_concat(r.before, ' ' ORDER BY r.position) FROM event_reminders r \
+          WHERE r.event_id = e.id) AS reminders \
+         FROM events e WHERE e.id = ?",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
@@ -908,24 +915,18 @@ async fn event_in(
     };
 
     let organizer: UserId = parse_id(row.try_get("organizer")?)?;
-    let participants = sqlx::query(
-        "SELECT user_id FROM attendees WHERE event_id = ? AND user_id <> ? ORDER BY position",
-    )
-    .bind(id.to_string())
-    .bind(organizer.to_string())
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|row| parse_id(row.try_get("user_id")?))
-    .collect::<Result<Vec<UserId>, StoreError>>()?;
-    let reminders =
-        sqlx::query("SELECT before FROM event_reminders WHERE event_id = ? ORDER BY position")
-            .bind(id.to_string())
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|row| parse_offset(row.try_get("before")?))
-            .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
+    let participants = row
+        .try_get::<Option<String>, _>("participants")?
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|id| parse_id(id.to_owned()))
+        .collect::<Result<Vec<UserId>, StoreError>>()?;
+    let reminders = row
+        .try_get::<Option<String>, _>("reminders")?
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|before| parse_offset(before.to_owned()))
+        .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
 
     Ok(Some(Event {
         id,
