@@ -44,9 +44,15 @@ pub struct MailerConfig {
     /// message to the same server. The connection is closed with QUIT when this expires.
     /// Default: 5 s.
     pub idle_timeout: Duration,
+    /// Maximum number of connections open at once to one server (host name and port), by
+    /// all clones of a mailer together. Further transactions to that server wait for a
+    /// connection to come free. Default: 20, the default of Postfix's
+    /// `default_destination_concurrency_limit`.
+    pub max_connections_per_host: usize,
     /// Maximum number of idle connections kept per server (host name, port and TLS policy).
     /// 0 turns connection reuse off, so that every transaction has its own connection.
-    /// Default: 2.
+    /// Default: 20, so that every connection that `max_connections_per_host` allows can be
+    /// reused while a queue drains.
     pub max_idle_per_host: usize,
     /// A relay (smarthost) that receives all mail instead of the recipients' MX hosts. When
     /// `None`, mail is delivered directly. Default: `None`.
@@ -66,7 +72,8 @@ impl Default for MailerConfig {
             tls_by_domain: BTreeMap::new(),
             ca_certificates: Vec::new(),
             idle_timeout: Duration::from_secs(5),
-            max_idle_per_host: 2,
+            max_connections_per_host: 20,
+            max_idle_per_host: 20,
             relay: None,
         }
     }

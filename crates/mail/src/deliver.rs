@@ -15,6 +15,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::address::{Address, check_domain};
 use crate::config::{Credentials, MailerConfig, Relay, RelaySecurity, TlsPolicy};
 use crate::data::encode_data;
+use crate::limit::HostLimits;
 use crate::mx::{MxHost, MxResolver};
 use crate::pool::{Pool, PoolKey};
 use crate::session::{OpenError, Session, SessionPlan, TlsMode, open_session};
@@ -98,6 +99,7 @@ struct Inner {
     resolver: MxResolver,
     connectors: Connectors,
     pool: Pool,
+    limits: HostLimits,
 }
 
 /// A message prepared once per [`Mailer::send`] call and shared by the domain tasks.
@@ -129,6 +131,11 @@ impl Mailer {
                 setting: "max_parallel_domains",
             });
         }
+        if config.max_connections_per_host == 0 {
+            return Err(MailerError::ZeroSetting {
+                setting: "max_connections_per_host",
+            });
+        }
         if let Some(setting) = config.timeouts.zero_setting() {
             return Err(MailerError::ZeroSetting { setting });
         }
@@ -149,12 +156,14 @@ impl Mailer {
         })?;
         let connectors = Connectors::new(needs_verification(&config), &config.ca_certificates)?;
         let pool = Pool::new(config.idle_timeout, config.max_idle_per_host);
+        let limits = HostLimits::new(config.max_connections_per_host);
         Ok(Mailer {
             inner: Arc::new(Inner {
                 config,
                 resolver,
                 connectors,
                 pool,
+                limits,
             }),
         })
     }
@@ -375,6 +384,7 @@ impl Inner {
             port: target.port,
             mode: target.mode,
         };
+        let _permit = self.limits.acquire(&host.name, target.port).await;
 
         // A kept session may have been closed by the server in the meantime. Then the
         // transaction is tried once more on a new connection, which is safe because the

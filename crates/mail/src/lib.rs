@@ -85,6 +85,7 @@ mod ehlo;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod limit;
 mod lines;
 mod message;
 mod mx;
