@@ -146,8 +146,25 @@ pub(crate) fn build_client(
     })
 }
 
-/// Checks that `text` is an absolute `https` URL with a host, or `http` when `allow_http`
-/// is set. A user name or password is rejected, because the URL is shown in places where a
+/// The advice that ends the error for an `http` URL that is not allowed. A caller that
+/// names its own settings may add the name of the one that sets `allow_http`.
+pub const ALLOW_HTTP_ADVICE: &str = "or allow plain HTTP, which is possible only for a peer on this machine (a loopback address or localhost)";
+
+/// Returns whether `url` names this machine: a loopback address or `localhost`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    // An IPv6 host comes in brackets, such as `[::1]`.
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+/// Checks that `text` is an absolute `https` URL with a host, or an `http` URL of a peer on
+/// this machine when `allow_http` is set. A user name or password is rejected, because the URL is shown in places where a
 /// credential must not appear.
 pub(crate) fn check_url(setting: &str, text: &str, allow_http: bool) -> Result<Url, ConfigError> {
     let url = Url::parse(text).map_err(|error| {
@@ -168,12 +185,12 @@ pub(crate) fn check_parsed_url(
 ) -> Result<(), ConfigError> {
     match url.scheme() {
         "https" => {}
-        "http" if allow_http => {}
+        "http" if allow_http && is_loopback(url) => {}
         "http" => {
             return Err(ConfigError::new(
                 setting,
                 format!(
-                    "{} uses http, which is not allowed; use https, or set allow_http for a peer on loopback",
+                    "{} uses http, which is not allowed; use https, {ALLOW_HTTP_ADVICE}",
                     destination(url)
                 ),
             ));
@@ -471,8 +488,14 @@ mod tests {
     fn url_check_names_the_problem() {
         let error = check_url("webhook.url", "http://hooks.example.test/in", false).unwrap_err();
         assert_eq!(error.setting, "webhook.url");
-        assert!(error.reason.contains("allow_http"), "{error}");
+        assert!(error.reason.ends_with(ALLOW_HTTP_ADVICE), "{error}");
         assert!(check_url("webhook.url", "http://127.0.0.1:8080/in", true).is_ok());
+        assert!(check_url("webhook.url", "http://[::1]:8080/in", true).is_ok());
+        assert!(check_url("webhook.url", "http://LocalHost:8080/in", true).is_ok());
+        let error = check_url("webhook.url", "http://hooks.example.test/in", true).unwrap_err();
+        assert!(error.reason.contains("uses http"), "{error}");
+        let error = check_url("webhook.url", "http://10.0.0.1/in", true).unwrap_err();
+        assert!(error.reason.contains("uses http"), "{error}");
 
         let error = check_url("webhook.url", "ftp://hooks.example.test/", true).unwrap_err();
         assert!(error.reason.contains("\"ftp\""), "{error}");

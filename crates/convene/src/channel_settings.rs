@@ -96,6 +96,7 @@ impl ChannelSettings {
     /// Builds the channels that the settings turn on. `sender` is the sender address of
     /// reminders, the default contact for push services.
     pub fn build(&self, store: Arc<dyn Store>, sender: &str) -> Result<Channels, SettingsError> {
+        self.check_main_settings()?;
         let http = HttpOptions {
             allow_http: self.channel_allow_http,
             ..HttpOptions::default()
@@ -167,6 +168,74 @@ impl ChannelSettings {
     }
 }
 
+impl ChannelSettings {
+    /// Rejects a channel's secondary setting given without the main setting that turns the
+    /// channel on, because the channel would be off while the operator believes it is on.
+    pub fn check_main_settings(&self) -> Result<(), SettingsError> {
+        let sms = "--sms-account-sid / CONVENE_SMS_ACCOUNT_SID";
+        let push = "--push-vapid-key-file / CONVENE_PUSH_VAPID_KEY_FILE";
+        let webhook = "--webhook-url / CONVENE_WEBHOOK_URL";
+        let secondary = [
+            (
+                self.sms_account_sid.is_none(),
+                sms,
+                self.sms_auth_token.is_some(),
+                "--sms-auth-token / CONVENE_SMS_AUTH_TOKEN",
+            ),
+            (
+                self.sms_account_sid.is_none(),
+                sms,
+                self.sms_auth_token_file.is_some(),
+                "--sms-auth-token-file / CONVENE_SMS_AUTH_TOKEN_FILE",
+            ),
+            (
+                self.sms_account_sid.is_none(),
+                sms,
+                self.sms_from.is_some(),
+                "--sms-from / CONVENE_SMS_FROM",
+            ),
+            (
+                self.sms_account_sid.is_none(),
+                sms,
+                self.sms_messaging_service.is_some(),
+                "--sms-messaging-service / CONVENE_SMS_MESSAGING_SERVICE",
+            ),
+            (
+                self.sms_account_sid.is_none(),
+                sms,
+                self.sms_url != SmsConfig::DEFAULT_BASE_URL,
+                "--sms-url / CONVENE_SMS_URL",
+            ),
+            (
+                self.push_vapid_key_file.is_none(),
+                push,
+                self.push_subject.is_some(),
+                "--push-subject / CONVENE_PUSH_SUBJECT",
+            ),
+            (
+                self.webhook_url.is_none(),
+                webhook,
+                self.webhook_secret.is_some(),
+                "--webhook-secret / CONVENE_WEBHOOK_SECRET",
+            ),
+            (
+                self.webhook_url.is_none(),
+                webhook,
+                self.webhook_secret_file.is_some(),
+                "--webhook-secret-file / CONVENE_WEBHOOK_SECRET_FILE",
+            ),
+        ];
+        for (main_missing, main, given, name) in secondary {
+            if main_missing && given {
+                return Err(SettingsError::new(format!(
+                    "{name} is set but {main} is not, so that channel would stay off; set {main} too, or remove {name}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads a secret from its setting or from the first line of its file.
 fn secret(
     value: Option<&str>,
@@ -209,8 +278,15 @@ fn setting_error(channel: &str, err: &convene_channel::ConfigError) -> SettingsE
         setting if setting.contains(".http.") => "CONVENE_CHANNEL_ALLOW_HTTP".to_owned(),
         setting => format!("CONVENE_{}", setting.replace('.', "_").to_ascii_uppercase()),
     };
-    SettingsError::new(format!(
+    let mut message = format!(
         "the {channel} settings are invalid: {}; check {variable}",
         err.reason
-    ))
+    );
+    if err
+        .reason
+        .ends_with(convene_channel::http::ALLOW_HTTP_ADVICE)
+    {
+        message.push_str(" (plain HTTP: --channel-allow-http / CONVENE_CHANNEL_ALLOW_HTTP)");
+    }
+    SettingsError::new(message)
 }

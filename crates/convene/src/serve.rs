@@ -2,6 +2,7 @@
 //! process.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use convene_channel::EmailChannel;
@@ -17,7 +18,7 @@ use crate::invitations::EmailInvitations;
 use crate::mail_settings::{mailer_error, route, warn_if_unaligned};
 
 /// Maximum delay between two retries, unless the first delay is longer.
-const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60 * 60);
 
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let mail = &settings.mail;
@@ -63,10 +64,17 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         );
     }
     // Settings are checked before the database file is created.
+    settings.channels.check_main_settings()?;
     let store = convene_store::open(&settings.database_url)
         .await
         .map_err(|error| database_error(&settings.database_url, error))?;
 
+    if settings.notifier_lease < Duration::from_secs(14 * 60) {
+        tracing::warn!(
+            lease = ?settings.notifier_lease,
+            "CONVENE_NOTIFIER_LEASE is under 14 minutes: sends are cut off at three quarters of it, and a slow SMTP transaction may take 10 minutes, so a message cut off after its final dot is sent again"
+        );
+    }
     let worker_id = worker_id();
     let metrics = Arc::new(http::HttpMetrics::default());
     let outbox = Outbox::new(

@@ -115,6 +115,21 @@ fn serve_rejects_invalid_mail_settings() {
             vec![("CONVENE_DATABASE_URL", "memory:".to_owned())],
             "could never have users",
         ),
+        (
+            vec![
+                ("CONVENE_SMS_AUTH_TOKEN", "s3cret".to_owned()),
+                ("CONVENE_SMS_FROM", "+4930123456".to_owned()),
+            ],
+            "--sms-auth-token / CONVENE_SMS_AUTH_TOKEN is set but --sms-account-sid / CONVENE_SMS_ACCOUNT_SID is not",
+        ),
+        (
+            vec![("CONVENE_WEBHOOK_SECRET_FILE", missing.clone())],
+            "set --webhook-url / CONVENE_WEBHOOK_URL too",
+        ),
+        (
+            vec![("CONVENE_PUSH_SUBJECT", "mailto:ops@convene.test".to_owned())],
+            "--push-vapid-key-file / CONVENE_PUSH_VAPID_KEY_FILE is not",
+        ),
     ];
     for (settings, expected) in rows {
         let database = dir.path().join("convene.db");

@@ -120,7 +120,9 @@ impl PushClient {
         message: &PushMessage<'_>,
     ) -> SendOutcome {
         let endpoint = subscription.endpoint();
-        if endpoint.scheme() != "https" && !self.allow_http {
+        let allowed = endpoint.scheme() == "https"
+            || (endpoint.scheme() == "http" && self.allow_http && http::is_loopback(endpoint));
+        if !allowed {
             return SendOutcome::local(
                 DeliveryOutcome::PermanentFailure,
                 format!(

@@ -207,7 +207,7 @@ fn classify(status: StatusCode, body: &[u8]) -> (DeliveryOutcome, String) {
         300..=399 => (
             DeliveryOutcome::TemporaryFailure,
             format!(
-                "{with_peer}; the gateway redirects, so set sms.base_url to the URL it redirects to"
+                "{with_peer}; the gateway redirects, so set the gateway's base URL to the URL it redirects to"
             ),
         ),
         408 | 429 | 500..=599 => (DeliveryOutcome::TemporaryFailure, with_peer),

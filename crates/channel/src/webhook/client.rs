@@ -104,7 +104,7 @@ fn classify(status: StatusCode) -> Verdict {
         300..=399 => verdict(
             DeliveryOutcome::TemporaryFailure,
             false,
-            Some("the receiver redirects, so set webhook.url to the URL it redirects to"),
+            Some("the receiver redirects, so set the webhook URL to the URL it redirects to"),
         ),
         408 | 425 | 429 | 500..=599 => verdict(DeliveryOutcome::TemporaryFailure, false, None),
         410 => verdict(
