@@ -363,12 +363,14 @@ impl Notifier {
                 self.config.retry_initial,
                 self.config.retry_max,
             );
-            let requested = retry_after
-                .and_then(|wait| SignedDuration::try_from(wait).ok())
-                .and_then(|wait| attempt.at.checked_add(wait).ok());
-            let at = match requested {
-                Some(requested) if requested > backoff => requested,
-                _ => backoff,
+            let at = match retry_after {
+                None => backoff,
+                Some(wait) => SignedDuration::try_from(wait)
+                    .ok()
+                    .and_then(|wait| attempt.at.checked_add(wait).ok())
+                    // A wait beyond the last representable instant outlasts any event.
+                    .unwrap_or(Timestamp::MAX)
+                    .max(backoff),
             };
             if at >= reminder.event.interval.end() {
                 // A reminder for an event that is over is of no use.

@@ -141,6 +141,28 @@ fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
+/// Books the event of [`book`], makes the first of its three sends fail temporarily with
+/// `retry_after` as the wait the peer asked for, and runs one poll when the reminders are
+/// due.
+async fn fail_first_send(
+    retry_after: Option<Duration>,
+) -> (Fixture, convene_domain::EventId, Notifier) {
+    let f = fixture().await;
+    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    f.channel
+        .outcomes
+        .lock()
+        .unwrap()
+        .push_back(DeliveryOutcome::TemporaryFailure);
+    *f.channel.retry_after.lock().unwrap() = retry_after;
+    let notifier = notifier(&f, "w1");
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
+        3
+    );
+    (f, event, notifier)
+}
+
 #[tokio::test]
 async fn due_reminders_sent_once() {
     let f = fixture().await;
@@ -193,19 +215,7 @@ async fn due_reminders_sent_once() {
 
 #[tokio::test]
 async fn temporary_failure_retried_after_backoff() {
-    let f = fixture().await;
-    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
-    f.channel
-        .outcomes
-        .lock()
-        .unwrap()
-        .push_back(DeliveryOutcome::TemporaryFailure);
-    let notifier = notifier(&f, "w1");
-
-    assert_eq!(
-        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
-        3
-    );
+    let (f, event, notifier) = fail_first_send(None).await;
     let deliveries = f
         .scheduler
         .deliveries(event, Timestamp::now())
@@ -236,19 +246,7 @@ async fn temporary_failure_retried_after_backoff() {
 
 #[tokio::test]
 async fn retry_waits_for_requested_delay() {
-    let f = fixture().await;
-    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
-    f.channel
-        .outcomes
-        .lock()
-        .unwrap()
-        .push_back(DeliveryOutcome::TemporaryFailure);
-    *f.channel.retry_after.lock().unwrap() = Some(Duration::from_secs(2 * 60 * 60));
-    let notifier = notifier(&f, "w1");
-    assert_eq!(
-        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
-        3
-    );
+    let (f, event, notifier) = fail_first_send(Some(Duration::from_secs(2 * 60 * 60))).await;
 
     // The backoff alone would retry within 60 s, and even its maximum is 10 minutes.
     let after_backoff = Timestamp::now()
@@ -267,6 +265,25 @@ async fn retry_waits_for_requested_delay() {
         .unwrap();
     assert_eq!(notifier.run_once(after_wait).await.unwrap(), 1);
     assert_eq!(f.channel.sent.lock().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn endless_requested_delay_fails_for_good() {
+    // Retry-After: 18446744073709551615, a wait past any timestamp.
+    let (f, event, notifier) = fail_first_send(Some(Duration::from_secs(u64::MAX))).await;
+
+    let deliveries = f
+        .scheduler
+        .deliveries(event, Timestamp::now())
+        .await
+        .unwrap();
+    let failed: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.state == DeliveryState::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{deliveries:?}");
+    let reason = &failed[0].last_attempt.as_ref().unwrap().reply_text;
+    assert!(reason.contains("the event will have ended"), "{reason}");
 }
 
 #[tokio::test]
@@ -607,8 +624,9 @@ impl convene_store::Store for SlowRecordStore {
     async fn add_push_subscription(
         &self,
         subscription: &convene_domain::PushSubscription,
-    ) -> Result<convene_domain::PushSubscription, convene_store::StoreError> {
-        self.inner.add_push_subscription(subscription).await
+        limit: usize,
+    ) -> Result<Option<convene_domain::PushSubscription>, convene_store::StoreError> {
+        self.inner.add_push_subscription(subscription, limit).await
     }
     async fn push_subscriptions(
         &self,

@@ -482,6 +482,10 @@ impl Scheduler {
         command: UpdateEvent,
         now: Timestamp,
     ) -> Result<Event, SchedulerError> {
+        // NOTE: two concurrent changes of one event both read it here and both write it
+        // whole, so the later write undoes the earlier one while the reminders it planned
+        // stay. A revision column that the store's update compares and bumps, answered
+        // with 409 on a mismatch, would make the later request fail instead.
         let current = self.event(id).await?;
         if current.status == EventStatus::Cancelled {
             return Err(SchedulerError::Cancelled { id: id.to_string() });
@@ -657,11 +661,22 @@ impl Scheduler {
         now: Timestamp,
     ) -> Result<PushSubscription, SchedulerError> {
         self.user(user).await?;
-        let existing = self.store.push_subscriptions(user).await?;
-        let renewal = existing
-            .iter()
-            .any(|stored| stored.endpoint == subscription.endpoint);
-        if !renewal && existing.len() >= MAX_PUSH_SUBSCRIPTIONS {
+        let stored = self
+            .store
+            .add_push_subscription(
+                &PushSubscription {
+                    id: PushSubscriptionId::generate(),
+                    user,
+                    endpoint: subscription.endpoint,
+                    p256dh: subscription.p256dh,
+                    auth: subscription.auth,
+                    // Stores keep whole microseconds, so the response shows what a listing will.
+                    created_at: Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now),
+                },
+                MAX_PUSH_SUBSCRIPTIONS,
+            )
+            .await?;
+        let Some(stored) = stored else {
             return Err(ValidationError::new(
                 "endpoint",
                 format!(
@@ -669,19 +684,7 @@ impl Scheduler {
                 ),
             )
             .into());
-        }
-        let stored = self
-            .store
-            .add_push_subscription(&PushSubscription {
-                id: PushSubscriptionId::generate(),
-                user,
-                endpoint: subscription.endpoint,
-                p256dh: subscription.p256dh,
-                auth: subscription.auth,
-                // Stores keep whole microseconds, so the response shows what a listing will.
-                created_at: Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now),
-            })
-            .await?;
+        };
         tracing::info!(user.id = %user, subscription.id = %stored.id, "push subscription registered");
         Ok(stored)
     }

@@ -747,3 +747,34 @@ async fn push_subscriptions_are_bounded_per_person() {
         max
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_bound_holds_under_concurrency() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", None).await;
+    let max = convene_scheduler::MAX_PUSH_SUBSCRIPTIONS;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..2 * max {
+        let scheduler = f.scheduler.clone();
+        tasks.spawn(async move {
+            let subscription = convene_domain::NewPushSubscription::new(
+                &format!("https://push.alpha.test/{n}"),
+                "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                "tBHItJI5svbpez7KI4CCXg",
+            )
+            .unwrap();
+            scheduler
+                .subscribe_push(ann, subscription, at("2030-01-01T00:00:00Z"))
+                .await
+                .is_ok()
+        });
+    }
+    let mut accepted = 0;
+    while let Some(joined) = tasks.join_next().await {
+        accepted += usize::from(joined.unwrap());
+    }
+
+    assert_eq!(accepted, max);
+    let stored = f.scheduler.push_subscriptions(ann).await.unwrap().len();
+    assert_eq!(stored, max);
+}

@@ -276,11 +276,15 @@ pub trait Store: MailStore {
 
     /// Registers a Web Push subscription of `subscription.user` and returns it as stored.
     /// Registering an endpoint the user already has replaces its keys and keeps its id and
-    /// creation time. Fails with [`StoreError::NotFound`] when the user does not exist.
+    /// creation time. A new endpoint is refused with `None` when the user already has
+    /// `limit` others. The count and the insert are atomic, so concurrent registrations
+    /// cannot pass the limit. Fails with [`StoreError::NotFound`] when the user does not
+    /// exist.
     async fn add_push_subscription(
         &self,
         subscription: &PushSubscription,
-    ) -> Result<PushSubscription, StoreError>;
+        limit: usize,
+    ) -> Result<Option<PushSubscription>, StoreError>;
 
     /// Returns the push subscriptions of `user`, in id order.
     async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError>;

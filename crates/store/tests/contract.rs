@@ -1806,23 +1806,34 @@ async fn push_subscriptions_replace_by_endpoint(store: Arc<dyn Store>) {
     }
     };
     let first = store
-        .add_push_subscription(&subscription(ann, "https://push.alpha.test/1", "a1"))
+        .add_push_subscription(&subscription(ann, "https://push.alpha.test/1", "a1"), 2)
         .await
+        .unwrap()
         .unwrap();
     let second = store
-        .add_push_subscription(&subscription(ann, "https://push.alpha.test/2", "a2"))
+        .add_push_subscription(&subscription(ann, "https://push.alpha.test/2", "a2"), 2)
+        .await
+        .unwrap()
+        .unwrap();
+    // A third browser is over the limit of two.
+    let refused = store
+        .add_push_subscription(&subscription(ann, "https://push.alpha.test/3", "a4"), 2)
         .await
         .unwrap();
-    // The browser registers its endpoint again with new keys: same subscription.
+    assert_eq!(refused, None);
+    // The browser registers its endpoint again with new keys: same subscription, even at
+    // the limit.
     let renewed = store
-        .add_push_subscription(&subscription(ann, "https://push.alpha.test/1", "a3"))
+        .add_push_subscription(&subscription(ann, "https://push.alpha.test/1", "a3"), 2)
         .await
+        .unwrap()
         .unwrap();
     assert_eq!((renewed.id, renewed.auth.as_str()), (first.id, "a3"));
     // Another person's subscription to the same endpoint is theirs alone.
     store
-        .add_push_subscription(&subscription(bob, "https://push.alpha.test/1", "b1"))
+        .add_push_subscription(&subscription(bob, "https://push.alpha.test/1", "b1"), 2)
         .await
+        .unwrap()
         .unwrap();
 
     let listed = store.push_subscriptions(ann).await.unwrap();
@@ -1834,11 +1845,10 @@ async fn push_subscriptions_replace_by_endpoint(store: Arc<dyn Store>) {
     assert_eq!(store.push_subscriptions(bob).await.unwrap().len(), 1);
 
     let nobody = store
-        .add_push_subscription(&subscription(
-            UserId::generate(),
-            "https://push.alpha.test/9",
-            "x",
-        ))
+        .add_push_subscription(
+            &subscription(UserId::generate(), "https://push.alpha.test/9", "x"),
+            2,
+        )
         .await;
     assert!(
         matches!(nobody, Err(StoreError::NotFound { .. })),

@@ -702,7 +702,8 @@ impl Store for MemoryStore {
     async fn add_push_subscription(
         &self,
         subscription: &PushSubscription,
-    ) -> Result<PushSubscription, StoreError> {
+        limit: usize,
+    ) -> Result<Option<PushSubscription>, StoreError> {
         let mut state = self.lock();
         state.require_users(&[subscription.user])?;
         if let Some(existing) = state.push_subscriptions.values_mut().find(|stored| {
@@ -710,12 +711,20 @@ impl Store for MemoryStore {
         }) {
             existing.p256dh.clone_from(&subscription.p256dh);
             existing.auth.clone_from(&subscription.auth);
-            return Ok(existing.clone());
+            return Ok(Some(existing.clone()));
+        }
+        let others = state
+            .push_subscriptions
+            .values()
+            .filter(|stored| stored.user == subscription.user)
+            .count();
+        if others >= limit {
+            return Ok(None);
         }
         state
             .push_subscriptions
             .insert(subscription.id, subscription.clone());
-        Ok(subscription.clone())
+        Ok(Some(subscription.clone()))
     }
 
     async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError> {

@@ -727,10 +727,23 @@ impl Store for PostgresStore {
     async fn add_push_subscription(
         &self,
         subscription: &PushSubscription,
-    ) -> Result<PushSubscription, StoreError> {
+        limit: usize,
+    ) -> Result<Option<PushSubscription>, StoreError> {
         retry_aborted(|| async move {
             let mut tx = self.begin().await?;
-            require_user(&mut tx, subscription.user).await?;
+            // The lock on the user's row makes registrations of one user take turns, so
+            // none can come between another's count and insert.
+            lock_users(&mut tx, &[subscription.user]).await?;
+            let others: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM push_subscriptions WHERE user_id = $1 AND endpoint <> $2",
+            )
+            .bind(uuid(subscription.user))
+            .bind(&subscription.endpoint)
+            .fetch_one(&mut *tx)
+            .await?;
+            if codec::count(others)? as usize >= limit {
+                return Ok(None);
+            }
             let row = sqlx::query(
                 "INSERT INTO push_subscriptions \
                  (id, user_id, endpoint, p256dh, auth, created_at_us) \
@@ -748,7 +761,7 @@ impl Store for PostgresStore {
             .fetch_one(&mut *tx)
             .await?;
             tx.commit().await?;
-            push_subscription_from_row(&row)
+            push_subscription_from_row(&row).map(Some)
         })
         .await
     }

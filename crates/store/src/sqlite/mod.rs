@@ -647,9 +647,22 @@ impl Store for SqliteStore {
     async fn add_push_subscription(
         &self,
         subscription: &PushSubscription,
-    ) -> Result<PushSubscription, StoreError> {
+        limit: usize,
+    ) -> Result<Option<PushSubscription>, StoreError> {
+        // The write transaction holds SQLite's write lock from its start, so no other
+        // registration can come between the count and the insert.
         let mut tx = self.write_transaction().await?;
         require_users(&mut tx, &[subscription.user]).await?;
+        let others: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM push_subscriptions WHERE user_id = ? AND endpoint <> ?",
+        )
+        .bind(subscription.user.to_string())
+        .bind(&subscription.endpoint)
+        .fetch_one(&mut *tx)
+        .await?;
+        if codec::count(others)? as usize >= limit {
+            return Ok(None);
+        }
         let row = sqlx::query(
             "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at_us) \
              VALUES (?, ?, ?, ?, ?, ?) \
@@ -666,7 +679,7 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        push_subscription_from_row(&row)
+        push_subscription_from_row(&row).map(Some)
     }
 
     async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError> {
