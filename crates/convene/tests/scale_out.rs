@@ -96,6 +96,25 @@ async fn killed_process_loses_no_reminder() {
     )
     .await;
     let owner = worker_id(&processes[victim]);
+    // A process holds mail recipients only while it sends them, a few milliseconds at a
+    // time, so the victim is frozen with SIGSTOP until it is caught holding some. The
+    // kill then leaves work in flight, which is the case the bound is about.
+    let pid = processes[victim].pid().unwrap();
+    let mut tries = 0;
+    loop {
+        signal(pid, "STOP");
+        if !world.database.claimed_recipients(&owner).await.is_empty() {
+            break;
+        }
+        signal(pid, "CONT");
+        tries += 1;
+        assert!(
+            tries < 1000,
+            "process {victim} never held a mail recipient\n{}",
+            processes[victim].log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     processes[victim].kill();
     let arrived_at_kill = world.sink.dump_count().unwrap();
     // What the dead process held can no longer change: recipients it claimed and had not
@@ -127,6 +146,7 @@ async fn killed_process_loses_no_reminder() {
         );
         assert_eq!(*copies, 2, "{address} arrived {copies} times");
     }
+    assert!(!in_flight.is_empty(), "the killed process held no work");
     assert!(duplicates <= in_flight.len());
     tally.assert_every_process_delivered(&processes);
 }
@@ -396,6 +416,16 @@ fn address(i: usize) -> String {
 
 fn helo_name(process: usize) -> String {
     format!("worker{process}.convene.test")
+}
+
+/// Sends `signal`, such as `STOP`, to process `pid` with kill(1).
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
 /// Returns the name under which `process` claims work, from the line its Notifier logs
