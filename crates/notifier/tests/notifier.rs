@@ -270,7 +270,7 @@ async fn retry_waits_for_requested_delay() {
 #[tokio::test]
 async fn endless_requested_delay_fails_for_good() {
     // Retry-After: 18446744073709551615, a wait past any timestamp.
-    let (f, event, notifier) = fail_first_send(Some(Duration::from_secs(u64::MAX))).await;
+    let (f, event, _notifier) = fail_first_send(Some(Duration::from_secs(u64::MAX))).await;
 
     let deliveries = f
         .scheduler
@@ -554,10 +554,13 @@ impl convene_store::Store for SlowRecordStore {
     async fn update_event(
         &self,
         event: &convene_domain::Event,
+        expected: &convene_domain::Event,
         deliveries: Option<&[convene_domain::Delivery]>,
         now: Timestamp,
     ) -> Result<(), convene_store::StoreError> {
-        self.inner.update_event(event, deliveries, now).await
+        self.inner
+            .update_event(event, expected, deliveries, now)
+            .await
     }
     async fn import_events(
         &self,

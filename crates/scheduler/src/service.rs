@@ -11,7 +11,7 @@ use convene_domain::{
     NewPushSubscription, NewUser, PushSubscription, PushSubscriptionId, ReminderPreferences,
     TokenId, UpdateEvent, UpdateUser, User, UserId, UserRef, ValidationError,
 };
-use convene_store::Store;
+use convene_store::{Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::SchedulerError;
@@ -187,6 +187,10 @@ impl Scheduler {
         id: UserId,
         command: UpdateUser,
     ) -> Result<User, SchedulerError> {
+        // NOTE: two concurrent changes of one user both read the profile here and write
+        // it whole, so the later one undoes the earlier (a removed phone number can come
+        // back). Comparing the stored profile with the one read, as `update_event` does,
+        // would fix it.
         let mut user = self.user(id).await?;
         if let Some(name) = command.name {
             user.name = validate_text("name", &name, convene_domain::user::MAX_NAME_CHARS)?;
@@ -482,10 +486,29 @@ impl Scheduler {
         command: UpdateEvent,
         now: Timestamp,
     ) -> Result<Event, SchedulerError> {
-        // NOTE: two concurrent changes of one event both read it here and both write it
-        // whole, so the later write undoes the earlier one while the reminders it planned
-        // stay. A revision column that the store's update compares and bumps, answered
-        // with 409 on a mismatch, would make the later request fail instead.
+        // Another request may change the event between the read and the write. The store
+        // then writes nothing, and the change is made again on the event as it is now, so
+        // both requests' changes are kept and the reminders follow the stored time.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.try_update_event(id, &command, now).await {
+                Err(SchedulerError::Store(StoreError::Stale { .. })) if tries < UPDATE_TRIES => {
+                    tracing::debug!(event.id = %id, tries, "event changed meanwhile; updating again");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Reads the event, applies `command` and writes it if the event is still as read.
+    async fn try_update_event(
+        &self,
+        id: EventId,
+        command: &UpdateEvent,
+        now: Timestamp,
+    ) -> Result<Event, SchedulerError> {
+        let command = command.clone();
         let current = self.event(id).await?;
         if current.status == EventStatus::Cancelled {
             return Err(SchedulerError::Cancelled { id: id.to_string() });
@@ -546,7 +569,7 @@ impl Scheduler {
         };
         if let Err(err) = self
             .store
-            .update_event(&event, deliveries.as_deref(), now)
+            .update_event(&event, &current, deliveries.as_deref(), now)
             .await
         {
             return Err(self
@@ -1059,6 +1082,10 @@ fn merge(busy: Vec<Interval>) -> Vec<Interval> {
     }
     merged
 }
+
+/// How many times an event update is tried when other requests keep changing the event
+/// between its read and its write.
+const UPDATE_TRIES: u32 = 10;
 
 /// Maximum number of browsers one person may register for push reminders. Each push
 /// reminder goes to all of them, so the bound also bounds the requests of one reminder.

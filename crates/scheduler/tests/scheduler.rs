@@ -778,3 +778,57 @@ async fn push_bound_holds_under_concurrency() {
     let stored = f.scheduler.push_subscriptions(ann).await.unwrap().len();
     assert_eq!(stored, max);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_move_and_rename_both_kept() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", None).await;
+    let bob = user(&f.scheduler, "bob@beta.test", None).await;
+    for day in 1..=10 {
+        let start = format!("2030-02-{day:02}T05:00:00Z");
+        let end = format!("2030-02-{day:02}T05:30:00Z");
+        let event = f
+            .scheduler
+            .create_event(command(ann, vec![bob], &start, &end), at(NOW))
+            .await
+            .unwrap()
+            .id;
+        let moved_start = at(&format!("2030-02-{day:02}T08:00:00Z"));
+        let moved_end = at(&format!("2030-02-{day:02}T08:30:00Z"));
+        let title = format!("Planning {day}");
+        let move_command = convene_domain::UpdateEvent {
+            start: Some(TimeOrDate::Time(moved_start)),
+            end: Some(TimeOrDate::Time(moved_end)),
+            ..convene_domain::UpdateEvent::default()
+        };
+        let rename_command = convene_domain::UpdateEvent {
+            title: Some(title.clone()),
+            ..convene_domain::UpdateEvent::default()
+        };
+        let (mover, renamer) = (f.scheduler.clone(), f.scheduler.clone());
+        let moving =
+            tokio::spawn(async move { mover.update_event(event, move_command, at(NOW)).await });
+        let renaming =
+            tokio::spawn(async move { renamer.update_event(event, rename_command, at(NOW)).await });
+        moving.await.unwrap().unwrap();
+        renaming.await.unwrap().unwrap();
+
+        // Both requests succeeded, so both changes are stored, and every reminder is
+        // planned from the stored time: 15 minutes and an hour before 08:00.
+        let stored = f.scheduler.event(event).await.unwrap();
+        assert_eq!(stored.interval.start(), moved_start, "day {day}");
+        assert_eq!(stored.title, title, "day {day}");
+        let deliveries = f.scheduler.deliveries(event, at(NOW)).await.unwrap();
+        let expected = [
+            at(&format!("2030-02-{day:02}T07:00:00Z")),
+            at(&format!("2030-02-{day:02}T07:45:00Z")),
+        ];
+        assert!(!deliveries.is_empty(), "day {day}");
+        for delivery in &deliveries {
+            assert!(
+                expected.contains(&delivery.due_at),
+                "day {day}: {delivery:?}"
+            );
+        }
+    }
+}

@@ -20,6 +20,10 @@ pub enum StoreError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
 
+    /// The row changed since the caller read it, so the caller's write was not applied.
+    #[error("{what} {id} changed since it was read")]
+    Stale { what: &'static str, id: String },
+
     #[error("{field} {value:?} is already in use")]
     Duplicate { field: &'static str, value: String },
 

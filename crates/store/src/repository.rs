@@ -161,6 +161,9 @@ pub trait Store: MailStore {
     async fn remove_participant(&self, event: EventId, user: UserId) -> Result<bool, StoreError>;
 
     /// Replaces the fields of a stored event, keeping its attendees, in one transaction.
+    /// `expected` is the event as the caller read it: when the stored event differs, for
+    /// example because another request changed it meanwhile, nothing is written and
+    /// [`StoreError::Stale`] is returned, so the caller can read it again and redo its change.
     ///
     /// When the times change, every participant's reply goes back to needs-action.
     /// When the interval changes, the new one is checked against every attendee's other
@@ -172,6 +175,7 @@ pub trait Store: MailStore {
     async fn update_event(
         &self,
         event: &Event,
+        expected: &Event,
         deliveries: Option<&[Delivery]>,
         now: Timestamp,
     ) -> Result<(), StoreError>;

@@ -418,7 +418,7 @@ async fn update_event_moves_busy_time_and_replans(store: Arc<dyn Store>) {
     clash.interval = interval("2030-01-01T13:30:00Z", "2030-01-01T14:30:00Z");
     clash.title = "Moved".to_owned();
     let err = store
-        .update_event(&clash, Some(&[]), now)
+        .update_event(&clash, &first, Some(&[]), now)
         .await
         .unwrap_err();
     let StoreError::Busy(conflicts) = err else {
@@ -436,7 +436,7 @@ async fn update_event_moves_busy_time_and_replans(store: Arc<dyn Store>) {
     moved.reminders.truncate(1);
     let replanned = plan(&moved, &[ann, bob], "2030-01-01T14:45:00Z");
     store
-        .update_event(&moved, Some(&replanned), now)
+        .update_event(&moved, &first, Some(&replanned), now)
         .await
         .unwrap();
     assert_eq!(store.event(first.id).await.unwrap().unwrap(), moved);
@@ -470,12 +470,31 @@ async fn update_event_moves_busy_time_and_replans(store: Arc<dyn Store>) {
     // Without deliveries the reminders stay.
     let mut renamed = moved.clone();
     renamed.title = "Renamed".to_owned();
-    store.update_event(&renamed, None, now).await.unwrap();
+    store
+        .update_event(&renamed, &moved, None, now)
+        .await
+        .unwrap();
     assert_eq!(store.deliveries(first.id, now).await.unwrap().len(), 2);
+
+    // A change made on the event as it was before the rename is not written.
+    let mut late = moved.clone();
+    late.location = Some("Room 2".to_owned());
+    let err = store
+        .update_event(&late, &moved, None, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Stale { what: "event", .. }),
+        "{err:?}"
+    );
+    assert_eq!(store.event(first.id).await.unwrap().unwrap(), renamed);
 
     let mut missing = moved.clone();
     missing.id = EventId::generate();
-    let err = store.update_event(&missing, None, now).await.unwrap_err();
+    let err = store
+        .update_event(&missing, &missing, None, now)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::NotFound { what: "event", .. }),
         "{err:?}"
@@ -2185,7 +2204,11 @@ fn assert_one_booked(round: u32, results: [&Result<(), StoreError>; 2]) {
     assert_eq!(booked, 1, "round {round}: {results:?}");
     for result in results {
         assert!(
-            matches!(result, Ok(()) | Err(StoreError::Busy(_))),
+            // A move that comes second finds the event changed, or the time taken.
+            matches!(
+                result,
+                Ok(()) | Err(StoreError::Busy(_)) | Err(StoreError::Stale { .. })
+            ),
             "round {round}: {result:?}"
         );
     }
@@ -2260,13 +2283,14 @@ async fn postgres_adding_while_moving_checks_both() {
         let mut moved = meeting.clone();
         moved.interval = interval(&format!("{day}T10:30:00Z"), &format!("{day}T11:30:00Z"));
         moved.sequence += 1;
+        let expected = meeting.clone();
 
         let (store_a, store_b) = (stores[0].clone(), stores[1].clone());
         let (added, updated) = at_once(
             async move { store_a.add_participant(meeting.id, ann, &[]).await },
             async move {
                 store_b
-                    .update_event(&moved, None, at("2030-01-01T00:00:00Z"))
+                    .update_event(&moved, &expected, None, at("2030-01-01T00:00:00Z"))
                     .await
             },
         )

@@ -420,6 +420,7 @@ impl Store for MemoryStore {
     async fn update_event(
         &self,
         event: &Event,
+        expected: &Event,
         deliveries: Option<&[Delivery]>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
@@ -430,6 +431,12 @@ impl Store for MemoryStore {
                 id: event.id.to_string(),
             });
         };
+        if stored != expected {
+            return Err(StoreError::Stale {
+                what: "event",
+                id: event.id.to_string(),
+            });
+        }
         let attendees = stored.attendees();
         let moved = stored.occupies_other_time_than(event);
         if moved {

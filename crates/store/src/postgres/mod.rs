@@ -374,6 +374,7 @@ impl Store for PostgresStore {
     async fn update_event(
         &self,
         event: &Event,
+        expected: &Event,
         deliveries: Option<&[Delivery]>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
@@ -385,6 +386,12 @@ impl Store for PostgresStore {
                     id: event.id.to_string(),
                 });
             };
+            if stored != *expected {
+                return Err(StoreError::Stale {
+                    what: "event",
+                    id: event.id.to_string(),
+                });
+            }
             let moved = stored.occupies_other_time_than(event);
             if moved {
                 let attendees = stored.attendees();

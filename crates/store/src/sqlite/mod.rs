@@ -323,6 +323,7 @@ impl Store for SqliteStore {
     async fn update_event(
         &self,
         event: &Event,
+        expected: &Event,
         deliveries: Option<&[Delivery]>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
@@ -333,6 +334,12 @@ impl Store for SqliteStore {
                 id: event.id.to_string(),
             });
         };
+        if stored != *expected {
+            return Err(StoreError::Stale {
+                what: "event",
+                id: event.id.to_string(),
+            });
+        }
         let moved = stored.occupies_other_time_than(event);
         if moved {
             let conflicts = conflicts(
