@@ -548,8 +548,12 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<Vec<User>, convene_store::StoreError> {
         self.inner.users_by_email(addresses).await
     }
-    async fn update_user(&self, user: &User) -> Result<bool, convene_store::StoreError> {
-        self.inner.update_user(user).await
+    async fn update_user(
+        &self,
+        user: &User,
+        expected: &User,
+    ) -> Result<bool, convene_store::StoreError> {
+        self.inner.update_user(user, expected).await
     }
     async fn update_event(
         &self,
@@ -897,13 +901,15 @@ async fn each_channel_gets_its_own_deliveries() {
     let now = at("2030-01-01T09:00:00Z");
     let (event, people) = book(&f, now, "2030-01-01T11:00:00Z").await;
     // Bob wants SMS and push next to e-mail; cid only push. The server has SMS but no push.
-    let mut bob = f.store.user(people[1]).await.unwrap().unwrap();
+    let read = f.store.user(people[1]).await.unwrap().unwrap();
+    let mut bob = read.clone();
     bob.reminders.channels = vec![ChannelKind::Email, ChannelKind::Sms, ChannelKind::Push];
     bob.phone = Some(convene_domain::PhoneNumber::parse("phone", "+4915112345678").unwrap());
-    f.store.update_user(&bob).await.unwrap();
-    let mut cid = f.store.user(people[2]).await.unwrap().unwrap();
+    f.store.update_user(&bob, &read).await.unwrap();
+    let read = f.store.user(people[2]).await.unwrap().unwrap();
+    let mut cid = read.clone();
     cid.reminders.channels = vec![ChannelKind::Push];
-    f.store.update_user(&cid).await.unwrap();
+    f.store.update_user(&cid, &read).await.unwrap();
     // Moving the event plans its reminders again, now with each person's channels.
     f.scheduler
         .update_event(

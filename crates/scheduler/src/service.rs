@@ -187,11 +187,29 @@ impl Scheduler {
         id: UserId,
         command: UpdateUser,
     ) -> Result<User, SchedulerError> {
-        // NOTE: two concurrent changes of one user both read the profile here and write
-        // it whole, so the later one undoes the earlier (a removed phone number can come
-        // back). Comparing the stored profile with the one read, as `update_event` does,
-        // would fix it.
-        let mut user = self.user(id).await?;
+        // As in `update_event`, a change that another request overtook is made again on
+        // the profile as it is now, so neither request undoes the other.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.try_update_user(id, &command).await {
+                Err(SchedulerError::Store(StoreError::Stale { .. })) if tries < UPDATE_TRIES => {
+                    tracing::debug!(user.id = %id, tries, "user changed meanwhile; updating again");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Reads the user, applies `command` and writes it if the user is still as read.
+    async fn try_update_user(
+        &self,
+        id: UserId,
+        command: &UpdateUser,
+    ) -> Result<User, SchedulerError> {
+        let command = command.clone();
+        let read = self.user(id).await?;
+        let mut user = read.clone();
         if let Some(name) = command.name {
             user.name = validate_text("name", &name, convene_domain::user::MAX_NAME_CHARS)?;
         }
@@ -222,7 +240,7 @@ impl Scheduler {
             )?;
         }
         require_phone_for_sms(&user)?;
-        if !self.store.update_user(&user).await? {
+        if !self.store.update_user(&user, &read).await? {
             return Err(not_found("user", id));
         }
         tracing::info!(user.id = %id, "user updated");
@@ -1083,8 +1101,8 @@ fn merge(busy: Vec<Interval>) -> Vec<Interval> {
     merged
 }
 
-/// How many times an event update is tried when other requests keep changing the event
-/// between its read and its write.
+/// How many times an event or profile update is tried when other requests keep changing
+/// it between its read and its write.
 const UPDATE_TRIES: u32 = 10;
 
 /// Maximum number of browsers one person may register for push reminders. Each push

@@ -832,3 +832,31 @@ async fn concurrent_move_and_rename_both_kept() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_user_updates_keep_each_field() {
+    let f = fixture().await;
+    let ann = user(&f.scheduler, "ann@alpha.test", None).await;
+    for round in 0..10 {
+        let name = format!("Ann {round}");
+        let before = ReminderOffset::parse("before", &format!("PT{}M", round + 1)).unwrap();
+        let rename = UpdateUser {
+            name: Some(name.clone()),
+            ..UpdateUser::default()
+        };
+        let remind = UpdateUser {
+            reminders: Some(vec![before.clone()]),
+            ..UpdateUser::default()
+        };
+        let (renamer, reminder) = (f.scheduler.clone(), f.scheduler.clone());
+        let renaming = tokio::spawn(async move { renamer.update_user(ann, rename).await });
+        let reminding = tokio::spawn(async move { reminder.update_user(ann, remind).await });
+        renaming.await.unwrap().unwrap();
+        reminding.await.unwrap().unwrap();
+
+        // Each request changed another field and succeeded, so both changes stay.
+        let stored = f.scheduler.user(ann).await.unwrap();
+        assert_eq!(stored.name, name, "round {round}");
+        assert_eq!(stored.reminders.before, vec![before], "round {round}");
+    }
+}

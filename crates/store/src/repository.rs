@@ -135,9 +135,12 @@ pub trait Store: MailStore {
     /// case-insensitively, in no particular order.
     async fn users_by_email(&self, addresses: &[EmailAddress]) -> Result<Vec<User>, StoreError>;
 
-    /// Replaces a user's name, address, time zone and working hours. Returns false when no
-    /// user has that id, and [`StoreError::Duplicate`] when another user has the address.
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// Replaces a user's profile. Returns false when no user has that id, and
+    /// [`StoreError::Duplicate`] when another user has the address. `expected` is the user
+    /// as the caller read it: when the stored user differs, nothing is written and
+    /// [`StoreError::Stale`] is returned, so that the caller can read again and redo its
+    /// change instead of undoing another request's.
+    async fn update_user(&self, user: &User, expected: &User) -> Result<bool, StoreError>;
 
     /// Inserts `event` and its planned `deliveries`, unless any attendee
     /// already has an event overlapping it, in which case nothing is

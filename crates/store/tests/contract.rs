@@ -197,23 +197,35 @@ async fn users_by_email_ignores_case(store: Arc<dyn Store>) {
 async fn user_update_replaces_settings(store: Arc<dyn Store>) {
     let id = user(&*store, "ann@alpha.test").await;
     let other = user(&*store, "bob@beta.test").await;
-    let mut changed = store.user(id).await.unwrap().unwrap();
+    let original = store.user(id).await.unwrap().unwrap();
+    let mut changed = original.clone();
     assert_eq!(changed.working_hours, WorkingHours::default());
     changed.name = "Ann Smith".to_owned();
     changed.time_zone = None;
     changed.working_hours =
         WorkingHours::parse("working_hours", "tuesday 07:30-12:00, saturday 10:00-24:00").unwrap();
-    assert!(store.update_user(&changed).await.unwrap());
+    assert!(store.update_user(&changed, &original).await.unwrap());
+    assert_eq!(store.user(id).await.unwrap().unwrap(), changed);
+
+    // A change made on the profile as it was before is not written.
+    let mut late = original.clone();
+    late.name = "Ann Late".to_owned();
+    let err = store.update_user(&late, &original).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Stale { what: "user", .. }),
+        "{err:?}"
+    );
     assert_eq!(store.user(id).await.unwrap().unwrap(), changed);
 
     // No working hours at all is a setting of its own, not the default.
+    let before = changed.clone();
     changed.working_hours = WorkingHours::new(Vec::new()).unwrap();
-    assert!(store.update_user(&changed).await.unwrap());
+    assert!(store.update_user(&changed, &before).await.unwrap());
     assert_eq!(store.user(id).await.unwrap().unwrap(), changed);
 
     let mut taken = changed.clone();
     taken.email = EmailAddress::parse("email", "BOB@beta.test").unwrap();
-    let err = store.update_user(&taken).await.unwrap_err();
+    let err = store.update_user(&taken, &changed).await.unwrap_err();
     assert!(
         matches!(err, StoreError::Duplicate { field: "email", .. }),
         "{err:?}"
@@ -227,7 +239,7 @@ async fn user_update_replaces_settings(store: Arc<dyn Store>) {
     let mut missing = changed.clone();
     missing.id = UserId::generate();
     missing.email = EmailAddress::parse("email", "carol@gamma.test").unwrap();
-    assert!(!store.update_user(&missing).await.unwrap());
+    assert!(!store.update_user(&missing, &missing).await.unwrap());
 }
 
 async fn duplicate_email_rejected(store: Arc<dyn Store>) {
@@ -1758,6 +1770,7 @@ async fn reminder_preferences_round_trip(store: Arc<dyn Store>) {
     assert_eq!(stored.phone, None);
     assert_eq!(stored.reminders, ReminderPreferences::default());
 
+    let read = stored.clone();
     stored.phone = Some(PhoneNumber::parse("phone", "+4915112345678").unwrap());
     stored.reminders = ReminderPreferences::new(
         vec![
@@ -1767,13 +1780,14 @@ async fn reminder_preferences_round_trip(store: Arc<dyn Store>) {
         vec![ChannelKind::Sms, ChannelKind::Push, ChannelKind::Webhook],
     )
     .unwrap();
-    assert!(store.update_user(&stored).await.unwrap());
+    assert!(store.update_user(&stored, &read).await.unwrap());
     assert_eq!(store.user(ann).await.unwrap(), Some(stored.clone()));
     assert_eq!(store.users(&[ann]).await.unwrap(), vec![stored.clone()]);
 
+    let read = stored.clone();
     stored.phone = None;
     stored.reminders = ReminderPreferences::default();
-    assert!(store.update_user(&stored).await.unwrap());
+    assert!(store.update_user(&stored, &read).await.unwrap());
     assert_eq!(store.user(ann).await.unwrap(), Some(stored));
 }
 

@@ -328,16 +328,21 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+    async fn update_user(&self, user: &User, expected: &User) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        state.require_free_email(user)?;
-        match state.users.get_mut(&user.id) {
-            Some(stored) => {
-                *stored = user.clone();
-                Ok(true)
+        match state.users.get(&user.id) {
+            Some(stored) if stored != expected => {
+                return Err(StoreError::Stale {
+                    what: "user",
+                    id: user.id.to_string(),
+                });
             }
-            None => Ok(false),
+            Some(_) => {}
+            None => return Ok(false),
         }
+        state.require_free_email(user)?;
+        state.users.insert(user.id, user.clone());
+        Ok(true)
     }
 
     async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError> {

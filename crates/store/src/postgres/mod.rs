@@ -222,32 +222,55 @@ impl Store for PostgresStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE users SET name = $1, email = $2, time_zone = $3, working_hours = $4, \
-                              phone = $5, reminders = $6, channels = $7 \
-             WHERE id = $8",
-        )
-        .bind(&user.name)
-        .bind(user.email.as_str())
-        .bind(user.time_zone.as_deref())
-        .bind(working_hours_text(&user.working_hours))
-        .bind(user.phone.as_ref().map(PhoneNumber::as_str))
-        .bind(codec::offsets_text(&user.reminders))
-        .bind(codec::channels_text(&user.reminders))
-        .bind(uuid(user.id))
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(done) => Ok(done.rows_affected() > 0),
-            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
-                Err(StoreError::Duplicate {
-                    field: "email",
-                    value: user.email.to_string(),
-                })
+    async fn update_user(&self, user: &User, expected: &User) -> Result<bool, StoreError> {
+        retry_aborted(|| async move {
+            let mut tx = self.begin().await?;
+            let stored = sqlx::query(
+                "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels \
+                 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+            )
+            .bind(uuid(user.id))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(stored) = stored.map(|row| user_from_row(&row)).transpose()? else {
+                return Ok(false);
+            };
+            if stored != *expected {
+                return Err(StoreError::Stale {
+                    what: "user",
+                    id: user.id.to_string(),
+                });
             }
-            Err(err) => Err(err.into()),
-        }
+            let result = sqlx::query(
+                "UPDATE users SET name = $1, email = $2, time_zone = $3, working_hours = $4, \
+                                  phone = $5, reminders = $6, channels = $7 \
+                 WHERE id = $8",
+            )
+            .bind(&user.name)
+            .bind(user.email.as_str())
+            .bind(user.time_zone.as_deref())
+            .bind(working_hours_text(&user.working_hours))
+            .bind(user.phone.as_ref().map(PhoneNumber::as_str))
+            .bind(codec::offsets_text(&user.reminders))
+            .bind(codec::channels_text(&user.reminders))
+            .bind(uuid(user.id))
+            .execute(&mut *tx)
+            .await;
+            match result {
+                Ok(done) => {
+                    tx.commit().await?;
+                    Ok(done.rows_affected() > 0)
+                }
+                Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                    Err(StoreError::Duplicate {
+                        field: "email",
+                        value: user.email.to_string(),
+                    })
+                }
+                Err(err) => Err(err.into()),
+            }
+        })
+        .await
     }
 
     async fn book_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<(), StoreError> {

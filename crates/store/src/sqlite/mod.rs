@@ -182,7 +182,24 @@ impl Store for SqliteStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+    async fn update_user(&self, user: &User, expected: &User) -> Result<bool, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let stored = sqlx::query(
+            "SELECT id, name, email, time_zone, working_hours, phone, reminders, channels \
+             FROM users WHERE id = ?",
+        )
+        .bind(user.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(stored) = stored.map(|row| user_from_row(&row)).transpose()? else {
+            return Ok(false);
+        };
+        if stored != *expected {
+            return Err(StoreError::Stale {
+                what: "user",
+                id: user.id.to_string(),
+            });
+        }
         let result = sqlx::query(
             "UPDATE users SET name = ?, email = ?, time_zone = ?, working_hours = ?, phone = ?, \
                               reminders = ?, channels = ? \
@@ -196,10 +213,13 @@ impl Store for SqliteStore {
         .bind(codec::offsets_text(&user.reminders))
         .bind(codec::channels_text(&user.reminders))
         .bind(user.id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(done) => Ok(done.rows_affected() > 0),
+            Ok(done) => {
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
             Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
                 Err(StoreError::Duplicate {
                     field: "email",
