@@ -64,7 +64,7 @@ fn local_start(user: &User, reminder: &Reminder) -> String {
     }
 }
 
-/// A channel that only sends reminders: failure notices go to organizers by e-mail.
+/// Rejects a failure notice, because notices go to organizers by e-mail only.
 fn no_notices() -> Result<bool, NoticeError> {
     Err("failure notices go by e-mail, not by this channel".into())
 }
@@ -190,7 +190,7 @@ impl Channel for PushChannel {
         let now = Timestamp::now();
         let start = reminder.event.interval.start();
         // The push service may keep the message until the event starts; after that it is
-        // of no use. A message due within the hour asks for immediate delivery.
+        // of no use. A message due within the hour requests immediate delivery.
         let until_start = start.duration_since(now);
         let ttl = Duration::try_from(until_start).unwrap_or(Duration::ZERO);
         let urgency = if until_start.as_secs() <= 3600 {

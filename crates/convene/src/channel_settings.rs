@@ -1,6 +1,6 @@
 //! Settings of the reminder channels besides e-mail: the SMS gateway, Web Push and the
 //! webhook. A channel is on when its main setting is given; reminders planned for a
-//! channel that is off fail with a reason that says so.
+//! channel that is off fail with a reason that names the missing setting.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -328,7 +328,7 @@ fn next_start() -> String {
         .to_string()
 }
 
-/// A browser's push subscription with an endpoint named after `name`.
+/// Builds a browser's push subscription with an endpoint named after `name`.
 fn push_subscription(name: &str) -> Value {
     json!({
         "endpoint": format!("https://push.alpha.test/{}", name.replace(':', "-")),

@@ -96,9 +96,9 @@ async fn killed_process_loses_no_reminder() {
     )
     .await;
     let owner = worker_id(&processes[victim]);
-    // A process holds mail recipients only while it sends them, a few milliseconds at a
-    // time, so the victim is frozen with SIGSTOP until it is caught holding some. The
-    // kill then leaves work in flight, which is the case the bound is about.
+    // A process has mail recipients claimed only while it sends them, a few milliseconds
+    // at a time, so the victim is frozen with SIGSTOP until it has some claimed. The kill
+    // then leaves work in flight, which is the case the duplicate bound covers.
     let pid = processes[victim].pid().unwrap();
     let mut tries = 0;
     loop {

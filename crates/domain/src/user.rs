@@ -121,7 +121,7 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
-/// How a person wants to be reminded of events that do not say otherwise.
+/// A person's reminder defaults: offsets and channels for events that set no reminders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReminderPreferences {
     /// Offsets used for events created without reminders of their own.
@@ -214,7 +214,7 @@ pub struct User {
     pub time_zone: Option<String>,
     /// When this person accepts meetings, read in `time_zone`.
     pub working_hours: WorkingHours,
-    /// Where SMS reminders go.
+    /// Telephone number that SMS reminders go to.
     pub phone: Option<PhoneNumber>,
     /// Default reminders and the channels reminders take.
     pub reminders: ReminderPreferences,

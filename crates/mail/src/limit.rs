@@ -1,7 +1,7 @@
 //! The limit on connections open at once to one mail server.
 //!
 //! A busy queue would otherwise open one connection per message in flight to the same
-//! server, which receivers answer by throttling or refusing. Each transaction holds a
+//! server, which receivers meet by throttling or rejecting it. Each transaction takes a
 //! permit for its server (host name and port) from before its connection is taken from
 //! the pool or opened until the connection is back in the pool or closed.
 
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Permits per server, created on first use and dropped when no transaction holds one.
+/// Permits per server, created on first use and dropped when no transaction uses one.
 pub(crate) struct HostLimits {
     per_host: usize,
     hosts: Mutex<HashMap<(String, u16), Arc<Semaphore>>>,

@@ -11,9 +11,9 @@ use jiff::Timestamp;
 /// reminds each person by their default reminders.
 ///
 /// Nothing is planned once the event has started. Before that, a reminder whose due time
-/// has already passed keeps its original due time, so it goes out at the next poll, and of
-/// several passed ones only the last due is kept: someone added ten minutes before a
-/// meeting gets one reminder, not one for every offset they missed.
+/// has already passed keeps its original due time, so it goes out at the next poll. Of
+/// several passed ones, only the last due is planned. So someone added ten minutes before
+/// a meeting gets one reminder, not one for every offset they missed.
 ///
 /// NOTE: a recurring event gets reminders for its first occurrence only, because a
 /// delivery is keyed by event, person, offset and channel. Keying deliveries by occurrence
@@ -146,7 +146,7 @@ mod tests {
         text.parse().unwrap()
     }
 
-    /// The planned (person, offset, channel) triples, sorted.
+    /// Returns the planned (person, offset, channel) triples, sorted.
     fn planned(deliveries: &[Delivery]) -> Vec<(UserId, String, ChannelKind)> {
         let mut triples: Vec<_> = deliveries
             .iter()
@@ -197,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn of_the_passed_reminders_only_the_last_due_is_kept() {
+    fn passed_reminders_keep_last_due() {
         let ann = person(&[], &[ChannelKind::Email]);
         let event = event(&ann, &["P1D", "PT2H", "PT1H", "PT60M", "PT10M"]);
         // At 09:20 the day-before and two-hour reminders have passed; PT60M is PT1H again.

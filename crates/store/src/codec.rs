@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use crate::StoreError;
 
-/// A person's default reminder offsets separated by spaces, or NULL for none.
+/// Encodes a person's default reminder offsets, separated by spaces, or NULL for none.
 pub(crate) fn offsets_text(preferences: &ReminderPreferences) -> Option<String> {
     let offsets: Vec<&str> = preferences
         .before
@@ -20,8 +20,8 @@ pub(crate) fn offsets_text(preferences: &ReminderPreferences) -> Option<String> 
     (!offsets.is_empty()).then(|| offsets.join(" "))
 }
 
-/// A person's reminder channels separated by spaces, or NULL for e-mail alone, the
-/// default, so that people who never chose follow it.
+/// Encodes a person's reminder channels, separated by spaces, or NULL for e-mail alone.
+/// E-mail alone is the default, so people who never chose follow any later default.
 pub(crate) fn channels_text(preferences: &ReminderPreferences) -> Option<String> {
     let default = ReminderPreferences::default();
     (preferences.channels != default.channels).then(|| {

@@ -2,7 +2,7 @@
 //!
 //! This crate hides the storage medium. Callers see one [`Store`] trait and
 //! pick an implementation once, at start-up, with [`open`]; nothing above
-//! this crate knows whether rows live in memory, in a SQLite file or in a
+//! this crate depends on whether rows live in memory, in a SQLite file or in a
 //! PostgreSQL database, how times are encoded, or how claims on due deliveries
 //! are made exclusive.
 //!

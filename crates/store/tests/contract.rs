@@ -1849,11 +1849,11 @@ async fn push_subscriptions_replace_by_endpoint(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     // A third browser is over the limit of two.
-    let refused = store
+    let rejected = store
         .add_push_subscription(&subscription(ann, "https://push.alpha.test/3", "a4"), 2)
         .await
         .unwrap();
-    assert_eq!(refused, None);
+    assert_eq!(rejected, None);
     // The browser registers its endpoint again with new keys: same subscription, even at
     // the limit.
     let renewed = store

@@ -1,4 +1,4 @@
-//! Checks that the peers start, answer as documented and stop when dropped, and that test
+//! Checks that the peers start, reply as documented and stop when dropped, and that test
 //! databases are created empty and dropped.
 
 use std::fs;

@@ -39,7 +39,7 @@ pub struct NewUserBody {
     /// and never with an empty list.
     #[schema(xml(wrapped))]
     working_hours: Option<Vec<WorkingPeriodBody>>,
-    /// Where SMS reminders go; required when `channels` names `sms`.
+    /// Telephone number that SMS reminders go to, required when `channels` names `sms`.
     #[schema(schema_with = schema::phone)]
     phone: Option<String>,
     /// The reminders of events that set none of their own; none without this field.
@@ -64,7 +64,7 @@ pub struct UpdateUserBody {
     time_zone: Option<String>,
     #[schema(xml(wrapped))]
     working_hours: Option<Vec<WorkingPeriodBody>>,
-    /// Where SMS reminders go; `null` removes it.
+    /// Telephone number that SMS reminders go to. `null` removes it.
     #[schema(schema_with = schema::phone)]
     phone: Option<String>,
     /// The reminders of events that set none of their own, replacing the old ones.

@@ -293,6 +293,7 @@ async fn insert_message(
         .filter(|(_, queued)| **queued)
         .map(|(recipient, _)| (recipient.address.as_str(), recipient.delivery.map(uuid)))
         .unzip();
+
     sqlx::query(
         "WITH message AS ( \
              INSERT INTO mail_messages (id, sender, data, created_us, expires_us) \
@@ -332,6 +333,7 @@ async fn record_mail_attempt(
         settled => settled,
     };
     let not_before = micros(record.retry_at.unwrap_or(attempt.at));
+
     let applied: i64 = sqlx::query_scalar(
         "WITH recipient AS ( \
              UPDATE mail_recipients SET state = $1, attempts = attempts + 1, \

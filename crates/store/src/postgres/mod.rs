@@ -5,7 +5,7 @@
 //! BIGINT columns, identifiers are UUIDs and message bytes are BYTEA.
 //!
 //! Every transaction runs at PostgreSQL's default isolation level, READ COMMITTED, in which
-//! each statement sees the rows committed before it started. What SQLite gets from
+//! each statement reads the rows committed before it started. What SQLite gets from
 //! `BEGIN IMMEDIATE`, one writer at a time, this store gets from row locks:
 //! - A transaction that checks a person's busy time first locks that person's row in `users`
 //!   (`FOR NO KEY UPDATE`), so two bookings for one person run one after the other, and the

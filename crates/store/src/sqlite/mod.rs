@@ -690,6 +690,7 @@ impl Store for SqliteStore {
         if codec::count(others)? as usize >= limit {
             return Ok(None);
         }
+
         let row = sqlx::query(
             "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at_us) \
              VALUES (?, ?, ?, ?, ?, ?) \
