@@ -85,7 +85,7 @@ impl Invitations for EmailInvitations {
                 }
             }
         }
-        if let Err(err) = self.outbox.enqueue(&messages).await {
+        if let Err(err) = self.outbox.enqueue(messages).await {
             tracing::error!(event.id = %change.event.id, error = %err, "could not queue invitations");
         }
     }

@@ -12,7 +12,10 @@ use convene_mail::dkim::SignError;
 use convene_mail::{Address, DeliveryStatus, Mailer, RecipientResult};
 use convene_store::{ClaimRequest, MailStore, StoreError};
 use convene_worker::backoff::retry_at;
-use convene_worker::{Claimer, Drained, Held, PollSettings, drain_reports, store_until_accepted};
+use convene_worker::{
+    BatchWrite, Claimer, CombineError, Combiner, Drained, Held, PollSettings, drain_reports,
+    store_until_accepted,
+};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -21,6 +24,13 @@ use crate::OutboxConfig;
 
 /// One recipient of one message.
 type RecipientKey = (MessageId, u32);
+
+/// Most messages queued in one transaction. Reminder messages are a few
+/// kilobytes each, so a full batch stays well under a megabyte.
+const MAX_ENQUEUE_BATCH: usize = 200;
+
+/// Most attempt results recorded in one transaction.
+const MAX_RECORD_BATCH: usize = 500;
 
 /// The durable mail queue: stores messages, then delivers them through the
 /// Mail Broker until every recipient has a final result.
@@ -31,11 +41,17 @@ pub struct Outbox {
     config: Arc<OutboxConfig>,
     /// Recipients claimed by this process whose results are not stored yet.
     held: Held<RecipientKey>,
+    /// Queues the messages of concurrent callers in one transaction.
+    enqueuer: Combiner<Enqueue>,
+    /// Records the results of concurrent deliveries in one transaction.
+    recorder: Combiner<RecordAttempts>,
 }
 
 impl Outbox {
     pub fn new(store: Arc<dyn MailStore>, mailer: Mailer, config: OutboxConfig) -> Outbox {
         Outbox {
+            enqueuer: Combiner::new(Enqueue(Arc::clone(&store)), MAX_ENQUEUE_BATCH),
+            recorder: Combiner::new(RecordAttempts(Arc::clone(&store)), MAX_RECORD_BATCH),
             store,
             mailer,
             config: Arc::new(config),
@@ -91,19 +107,30 @@ impl Outbox {
         })
     }
 
-    /// Stores `messages` for delivery in one transaction and returns, for
-    /// each message, whether each recipient was queued; see
-    /// [`MailStore::enqueue_mail`].
+    /// Stores `messages` for delivery, all or none of them, and returns,
+    /// for each message, whether each recipient was queued; see
+    /// [`MailStore::enqueue_mail`]. Messages that concurrent callers
+    /// enqueue meanwhile share one transaction.
+    ///
+    /// # Errors
+    ///
+    /// Returns the store's error, in which case none of `messages` were
+    /// queued, or [`StoreError::Unanswered`] when the writing task ended
+    /// without an answer, in which case they may have been.
     pub async fn enqueue(
         &self,
-        messages: &[OutgoingMessage],
+        messages: Vec<OutgoingMessage>,
     ) -> Result<Vec<Vec<bool>>, StoreError> {
-        let queued = self.store.enqueue_mail(messages).await?;
-        for (message, queued) in messages.iter().zip(&queued) {
+        let summary: Vec<(MessageId, usize)> = messages
+            .iter()
+            .map(|message| (message.id, message.data.len()))
+            .collect();
+        let queued = self.enqueuer.write(messages).await.map_err(store_error)?;
+        for ((id, size), queued) in summary.into_iter().zip(&queued) {
             tracing::debug!(
-                message.id = %message.id,
+                message.id = %id,
                 recipients = queued.iter().filter(|queued| **queued).count(),
-                size = message.data.len(),
+                size,
                 "message queued"
             );
         }
@@ -399,7 +426,7 @@ impl Outbox {
             return Ok(());
         }
         let applied =
-            store_until_accepted("mail results", || self.store.record_mail_attempts(records)).await;
+            store_until_accepted("mail results", || self.recorder.write(records.to_vec())).await;
         for (record, applied) in records.iter().zip(applied) {
             if !applied && record.attempt.outcome == DeliveryOutcome::Delivered {
                 tracing::warn!(
@@ -431,6 +458,39 @@ impl Claimer for Outbox {
         claimed_at: tokio::time::Instant,
     ) -> Result<(), StoreError> {
         self.deliver(mail, claimed_at).await
+    }
+}
+
+/// Queues messages in the store; see [`Outbox::enqueue`].
+struct Enqueue(Arc<dyn MailStore>);
+
+impl BatchWrite for Enqueue {
+    type Item = OutgoingMessage;
+    type Output = Vec<bool>;
+    type Error = StoreError;
+
+    async fn write(&self, messages: &[OutgoingMessage]) -> Result<Vec<Vec<bool>>, StoreError> {
+        self.0.enqueue_mail(messages).await
+    }
+}
+
+/// Records attempt results in the store; see [`Outbox::store_records`].
+struct RecordAttempts(Arc<dyn MailStore>);
+
+impl BatchWrite for RecordAttempts {
+    type Item = MailAttemptRecord;
+    type Output = bool;
+    type Error = StoreError;
+
+    async fn write(&self, records: &[MailAttemptRecord]) -> Result<Vec<bool>, StoreError> {
+        self.0.record_mail_attempts(records).await
+    }
+}
+
+fn store_error(err: CombineError<StoreError>) -> StoreError {
+    match err {
+        CombineError::Write(err) => err,
+        CombineError::Abandoned => StoreError::Unanswered,
     }
 }
 

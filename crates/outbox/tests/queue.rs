@@ -127,10 +127,7 @@ async fn queue(
     let message = outbox
         .prepare(&sender, data(subject), recipients, deadline)
         .unwrap();
-    outbox
-        .enqueue(std::slice::from_ref(&message))
-        .await
-        .unwrap();
+    outbox.enqueue(vec![message.clone()]).await.unwrap();
     message
 }
 
@@ -162,10 +159,7 @@ async fn temporary_failure_retried_alone() {
         )
         .unwrap();
     assert_eq!(
-        outbox
-            .enqueue(std::slice::from_ref(&message))
-            .await
-            .unwrap()[0],
+        outbox.enqueue(vec![message.clone()]).await.unwrap()[0],
         [true, true, true]
     );
 
@@ -310,10 +304,7 @@ async fn repeated_address_gets_one_copy() {
             None,
         )
         .unwrap();
-    let queued = outbox
-        .enqueue(std::slice::from_ref(&message))
-        .await
-        .unwrap();
+    let queued = outbox.enqueue(vec![message.clone()]).await.unwrap();
     assert_eq!(queued[0], [true, false]);
 
     // The first attempt fails; the retry is the only copy.

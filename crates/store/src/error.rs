@@ -42,6 +42,12 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Backend(#[from] sqlx::Error),
 
+    /// The write was handed to a task that ended without a response, such
+    /// as one that writes the items of several callers together; it may or
+    /// may not have been applied.
+    #[error("the write ended without a response; it may or may not have been applied")]
+    Unanswered,
+
     /// Running the schema migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -12,16 +12,20 @@
 //! [`Held`] remembers what this process is still working on, so that its
 //! own next claim only extends the lease. [`store_until_accepted`] retries
 //! a result write until the store takes it. [`backoff`] computes retry
-//! times for temporary failures.
+//! times for temporary failures. [`Combiner`] joins the result writes of
+//! concurrent tasks into one (group commit), so that a busy queue commits
+//! once per batch rather than once per message.
 //!
 //! It depends on no store, channel or protocol. Callers supply the claiming
 //! and the work through [`Claimer`].
 
 pub mod backoff;
+mod combine;
 mod held;
 mod poll;
 mod reports;
 
+pub use combine::{BatchWrite, CombineError, Combiner};
 pub use held::{Held, Release};
 pub use poll::{Claimer, PollSettings, SHUTDOWN_GRACE, run_once, run_polls};
 pub use reports::{Drained, drain_reports, store_until_accepted};

@@ -105,7 +105,7 @@ impl Channel for EmailChannel {
             return;
         }
 
-        match self.outbox.enqueue(&messages).await {
+        match self.outbox.enqueue(messages).await {
             // A delivery that was not queued now had been queued (or
             // settled) before; either way nothing is left to do.
             Ok(_) => {
