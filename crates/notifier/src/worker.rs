@@ -1,6 +1,6 @@
 //! The poll loop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +9,41 @@ use convene_channel::{
     Channel, FailedReminder, FailureNotice, Recipient, Reminder, Report, Reporter,
 };
 use convene_domain::{
-    ChannelKind, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, EventId,
+    ChannelKind, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, Event, EventId, User,
+    UserId,
 };
 use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
 use convene_worker::backoff::retry_at;
-use convene_worker::{Claimer, Drained, Held, PollSettings, drain_reports, store_until_accepted};
+use convene_worker::{
+    BatchWrite, Claimer, Combiner, Drained, Held, PollSettings, Release, drain_reports,
+    store_until_accepted,
+};
 use jiff::{SignedDuration, Timestamp};
 use tokio::task::JoinSet;
 
 use crate::NotifierConfig;
+
+/// Most attempt results recorded in one transaction.
+const MAX_RECORD_BATCH: usize = 500;
+
+/// Deliveries that go out as one send: one event, reminder offset and channel.
+pub struct Group {
+    deliveries: Vec<Delivery>,
+    /// Keeps the deliveries held until the send's task ends, however it ends.
+    _release: Release<DeliveryId>,
+    /// The event and people that the send needs, read for the whole claim at once, or
+    /// `None` when that read failed and the send reads them on its own.
+    loaded: Option<Loaded>,
+}
+
+/// The rows that the sends of one claim read.
+#[derive(Clone)]
+struct Loaded {
+    /// The event, unless it no longer exists.
+    event: Option<Event>,
+    /// The recipients and organizers of every group in the claim that still exist.
+    users: Arc<HashMap<UserId, User>>,
+}
 
 /// Sends due reminders from a store through the channel each delivery names.
 #[derive(Clone)]
@@ -30,6 +56,8 @@ pub struct Notifier {
     config: Arc<NotifierConfig>,
     /// Deliveries claimed by this process whose results are not stored yet.
     held: Held<DeliveryId>,
+    /// Records the results of concurrent sends in one transaction.
+    recorder: Combiner<RecordAttempts>,
 }
 
 impl Notifier {
@@ -38,6 +66,7 @@ impl Notifier {
     /// [`Notifier::with_channel`].
     pub fn new(store: Arc<dyn Store>, email: Arc<dyn Channel>, config: NotifierConfig) -> Notifier {
         Notifier {
+            recorder: Combiner::new(RecordAttempts(Arc::clone(&store)), MAX_RECORD_BATCH),
             store,
             channel: email,
             others: Arc::new(BTreeMap::new()),
@@ -135,9 +164,9 @@ impl Notifier {
         Ok(reported)
     }
 
-    /// Claims due deliveries and groups them by event, reminder offset and channel, so
-    /// that each group is one send.
-    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<Vec<Delivery>>, StoreError> {
+    /// Claims due deliveries, groups them by event, reminder offset and channel, so that
+    /// each group is one send, and reads the events and people of all groups at once.
+    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<Group>, StoreError> {
         let claimed = self
             .store
             .claim_due_deliveries(ClaimRequest {
@@ -167,9 +196,9 @@ impl Notifier {
                 })
                 .collect()
         };
-        let mut groups: BTreeMap<(EventId, String, ChannelKind), Vec<Delivery>> = BTreeMap::new();
+        let mut grouped: BTreeMap<(EventId, String, ChannelKind), Vec<Delivery>> = BTreeMap::new();
         for delivery in claimed {
-            groups
+            grouped
                 .entry((
                     delivery.event_id,
                     delivery.offset.as_str().to_owned(),
@@ -178,18 +207,87 @@ impl Notifier {
                 .or_default()
                 .push(delivery);
         }
-        Ok(groups.into_values().collect())
+        // Each group's deliveries stay held until its send ends, or until this claim
+        // returns early.
+        let mut groups: Vec<Group> = grouped
+            .into_values()
+            .map(|deliveries| Group {
+                _release: self
+                    .held
+                    .release_on_drop(deliveries.iter().map(|delivery| delivery.id).collect()),
+                deliveries,
+                loaded: None,
+            })
+            .collect();
+        if groups.is_empty() {
+            return Ok(groups);
+        }
+
+        let all: Vec<&[Delivery]> = groups.iter().map(|group| &group.deliveries[..]).collect();
+        match self.load(&all).await {
+            Ok(loaded) => {
+                for (group, loaded) in groups.iter_mut().zip(loaded) {
+                    group.loaded = Some(loaded);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, groups = all.len(), "reading the events of claimed reminders failed; each send reads its own");
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Reads the event of each group and the people that the groups name, in two store
+    /// calls however many groups there are.
+    async fn load(&self, groups: &[&[Delivery]]) -> Result<Vec<Loaded>, StoreError> {
+        let mut event_ids: Vec<EventId> = groups.iter().map(|group| group[0].event_id).collect();
+        event_ids.sort_unstable();
+        event_ids.dedup();
+        let events: HashMap<EventId, Event> = self
+            .store
+            .events(&event_ids)
+            .await?
+            .into_iter()
+            .map(|event| (event.id, event))
+            .collect();
+
+        let mut user_ids: Vec<UserId> = groups
+            .iter()
+            .flat_map(|group| group.iter().map(|delivery| delivery.user_id))
+            .chain(events.values().map(|event| event.organizer))
+            .collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        let users: Arc<HashMap<UserId, User>> = Arc::new(
+            self.store
+                .users(&user_ids)
+                .await?
+                .into_iter()
+                .map(|user| (user.id, user))
+                .collect(),
+        );
+        Ok(groups
+            .iter()
+            .map(|group| Loaded {
+                event: events.get(&group[0].event_id).cloned(),
+                users: Arc::clone(&users),
+            })
+            .collect())
     }
 
     async fn send_group(
         &self,
-        group: Vec<Delivery>,
+        group: Group,
         claimed_at: tokio::time::Instant,
     ) -> Result<(), StoreError> {
-        // Whatever way this task ends, its deliveries are no longer held.
-        let _release = self
-            .held
-            .release_on_drop(group.iter().map(|delivery| delivery.id).collect());
+        let loaded = match group.loaded {
+            Some(loaded) => loaded,
+            None => {
+                let mut loaded = self.load(&[&group.deliveries]).await?;
+                loaded.remove(0)
+            }
+        };
+        let group = group.deliveries;
         let event_id = group[0].event_id;
         let Some(channel) = self.channel_for(group[0].channel) else {
             let reason = format!(
@@ -202,28 +300,20 @@ impl Notifier {
                 .collect();
             return self.store_records(&records).await;
         };
-        let Some(event) = self.store.event(event_id).await? else {
+        let Some(event) = loaded.event else {
             let records: Vec<AttemptRecord> = group
                 .iter()
                 .map(|delivery| failed_locally(delivery, "the event no longer exists"))
                 .collect();
             return self.store_records(&records).await;
         };
-        // The organizer is read with the recipients, in one store call.
-        let mut user_ids: Vec<_> = group.iter().map(|delivery| delivery.user_id).collect();
-        if !user_ids.contains(&event.organizer) {
-            user_ids.push(event.organizer);
-        }
-        let users = self.store.users(&user_ids).await?;
-        let organizer = users
-            .iter()
-            .find(|user| user.id == event.organizer)
-            .cloned();
+        let users = loaded.users;
+        let organizer = users.get(&event.organizer).cloned();
 
         let mut recipients: Vec<Recipient> = Vec::with_capacity(group.len());
         let mut sendable: Vec<&Delivery> = Vec::with_capacity(group.len());
         for delivery in &group {
-            match users.iter().find(|user| user.id == delivery.user_id) {
+            match users.get(&delivery.user_id) {
                 Some(user) => {
                     recipients.push(Recipient {
                         delivery: delivery.id,
@@ -424,7 +514,8 @@ impl Notifier {
             return Ok(());
         }
         let applied =
-            store_until_accepted("reminder results", || self.store.record_attempts(records)).await;
+            store_until_accepted("reminder results", || self.recorder.write(records.to_vec()))
+                .await;
         for (record, applied) in records.iter().zip(applied) {
             if !applied && record.attempt.outcome == DeliveryOutcome::Delivered {
                 tracing::warn!(
@@ -438,22 +529,18 @@ impl Notifier {
 }
 
 impl Claimer for Notifier {
-    type Work = Vec<Delivery>;
+    type Work = Group;
     type Error = StoreError;
 
-    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<Vec<Delivery>>, StoreError> {
+    async fn claim(&self, now: Timestamp, limit: usize) -> Result<Vec<Group>, StoreError> {
         Notifier::claim(self, now, limit).await
     }
 
-    fn units(group: &Vec<Delivery>) -> usize {
-        group.len()
+    fn units(group: &Group) -> usize {
+        group.deliveries.len()
     }
 
-    async fn run(
-        &self,
-        group: Vec<Delivery>,
-        claimed_at: tokio::time::Instant,
-    ) -> Result<(), StoreError> {
+    async fn run(&self, group: Group, claimed_at: tokio::time::Instant) -> Result<(), StoreError> {
         self.send_group(group, claimed_at).await
     }
 
@@ -461,6 +548,19 @@ impl Claimer for Notifier {
         if let Err(err) = self.report_failures().await {
             tracing::error!(error = %err, "reporting failed reminders to organizers failed");
         }
+    }
+}
+
+/// Records attempt results in the store; see [`Notifier::store_records`].
+struct RecordAttempts(Arc<dyn Store>);
+
+impl BatchWrite for RecordAttempts {
+    type Item = AttemptRecord;
+    type Output = bool;
+    type Error = StoreError;
+
+    async fn write(&self, records: &[AttemptRecord]) -> Result<Vec<bool>, StoreError> {
+        self.0.record_attempts(records).await
     }
 }
 

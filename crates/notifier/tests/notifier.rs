@@ -141,6 +141,22 @@ fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
+/// Returns the deliveries of `event`, checking that all of them are delivered.
+async fn delivered(f: &Fixture, event: convene_domain::EventId) -> Vec<convene_domain::Delivery> {
+    let deliveries = f
+        .scheduler
+        .deliveries(event, at("2030-01-01T09:50:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered),
+        "{deliveries:?}"
+    );
+    deliveries
+}
+
 /// Books the event of [`book`], makes the first of its three sends fail temporarily with
 /// `retry_after` as the wait the peer asked for, and runs one poll when the reminders are
 /// due.
@@ -195,17 +211,7 @@ async fn due_reminders_sent_once() {
         sent,
         vec!["ann@alpha.test", "bob@beta.test", "cid@gamma.test"]
     );
-    let deliveries = f
-        .scheduler
-        .deliveries(event, at("2030-01-01T09:50:00Z"))
-        .await
-        .unwrap();
-    assert!(
-        deliveries
-            .iter()
-            .all(|d| d.state == DeliveryState::Delivered),
-        "{deliveries:?}"
-    );
+    let deliveries = delivered(&f, event).await;
     assert!(
         deliveries
             .iter()
@@ -525,10 +531,13 @@ async fn send_cut_off_before_lease_expires() {
 }
 
 /// A SQLite store whose result writes take longer than the lease, as when
-/// another process holds the database's write lock.
+/// another process holds the database's write lock, and whose first reads of
+/// several events may fail.
 struct SlowRecordStore {
     inner: Arc<dyn convene_store::Store>,
     delay: Duration,
+    /// How many more calls of `events` fail.
+    failing_event_reads: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
@@ -711,6 +720,25 @@ impl convene_store::Store for SlowRecordStore {
     ) -> Result<Option<convene_domain::Event>, convene_store::StoreError> {
         self.inner.event(id).await
     }
+    async fn events(
+        &self,
+        ids: &[convene_domain::EventId],
+    ) -> Result<Vec<convene_domain::Event>, convene_store::StoreError> {
+        let failing = &self.failing_event_reads;
+        let fail = failing
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |left| left.checked_sub(1),
+            )
+            .is_ok();
+        if fail {
+            return Err(convene_store::StoreError::Corrupt(
+                "injected read failure".to_owned(),
+            ));
+        }
+        self.inner.events(ids).await
+    }
     async fn add_participant(
         &self,
         event: convene_domain::EventId,
@@ -845,6 +873,7 @@ async fn slow_result_write_not_resent() {
     let slow = Arc::new(SlowRecordStore {
         inner: f.store.clone(),
         delay: Duration::from_millis(2500),
+        failing_event_reads: 0.into(),
     });
     let config = NotifierConfig {
         poll_interval: Duration::from_millis(100),
@@ -893,6 +922,32 @@ async fn slow_result_write_not_resent() {
         1,
         "the reminder was sent more than once"
     );
+}
+
+#[tokio::test]
+async fn failed_batch_read_falls_back_per_send() {
+    let f = fixture().await;
+    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    // The claim's read of all events fails; each send then reads its own event.
+    let store = Arc::new(SlowRecordStore {
+        inner: f.store.clone(),
+        delay: Duration::ZERO,
+        failing_event_reads: 1.into(),
+    });
+    let notifier = Notifier::new(store.clone(), f.channel.clone(), NotifierConfig::default());
+
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:45:00Z")).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .failing_event_reads
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!(f.channel.sent.lock().unwrap().len(), 3);
+    delivered(&f, event).await;
 }
 
 #[tokio::test]

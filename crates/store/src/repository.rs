@@ -149,6 +149,9 @@ pub trait Store: MailStore {
 
     async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError>;
 
+    /// Returns the events among `ids` that exist, in no particular order.
+    async fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError>;
+
     /// Adds `user` as a participant of `event` with the planned
     /// `deliveries`, unless the user has another event overlapping it
     /// ([`StoreError::Busy`]). Adding an existing attendee changes nothing.

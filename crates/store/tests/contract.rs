@@ -276,6 +276,29 @@ async fn event_round_trip(store: Arc<dyn Store>) {
     assert_eq!(store.event(EventId::generate()).await.unwrap(), None);
 }
 
+async fn events_read_together(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann@alpha.test").await;
+    let bob = user(&*store, "bob@beta.test").await;
+    let first = event(ann, &[bob], "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let mut second = event(bob, &[], "2030-01-02T10:00:00Z", "2030-01-02T11:00:00Z");
+    second.reminders = vec![
+        ReminderOffset::parse("before", "PT15M").unwrap(),
+        ReminderOffset::parse("before", "P1D").unwrap(),
+    ];
+    let other = event(ann, &[], "2030-01-03T10:00:00Z", "2030-01-03T11:00:00Z");
+    for event in [&first, &second, &other] {
+        store.book_event(event, &[]).await.unwrap();
+    }
+
+    let mut read = store
+        .events(&[second.id, EventId::generate(), first.id])
+        .await
+        .unwrap();
+    read.sort_by_key(|event| event.id);
+    assert_eq!(read, vec![first, second]);
+    assert_eq!(store.events(&[]).await.unwrap(), Vec::new());
+}
+
 async fn overlap_rejected_without_writes(store: Arc<dyn Store>) {
     let ann = user(&*store, "ann@alpha.test").await;
     let bob = user(&*store, "bob@beta.test").await;
@@ -1923,6 +1946,7 @@ contract_for_all!(
     user_update_replaces_settings,
     duplicate_email_rejected,
     event_round_trip,
+    events_read_together,
     overlap_rejected_without_writes,
     back_to_back_accepted,
     unknown_attendee_rejected,

@@ -362,6 +362,14 @@ impl Store for MemoryStore {
         Ok(self.lock().events.get(&id).cloned())
     }
 
+    async fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+        let state = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.events.get(id).cloned())
+            .collect())
+    }
+
     async fn add_participant(
         &self,
         event_id: EventId,

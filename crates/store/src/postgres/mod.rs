@@ -56,6 +56,24 @@ use crate::{AttemptRecord, ClaimRequest, QueueCounts, Store, StoreError, StoreOp
 
 mod mail;
 
+/// The columns that [`event_from_row`] reads, for a statement that ends with a `WHERE`
+/// clause on `events e`. One statement reads each event with its participants and
+/// reminders, because the Notifier reads the events of every batch of reminders it
+/// claims, and each round trip costs the server more than the subqueries.
+macro_rules! select_events {
+    () => {
+        "SELECT e.id, e.title, e.description, e.location, e.start_us, e.end_us, e.time_zone, \
+         e.organizer, e.sequence, e.status, e.all_day, e.rrules, e.rdates, e.exdates, \
+         e.external_uid, \
+         ARRAY(SELECT a.user_id FROM attendees a \
+               WHERE a.event_id = e.id AND a.user_id <> e.organizer ORDER BY a.position) \
+             AS participants, \
+         ARRAY(SELECT r.before FROM event_reminders r \
+               WHERE r.event_id = e.id ORDER BY r.position) AS reminders \
+         FROM events e "
+    };
+}
+
 /// The maximum number of connections that one process keeps open, sqlx's default (0.9).
 /// Each `convene serve` process has a pool of its own, so the server's `max_connections`
 /// must allow this many per process.
@@ -302,6 +320,14 @@ impl Store for PostgresStore {
     async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         event_in(&mut conn, id).await
+    }
+
+    async fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(concat!(select_events!(), "WHERE e.id = ANY($1)"))
+            .bind(uuids(ids))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
     }
 
     async fn add_participant(
@@ -1069,27 +1095,15 @@ async fn events_in(conn: &mut PgConnection, ids: Vec<Uuid>) -> Result<Vec<Event>
 }
 
 async fn event_in(conn: &mut PgConnection, id: EventId) -> Result<Option<Event>, StoreError> {
-    // One statement reads the event with its participants and reminders, because events
-    // are read once per reminder sent and each round trip costs the server more than
-    // the subqueries.
-    let Some(row) = sqlx::query(
-        "SELECT e.id, e.title, e.description, e.location, e.start_us, e.end_us, e.time_zone, \
-         e.organizer, e.sequence, e.status, e.all_day, e.rrules, e.rdates, e.exdates, \
-         e.external_uid, \
-         ARRAY(SELECT a.user_id FROM attendees a \
-               WHERE a.event_id = e.id AND a.user_id <> e.organizer ORDER BY a.position) \
-             AS participants, \
-         ARRAY(SELECT r.before FROM event_reminders r \
-               WHERE r.event_id = e.id ORDER BY r.position) AS reminders \
-         FROM events e WHERE e.id = $1",
-    )
-    .bind(uuid(id))
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(None);
-    };
+    let row = sqlx::query(concat!(select_events!(), "WHERE e.id = $1"))
+        .bind(uuid(id))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| event_from_row(&row)).transpose()
+}
 
+fn event_from_row(row: &PgRow) -> Result<Event, StoreError> {
+    let id: EventId = parse_id(row.try_get("id")?)?;
     let organizer: UserId = parse_id(row.try_get("organizer")?)?;
     let participants = row
         .try_get::<Vec<Uuid>, _>("participants")?
@@ -1102,7 +1116,7 @@ async fn event_in(conn: &mut PgConnection, id: EventId) -> Result<Option<Event>,
         .map(parse_offset)
         .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
 
-    Ok(Some(Event {
+    Ok(Event {
         id,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
@@ -1121,9 +1135,9 @@ async fn event_in(conn: &mut PgConnection, id: EventId) -> Result<Option<Event>,
             })?
         },
         all_day: row.try_get("all_day")?,
-        recurrence: recurrence_from_row(&row)?,
+        recurrence: recurrence_from_row(row)?,
         external_uid: row.try_get("external_uid")?,
-    }))
+    })
 }
 
 /// Inserts an event with its reminders and one row for each attendee.

@@ -37,6 +37,23 @@ use crate::{AttemptRecord, ClaimRequest, QueueCounts, Store, StoreError, StoreOp
 
 mod mail;
 
+/// The columns that [`event_from_row`] reads, for a statement that ends with a `WHERE`
+/// clause on `events e`. One statement reads each event with its participants and
+/// reminders, because the Notifier reads the events of every batch of reminders it
+/// claims. Identifiers and offsets contain no spaces.
+macro_rules! select_events {
+    () => {
+        "SELECT e.id, e.title, e.description, e.location, e.start_us, e.end_us, e.time_zone, \
+         e.organizer, e.sequence, e.status, e.all_day, e.rrules, e.rdates, e.exdates, \
+         e.external_uid, \
+         (SELECT group_concat(a.user_id, ' ' ORDER BY a.position) FROM attendees a \
+          WHERE a.event_id = e.id AND a.user_id <> e.organizer) AS participants, \
+         (SELECT group_concat(r.before, ' ' ORDER BY r.position) FROM event_reminders r \
+          WHERE r.event_id = e.id) AS reminders \
+         FROM events e "
+    };
+}
+
 /// How long a statement waits for another connection's write lock before
 /// failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -256,6 +273,18 @@ impl Store for SqliteStore {
     async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         event_in(&mut conn, id).await
+    }
+
+    async fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows = sqlx::query(concat!(
+            select_events!(),
+            "WHERE e.id IN (SELECT value FROM json_each(?))"
+        ))
+        .bind(string_list(&ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
     }
 
     async fn add_participant(
@@ -936,25 +965,15 @@ async fn event_in(
     conn: &mut sqlx::SqliteConnection,
     id: EventId,
 ) -> Result<Option<Event>, StoreError> {
-    // One statement reads the event with its participants and reminders, because events
-    // are read once per reminder sent. Identifiers and offsets contain no spaces.
-    let Some(row) = sqlx::query(
-        "SELECT e.id, e.title, e.description, e.location, e.start_us, e.end_us, e.time_zone, \
-         e.organizer, e.sequence, e.status, e.all_day, e.rrules, e.rdates, e.exdates, \
-         e.external_uid, \
-         (SELECT group_concat(a.user_id, ' ' ORDER BY a.position) FROM attendees a \
-          WHERE a.event_id = e.id AND a.user_id <> e.organizer) AS participants, \
-         (SELECT group_concat(r.before, ' ' ORDER BY r.position) FROM event_reminders r \
-          WHERE r.event_id = e.id) AS reminders \
-         FROM events e WHERE e.id = ?",
-    )
-    .bind(id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(None);
-    };
+    let row = sqlx::query(concat!(select_events!(), "WHERE e.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| event_from_row(&row)).transpose()
+}
 
+fn event_from_row(row: &SqliteRow) -> Result<Event, StoreError> {
+    let id: EventId = parse_id(row.try_get("id")?)?;
     let organizer: UserId = parse_id(row.try_get("organizer")?)?;
     let participants = row
         .try_get::<Option<String>, _>("participants")?
@@ -969,7 +988,7 @@ async fn event_in(
         .map(|before| parse_offset(before.to_owned()))
         .collect::<Result<Vec<ReminderOffset>, StoreError>>()?;
 
-    Ok(Some(Event {
+    Ok(Event {
         id,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
@@ -988,9 +1007,9 @@ async fn event_in(
             })?
         },
         all_day: row.try_get("all_day")?,
-        recurrence: recurrence_from_row(&row)?,
+        recurrence: recurrence_from_row(row)?,
         external_uid: row.try_get("external_uid")?,
-    }))
+    })
 }
 
 /// Inserts an event with its reminders and one row for each attendee.
