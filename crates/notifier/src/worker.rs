@@ -66,7 +66,11 @@ impl Notifier {
     /// [`Notifier::with_channel`].
     pub fn new(store: Arc<dyn Store>, email: Arc<dyn Channel>, config: NotifierConfig) -> Notifier {
         Notifier {
-            recorder: Combiner::new(RecordAttempts(Arc::clone(&store)), MAX_RECORD_BATCH),
+            recorder: Combiner::new(
+                RecordAttempts(Arc::clone(&store)),
+                MAX_RECORD_BATCH,
+                store.concurrent_writes(),
+            ),
             store,
             channel: email,
             others: Arc::new(BTreeMap::new()),

@@ -50,8 +50,16 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(store: Arc<dyn MailStore>, mailer: Mailer, config: OutboxConfig) -> Outbox {
         Outbox {
-            enqueuer: Combiner::new(Enqueue(Arc::clone(&store)), MAX_ENQUEUE_BATCH),
-            recorder: Combiner::new(RecordAttempts(Arc::clone(&store)), MAX_RECORD_BATCH),
+            enqueuer: Combiner::new(
+                Enqueue(Arc::clone(&store)),
+                MAX_ENQUEUE_BATCH,
+                store.concurrent_writes(),
+            ),
+            recorder: Combiner::new(
+                RecordAttempts(Arc::clone(&store)),
+                MAX_RECORD_BATCH,
+                store.concurrent_writes(),
+            ),
             store,
             mailer,
             config: Arc::new(config),

@@ -64,6 +64,14 @@ pub struct AttemptRecord {
 /// goes only to the recipients that failed temporarily.
 #[async_trait]
 pub trait MailStore: Send + Sync {
+    /// Returns how many write transactions of one process may usefully run at once:
+    /// one where the medium admits a single writer at a time, more where writers lock
+    /// only the rows they change. Callers that combine writes use it to decide how
+    /// many combined writes to run side by side.
+    fn concurrent_writes(&self) -> usize {
+        1
+    }
+
     /// Stores `messages` in one transaction and hands each recipient's
     /// reminder delivery, if any, to the queue. Returns, for each message,
     /// whether each of its recipients was queued.

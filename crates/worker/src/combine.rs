@@ -4,9 +4,11 @@
 //! they come. Written one by one, each of those writes would be a
 //! transaction of its own, and on a busy queue the commits, not the
 //! sending, would limit throughput. With a [`Combiner`], each task still
-//! waits for its own write. One write at a time carries everything that the
-//! tasks handed in since the previous one began, so an idle queue writes at
-//! once and a busy one writes in batches that grow with the load.
+//! waits for its own write. A write carries everything that the tasks
+//! handed in while the previous writes ran, so an idle queue writes at once
+//! and a busy one writes in batches that grow with the load. Where the store
+//! lets writers run side by side, as PostgreSQL does, several writes may run
+//! at once, so that one write's round trips and commit overlap another's.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -77,13 +79,14 @@ impl<W: BatchWrite> Clone for Combiner<W> {
 struct Shared<W: BatchWrite> {
     writer: W,
     max_items: usize,
+    max_writes: usize,
     state: Mutex<State<W>>,
 }
 
 struct State<W: BatchWrite> {
     waiting: VecDeque<Waiting<W>>,
-    /// Whether a task is writing, and will take up whatever is waiting.
-    writing: bool,
+    /// How many tasks are writing; each takes up whatever is waiting when its write ends.
+    writing: usize,
 }
 
 /// One caller's items and the channel for its result.
@@ -94,15 +97,17 @@ struct Waiting<W: BatchWrite> {
 
 impl<W: BatchWrite> Combiner<W> {
     /// Creates a combiner that writes through `writer`, at most
-    /// `max_items` items at once unless one caller hands in more.
-    pub fn new(writer: W, max_items: usize) -> Combiner<W> {
+    /// `max_items` items in one write unless one caller hands in more, and
+    /// at most `max_writes` writes at once.
+    pub fn new(writer: W, max_items: usize, max_writes: usize) -> Combiner<W> {
         Combiner {
             shared: Arc::new(Shared {
                 writer,
                 max_items: max_items.max(1),
+                max_writes: max_writes.max(1),
                 state: Mutex::new(State {
                     waiting: VecDeque::new(),
-                    writing: false,
+                    writing: 0,
                 }),
             }),
         }
@@ -131,7 +136,11 @@ impl<W: BatchWrite> Combiner<W> {
         let start = {
             let mut state = lock(&self.shared.state);
             state.waiting.push_back(Waiting { items, reply });
-            !std::mem::replace(&mut state.writing, true)
+            let start = state.writing < self.shared.max_writes;
+            if start {
+                state.writing += 1;
+            }
+            start
         };
         if start {
             tokio::spawn(write_waiting(Arc::clone(&self.shared)));
@@ -161,7 +170,7 @@ async fn write_waiting<W: BatchWrite>(shared: Arc<Shared<W>>) {
                 batch.extend(state.waiting.pop_front());
             }
             if batch.is_empty() {
-                state.writing = false;
+                state.writing -= 1;
                 return;
             }
             batch
@@ -218,12 +227,14 @@ struct ResetOnDrop<'a, W: BatchWrite>(&'a Shared<W>);
 
 impl<W: BatchWrite> Drop for ResetOnDrop<'_, W> {
     fn drop(&mut self) {
-        let mut state = lock(&self.0.state);
+        // A task that returns has already left the count, under the same lock as its
+        // check that nothing waits, so that no caller is left waiting for it.
         if std::thread::panicking() {
+            let mut state = lock(&self.0.state);
             // Dropping the waiting callers' senders gives them `Abandoned`.
             state.waiting.clear();
+            state.writing -= 1;
         }
-        state.writing = false;
     }
 }
 
@@ -301,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn combiner_joins_waiting_callers() {
         let doubler = Doubler::new();
-        let combiner = Combiner::new(doubler.clone(), 100);
+        let combiner = Combiner::new(doubler.clone(), 100, 1);
         let first = spawn_write(&combiner, vec![1]);
         wait_for_writes(&doubler, 1).await;
         // While the first write is in progress, three more callers arrive.
@@ -323,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn combiner_retries_failed_batch_per_caller() {
         let doubler = Doubler::new();
-        let combiner = Combiner::new(doubler.clone(), 100);
+        let combiner = Combiner::new(doubler.clone(), 100, 1);
         let first = spawn_write(&combiner, vec![1]);
         wait_for_writes(&doubler, 1).await;
         let good = spawn_write(&combiner, vec![2]);
@@ -346,9 +357,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn combiner_runs_writes_side_by_side() {
+        let doubler = Doubler::new();
+        let combiner = Combiner::new(doubler.clone(), 100, 2);
+        let first = spawn_write(&combiner, vec![1]);
+        wait_for_writes(&doubler, 1).await;
+        // A second write starts while the first one waits; a third caller then waits.
+        let second = spawn_write(&combiner, vec![2]);
+        wait_for_writes(&doubler, 2).await;
+        let third = spawn_write(&combiner, vec![3]);
+        while lock(&combiner.shared.state).waiting.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(lock(&combiner.shared.state).writing, 2);
+        doubler.permits.add_permits(3);
+
+        assert_eq!(first.await.unwrap().unwrap(), vec![2]);
+        assert_eq!(second.await.unwrap().unwrap(), vec![4]);
+        assert_eq!(third.await.unwrap().unwrap(), vec![6]);
+        assert_eq!(doubler.writes().len(), 3);
+        assert_eq!(lock(&combiner.shared.state).writing, 0);
+    }
+
+    #[tokio::test]
     async fn combiner_stops_batch_at_limit() {
         let doubler = Doubler::new();
-        let combiner = Combiner::new(doubler.clone(), 3);
+        let combiner = Combiner::new(doubler.clone(), 3, 1);
         let first = spawn_write(&combiner, vec![1]);
         wait_for_writes(&doubler, 1).await;
         let mut later = Vec::new();
@@ -372,7 +406,7 @@ mod tests {
     #[tokio::test]
     async fn combiner_finishes_dropped_callers_write() {
         let doubler = Doubler::new();
-        let combiner = Combiner::new(doubler.clone(), 100);
+        let combiner = Combiner::new(doubler.clone(), 100, 1);
         let caller = spawn_write(&combiner, vec![1, 2]);
         wait_for_writes(&doubler, 1).await;
         caller.abort();
@@ -388,7 +422,7 @@ mod tests {
     #[tokio::test]
     async fn combiner_recovers_from_writer_panic() {
         let doubler = Doubler::new();
-        let combiner = Combiner::new(doubler.clone(), 100);
+        let combiner = Combiner::new(doubler.clone(), 100, 1);
         doubler.permits.add_permits(1);
         assert!(matches!(
             combiner.write(vec![i32::MAX]).await,

@@ -13,13 +13,19 @@ use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
-use super::{PostgresStore, attempt_from_row, lock_order, parse_id, retry_aborted, uuid};
+use super::{
+    CONCURRENT_WRITES, PostgresStore, attempt_from_row, lock_order, parse_id, retry_aborted, uuid,
+};
 use crate::codec::{corrupt_count, count, micros, settled_state, sql_limit, timestamp};
 use crate::repository::repeated_recipients;
 use crate::{ClaimRequest, MailStore, StoreError};
 
 #[async_trait]
 impl MailStore for PostgresStore {
+    fn concurrent_writes(&self) -> usize {
+        CONCURRENT_WRITES
+    }
+
     async fn enqueue_mail(
         &self,
         messages: &[OutgoingMessage],
