@@ -311,6 +311,10 @@ impl Notifier {
                 .collect();
             return self.store_records(&records).await;
         };
+        // NOTE: cancelling an event drops its waiting deliveries but keeps those claimed at
+        // that moment, and nothing here checks `event.status`. Such a delivery is sent
+        // after the cancellation, and retried if it fails. An attempt outcome that settles
+        // a delivery without sending or notifying the organizer would let this skip it.
         let users = loaded.users;
         let organizer = users.get(&event.organizer).cloned();
 
