@@ -143,21 +143,30 @@ pub struct ServeSettings {
     #[command(flatten)]
     pub mail: MailSettings,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Reminder channels")]
     pub channels: ChannelSettings,
 
     /// Sender address of reminders (envelope sender and From header).
     /// Default: convene@ followed by the HELO name.
-    #[arg(long, env = "CONVENE_MAIL_FROM")]
+    #[arg(
+        long,
+        help_heading = "Reminders and mail queue",
+        env = "CONVENE_MAIL_FROM"
+    )]
     pub mail_from: Option<String>,
 
     /// Display name in the From header of reminders.
-    #[arg(long, env = "CONVENE_MAIL_FROM_NAME", default_value = "Convene")]
+    #[arg(
+        long,
+        help_heading = "Reminders and mail queue",
+        env = "CONVENE_MAIL_FROM_NAME",
+        default_value = "Convene"
+    )]
     pub mail_from_name: String,
 
     /// Time between polls for due reminders, such as `1s`, `500ms` or `1m`;
     /// from 10ms to 1h.
-    #[arg(long, env = "CONVENE_NOTIFIER_INTERVAL", default_value = "5s", value_parser = parse_interval)]
+    #[arg(long, help_heading = "Reminders and mail queue", env = "CONVENE_NOTIFIER_INTERVAL", default_value = "5s", value_parser = parse_interval)]
     pub notifier_interval: Duration,
 
     /// How long a claimed reminder is reserved for this process, such as
@@ -166,23 +175,24 @@ pub struct ServeSettings {
     /// (up to 10 minutes for the final reply, RFC 5321 §4.5.3.2): a send
     /// that outlasts the lease may be repeated by another poll. A send is
     /// cut off at three quarters of the lease. From 1s to 168h.
-    #[arg(long, env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_lease)]
+    #[arg(long, help_heading = "Reminders and mail queue", env = "CONVENE_NOTIFIER_LEASE", default_value = "20m", value_parser = parse_lease)]
     pub notifier_lease: Duration,
 
-    /// Maximum number of reminder deliveries one poll claims.
-    #[arg(long, env = "CONVENE_NOTIFIER_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    /// Maximum number of reminder deliveries one poll claims, and of queued
+    /// recipients the mail queue claims; from 1 to 10000.
+    #[arg(long, help_heading = "Reminders and mail queue", env = "CONVENE_NOTIFIER_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub notifier_batch: u32,
 
     /// Delay before the first retry of a temporarily failed reminder, such
     /// as `1m`; from 1s to 168h. Each further retry doubles it, up to one
     /// hour or this delay, whichever is longer.
-    #[arg(long, env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_retry)]
+    #[arg(long, help_heading = "Reminders and mail queue", env = "CONVENE_RETRY_INITIAL", default_value = "1m", value_parser = parse_retry)]
     pub retry_initial: Duration,
 
     /// How long queued mail is retried before a recipient that still fails
     /// temporarily fails permanently, such as `120h` (five days) or `30m`;
     /// from 1m to 720h. A reminder is never retried after its event ends.
-    #[arg(long, env = "CONVENE_MAIL_EXPIRY", default_value = "120h", value_parser = parse_expiry)]
+    #[arg(long, help_heading = "Reminders and mail queue", env = "CONVENE_MAIL_EXPIRY", default_value = "120h", value_parser = parse_expiry)]
     pub mail_expiry: Duration,
 }
 
