@@ -9,8 +9,8 @@ use convene_channel::{
     Channel, FailedReminder, FailureNotice, Recipient, Reminder, Report, Reporter,
 };
 use convene_domain::{
-    ChannelKind, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, Event, EventId, User,
-    UserId,
+    ChannelKind, Delivery, DeliveryAttempt, DeliveryId, DeliveryOutcome, Event, EventId,
+    EventStatus, User, UserId,
 };
 use convene_store::{AttemptRecord, ClaimRequest, Store, StoreError};
 use convene_worker::backoff::retry_at;
@@ -134,6 +134,14 @@ impl Notifier {
             let Some(event) = self.store.event(event_id).await? else {
                 continue;
             };
+            if event.status == EventStatus::Cancelled {
+                // The organizer cancelled the event, so a notice about its unsent reminders is not needed.
+                let ids: Vec<DeliveryId> = deliveries.iter().map(|delivery| delivery.id).collect();
+                if self.store.report_failures(&ids, None).await? {
+                    tracing::debug!(event.id = %event_id, failures = ids.len(), "failures of a cancelled event's reminders marked reported without a notice");
+                }
+                continue;
+            }
             let Some(organizer) = self.store.user(event.organizer).await? else {
                 continue;
             };
@@ -311,10 +319,18 @@ impl Notifier {
                 .collect();
             return self.store_records(&records).await;
         };
-        // NOTE: cancelling an event drops its waiting deliveries but keeps those claimed at
-        // that moment, and nothing here checks `event.status`. Such a delivery is sent
-        // after the cancellation, and retried if it fails. An attempt outcome that settles
-        // a delivery without sending or notifying the organizer would let this skip it.
+        // Cancelling an event drops its waiting deliveries but keeps those claimed at that
+        // moment; they end here, unsent. Their failure is not reported to the organizer.
+        // NOTE: a reminder already in the mail queue at the cancellation is still
+        // delivered, and retried if it fails, because the queue has no notion of events.
+        // Cancelling would have to settle the queued recipients that carry its deliveries.
+        if event.status == EventStatus::Cancelled {
+            let records: Vec<AttemptRecord> = group
+                .iter()
+                .map(|delivery| failed_locally(delivery, "not sent: the event was cancelled"))
+                .collect();
+            return self.store_records(&records).await;
+        }
         let users = loaded.users;
         let organizer = users.get(&event.organizer).cloned();
 

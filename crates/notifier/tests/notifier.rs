@@ -925,6 +925,52 @@ async fn slow_result_write_not_resent() {
 }
 
 #[tokio::test]
+async fn cancelled_event_claimed_earlier_not_sent() {
+    let f = fixture().await;
+    let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
+    // Another worker holds the three deliveries when the organizer cancels, so the
+    // cancellation keeps them; the notifier claims them once that lease has run out.
+    let claimed = f
+        .store
+        .claim_due_deliveries(convene_store::ClaimRequest {
+            now: at("2030-01-01T09:45:00Z"),
+            limit: 10,
+            lease: Duration::from_secs(60),
+            owner: "other",
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    f.scheduler
+        .cancel_event(event, at("2030-01-01T09:45:10Z"))
+        .await
+        .unwrap();
+    let notifier = notifier(&f, "w1");
+
+    assert_eq!(
+        notifier.run_once(at("2030-01-01T09:47:00Z")).await.unwrap(),
+        3
+    );
+    assert!(f.channel.sent.lock().unwrap().is_empty());
+    let deliveries = f
+        .scheduler
+        .deliveries(event, at("2030-01-01T09:47:01Z"))
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 3);
+    for delivery in &deliveries {
+        assert_eq!(delivery.state, DeliveryState::Failed, "{delivery:?}");
+        assert_eq!(
+            delivery.last_attempt.as_ref().unwrap().reply_text,
+            "not sent: the event was cancelled"
+        );
+    }
+    // The organizer cancelled the event and gets no notice that its reminders failed.
+    assert!(f.channel.notices.lock().unwrap().is_empty());
+    assert!(f.store.unreported_failures(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn failed_batch_read_falls_back_per_send() {
     let f = fixture().await;
     let (event, _) = book(&f, at("2030-01-01T09:00:00Z"), "2030-01-01T11:00:00Z").await;
