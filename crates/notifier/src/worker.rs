@@ -135,7 +135,8 @@ impl Notifier {
                 continue;
             };
             if event.status == EventStatus::Cancelled {
-                // The organizer cancelled the event, so a notice about its unsent reminders is not needed.
+                // The organizer cancelled the event, so a notice about its unsent
+                // reminders is not needed.
                 let ids: Vec<DeliveryId> = deliveries.iter().map(|delivery| delivery.id).collect();
                 if self.store.report_failures(&ids, None).await? {
                     tracing::debug!(event.id = %event_id, failures = ids.len(), "failures of a cancelled event's reminders marked reported without a notice");
