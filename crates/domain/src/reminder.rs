@@ -23,10 +23,14 @@ impl ReminderOffset {
     pub fn parse(field: &str, value: &str) -> Result<ReminderOffset, ValidationError> {
         // The ISO 8601 parser alone: jiff's `FromStr` for `Span` also accepts
         // its friendly form ("15 minutes"), which the API does not promise.
-        let span: Span = SpanParser::new().parse_span(value).map_err(|_| {
+        // jiff's reason separates a malformed duration from one too large, such as P10000000D
+        // (its limit is 7,304,484 days), and names the unit at fault.
+        let span: Span = SpanParser::new().parse_span(value).map_err(|err| {
             ValidationError::new(
                 field,
-                format!("{value:?} is not an ISO 8601 duration (for example PT15M, PT1H or P1D)"),
+                format!(
+                    "{value:?} is not a usable ISO 8601 duration ({err}); use one such as PT15M, PT1H or P1D"
+                ),
             )
         })?;
         if span.is_negative() {
@@ -270,6 +274,16 @@ mod tests {
             let err = ReminderOffset::parse("reminders/0/before", bad).unwrap_err();
             assert_eq!(err.field, "reminders/0/before", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn offset_error_names_cause() {
+        let err = ReminderOffset::parse("before", "P10000000D").unwrap_err();
+        assert!(err.message.contains("'days'"), "{err}");
+        assert!(err.message.contains("7304484"), "{err}");
+        let err = ReminderOffset::parse("before", "P1H").unwrap_err();
+        assert!(err.message.contains("date unit designator"), "{err}");
+        assert!(err.message.contains("such as PT15M"), "{err}");
     }
 
     #[test]
