@@ -37,7 +37,6 @@ pub struct Group {
 }
 
 /// The rows that the sends of one claim read.
-#[derive(Clone)]
 struct Loaded {
     /// The event, unless it no longer exists.
     event: Option<Event>,
@@ -236,15 +235,16 @@ impl Notifier {
             return Ok(groups);
         }
 
-        let all: Vec<&[Delivery]> = groups.iter().map(|group| &group.deliveries[..]).collect();
-        match self.load(&all).await {
+        let per_group: Vec<&[Delivery]> =
+            groups.iter().map(|group| &group.deliveries[..]).collect();
+        match self.load(&per_group).await {
             Ok(loaded) => {
                 for (group, loaded) in groups.iter_mut().zip(loaded) {
                     group.loaded = Some(loaded);
                 }
             }
             Err(err) => {
-                tracing::warn!(error = %err, groups = all.len(), "reading the events of claimed reminders failed; each send reads its own");
+                tracing::warn!(error = %err, groups = per_group.len(), "reading the events of claimed reminders failed; each send reads its own");
             }
         }
         Ok(groups)

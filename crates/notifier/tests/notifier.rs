@@ -477,17 +477,7 @@ async fn fast_result_recorded_while_others_wait() {
 
     channel.release.notify_one();
     assert_eq!(poll.await.unwrap().unwrap(), users.len());
-    let deliveries = f
-        .scheduler
-        .deliveries(event, at("2030-01-01T09:45:01Z"))
-        .await
-        .unwrap();
-    assert!(
-        deliveries
-            .iter()
-            .all(|d| d.state == DeliveryState::Delivered),
-        "{deliveries:?}"
-    );
+    delivered(&f, event).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,7 +124,7 @@ impl Outbox {
     ///
     /// Returns the store's error, in which case none of `messages` were
     /// queued, or [`StoreError::Unanswered`] when the writing task ended
-    /// without an answer, in which case they may have been.
+    /// without a response, in which case they may have been.
     pub async fn enqueue(
         &self,
         messages: Vec<OutgoingMessage>,

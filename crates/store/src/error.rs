@@ -42,9 +42,9 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Backend(#[from] sqlx::Error),
 
-    /// The write was handed to a task that ended without a response, such
-    /// as one that writes the items of several callers together; it may or
-    /// may not have been applied.
+    /// The write was handed to another task, such as one that writes the
+    /// items of several callers together, and that task ended without a
+    /// response. The write may or may not have been applied.
     #[error("the write ended without a response; it may or may not have been applied")]
     Unanswered,
 

@@ -124,7 +124,7 @@ impl<W: BatchWrite> Combiner<W> {
     ///
     /// Returns [`CombineError::Write`] when the write of this caller's
     /// items failed, and [`CombineError::Abandoned`] when the writing task
-    /// ended without an answer.
+    /// ended without a response.
     pub async fn write(
         &self,
         items: Vec<W::Item>,
@@ -132,7 +132,7 @@ impl<W: BatchWrite> Combiner<W> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let (reply, answer) = oneshot::channel();
+        let (reply, response) = oneshot::channel();
         let start = {
             let mut state = lock(&self.shared.state);
             state.waiting.push_back(Waiting { items, reply });
@@ -145,7 +145,7 @@ impl<W: BatchWrite> Combiner<W> {
         if start {
             tokio::spawn(write_waiting(Arc::clone(&self.shared)));
         }
-        match answer.await {
+        match response.await {
             Ok(result) => result.map_err(CombineError::Write),
             Err(_) => Err(CombineError::Abandoned),
         }
@@ -156,7 +156,7 @@ impl<W: BatchWrite> Combiner<W> {
 async fn write_waiting<W: BatchWrite>(shared: Arc<Shared<W>>) {
     // However this task ends, a later caller starts a new one. If it ends
     // by a panic, the callers still waiting get `Abandoned`.
-    let _reset = ResetOnDrop(&shared);
+    let _release = ReleaseOnPanic(&shared);
     loop {
         let batch = {
             let mut state = lock(&shared.state);
@@ -222,10 +222,11 @@ async fn write_batch<W: BatchWrite>(writer: &W, mut batch: Vec<Waiting<W>>) {
     }
 }
 
-/// Lets the next caller start a writing task when the current one ends.
-struct ResetOnDrop<'a, W: BatchWrite>(&'a Shared<W>);
+/// A guard that, when a writing task panics, removes the task from the count and
+/// gives the waiting callers `Abandoned`.
+struct ReleaseOnPanic<'a, W: BatchWrite>(&'a Shared<W>);
 
-impl<W: BatchWrite> Drop for ResetOnDrop<'_, W> {
+impl<W: BatchWrite> Drop for ReleaseOnPanic<'_, W> {
     fn drop(&mut self) {
         // A task that returns has already left the count, under the same lock as its
         // check that nothing waits, so that no caller is left waiting for it.
@@ -326,8 +327,8 @@ mod tests {
         doubler.permits.add_permits(2);
 
         assert_eq!(first.await.unwrap().unwrap(), vec![2]);
-        let answers: Vec<Vec<i32>> = results(later).await;
-        assert_eq!(answers, vec![vec![4, 6], vec![8], vec![10, 12, 14]]);
+        let outputs: Vec<Vec<i32>> = results(later).await;
+        assert_eq!(outputs, vec![vec![4, 6], vec![8], vec![10, 12, 14]]);
         assert_eq!(doubler.writes(), vec![vec![1], vec![2, 3, 4, 5, 6, 7]]);
     }
 
@@ -436,10 +437,10 @@ mod tests {
     async fn results(
         tasks: Vec<tokio::task::JoinHandle<Result<Vec<i32>, CombineError<String>>>>,
     ) -> Vec<Vec<i32>> {
-        let mut answers = Vec::new();
+        let mut outputs = Vec::new();
         for task in tasks {
-            answers.push(task.await.unwrap().unwrap());
+            outputs.push(task.await.unwrap().unwrap());
         }
-        answers
+        outputs
     }
 }
